@@ -1,0 +1,507 @@
+//! Asset and check definitions, the builder API underneath `#[asset]`, and [`Definitions`], the
+//! value a code location hands to Stemma.
+//!
+//! Builders never fail: a problem (an invalid key, eleven kinds) is remembered and reported,
+//! together with every other problem, when the definitions are loaded into an
+//! [`AssetGraph`](crate::graph::AssetGraph). One load, one complete list of what to fix.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::check::CheckResult;
+use crate::config::{ConfigField, ConfigSpec};
+use crate::error::{BoxError, Error, Result};
+use crate::execute::AssetContext;
+use crate::key::AssetKey;
+use crate::spec::{AssetDep, AssetSpec, DepKind, MetadataValue, PartitionsDefinition, RetryPolicy};
+use crate::value::{FromValue, IntoOutput, Value};
+
+/// An asset's function, type-erased: context and loaded inputs in, value out.
+pub type ComputeFn =
+    Arc<dyn Fn(AssetContext, Inputs) -> BoxFuture<'static, Result<Value, BoxError>> + Send + Sync>;
+
+/// A check's function, type-erased.
+pub type CheckFn = Arc<
+    dyn Fn(AssetContext, Inputs) -> BoxFuture<'static, Result<CheckResult, BoxError>> + Send + Sync,
+>;
+
+/// The values loaded for an asset's data dependencies, in the order the function takes them.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    entries: Vec<(AssetKey, Arc<Value>)>,
+}
+
+impl Inputs {
+    pub(crate) fn new(entries: Vec<(AssetKey, Arc<Value>)>) -> Self {
+        Inputs { entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The raw value of the input with key (or name) `key`.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == key || k.name() == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The input with key (or name) `key`, converted to `T`.
+    pub fn get<T: FromValue>(&self, key: &str) -> Result<T> {
+        let value = self.value(key).ok_or_else(|| {
+            let known: Vec<&str> = self.entries.iter().map(|(k, _)| k.as_str()).collect();
+            Error::Value(format!(
+                "no input named {key:?} (inputs: {})",
+                known.join(", ")
+            ))
+        })?;
+        T::from_value(value).map_err(|e| Error::Value(format!("input {key}: {e}")))
+    }
+
+    /// The `i`-th input converted to `T` (what `#[asset]` generates).
+    pub fn at<T: FromValue>(&self, i: usize) -> Result<T> {
+        let (key, value) = self
+            .entries
+            .get(i)
+            .ok_or_else(|| Error::Internal(format!("input #{i} was not loaded")))?;
+        T::from_value(value).map_err(|e| Error::Value(format!("input {key}: {e}")))
+    }
+}
+
+/// A software-defined asset: its spec and, unless it is external, its function.
+#[derive(Clone)]
+pub struct AssetDef {
+    pub(crate) spec: AssetSpec,
+    pub(crate) compute: Option<ComputeFn>,
+    pub(crate) problems: Vec<String>,
+}
+
+impl AssetDef {
+    /// Starts an asset named `key` (`name` or `prefix/name`).
+    pub fn builder(key: &str) -> AssetBuilder {
+        let mut problems = Vec::new();
+        let key = AssetKey::parse(key).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            AssetKey::unchecked(key)
+        });
+        AssetBuilder {
+            spec: AssetSpec::new(key),
+            prefix: Vec::new(),
+            compute: None,
+            problems,
+        }
+    }
+
+    /// Declares an external asset: known to the graph, computed elsewhere.
+    pub fn external(key: &str) -> AssetBuilder {
+        let mut b = Self::builder(key);
+        b.spec.external = true;
+        b
+    }
+
+    pub fn spec(&self) -> &AssetSpec {
+        &self.spec
+    }
+
+    pub fn key(&self) -> &AssetKey {
+        &self.spec.key
+    }
+
+    pub fn is_external(&self) -> bool {
+        self.compute.is_none()
+    }
+}
+
+impl fmt::Debug for AssetDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssetDef")
+            .field("key", &self.spec.key)
+            .field("external", &self.compute.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AssetDef`]; every setting has a default.
+#[must_use]
+pub struct AssetBuilder {
+    spec: AssetSpec,
+    prefix: Vec<String>,
+    compute: Option<ComputeFn>,
+    problems: Vec<String>,
+}
+
+impl AssetBuilder {
+    fn key_or_problem(&mut self, key: &str) -> AssetKey {
+        AssetKey::parse(key).unwrap_or_else(|e| {
+            self.problems.push(e.to_string());
+            AssetKey::unchecked(key)
+        })
+    }
+
+    /// Puts `prefix` components in front of the key.
+    pub fn key_prefix<I, S>(mut self, prefix: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.prefix = prefix.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A data dependency: the upstream's value is loaded and passed as the next input.
+    pub fn input(mut self, key: &str) -> Self {
+        let key = self.key_or_problem(key);
+        self.spec.deps.push(AssetDep {
+            key,
+            kind: DepKind::Data,
+        });
+        self
+    }
+
+    /// An ordering-only dependency: materialized first, never loaded.
+    pub fn dep(mut self, key: &str) -> Self {
+        let key = self.key_or_problem(key);
+        self.spec.deps.push(AssetDep {
+            key,
+            kind: DepKind::Order,
+        });
+        self
+    }
+
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.spec.group = group.into();
+        self
+    }
+
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.spec.description = (!text.trim().is_empty()).then_some(text);
+        self
+    }
+
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.spec.owners.push(owner.into());
+        self
+    }
+
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.spec.tags.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.spec.kinds.insert(kind.into());
+        self
+    }
+
+    pub fn code_version(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_version = Some(version.into());
+        self
+    }
+
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<MetadataValue>) -> Self {
+        self.spec.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.spec.retry = policy;
+        self
+    }
+
+    pub fn pool(mut self, pool: impl Into<String>) -> Self {
+        self.spec.pool = Some(pool.into());
+        self
+    }
+
+    pub fn io_manager(mut self, key: impl Into<String>) -> Self {
+        self.spec.io_manager = key.into();
+        self
+    }
+
+    pub fn partitions(mut self, partitions: PartitionsDefinition) -> Self {
+        self.spec.partitions = Some(partitions);
+        self
+    }
+
+    /// An async function body; it runs on the async runtime, so it must not block.
+    pub fn compute<F, Fut, R>(mut self, f: F) -> Self
+    where
+        F: Fn(AssetContext, Inputs) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoOutput<Value> + 'static,
+    {
+        self.compute = Some(Arc::new(move |ctx, inputs| {
+            f(ctx, inputs).map(IntoOutput::into_output).boxed()
+        }));
+        self
+    }
+
+    /// A blocking function body; it runs on a blocking thread, so CPU-heavy work never stalls
+    /// the runtime.
+    pub fn compute_blocking<F, R>(mut self, f: F) -> Self
+    where
+        F: Fn(&AssetContext, Inputs) -> R + Send + Sync + 'static,
+        R: IntoOutput<Value>,
+    {
+        let f = Arc::new(f);
+        self.compute = Some(Arc::new(move |ctx, inputs| {
+            let f = Arc::clone(&f);
+            run_blocking(move || f(&ctx, inputs).into_output()).boxed()
+        }));
+        self
+    }
+
+    pub fn build(mut self) -> AssetDef {
+        match self.spec.key.with_prefix(&self.prefix) {
+            Ok(key) => self.spec.key = key,
+            Err(e) => self.problems.push(e.to_string()),
+        }
+        if self.spec.external && self.compute.is_some() {
+            self.problems
+                .push("is declared external but has a function; drop one of the two".into());
+        }
+        if !self.spec.external && self.compute.is_none() {
+            self.problems.push(
+                "has no function: give it one with .compute(...) or declare it with AssetDef::external"
+                    .into(),
+            );
+        }
+        AssetDef {
+            spec: self.spec,
+            compute: self.compute,
+            problems: self.problems,
+        }
+    }
+}
+
+/// Runs a blocking body on tokio's blocking pool inside the caller's tracing span, so that its
+/// `tracing` events are captured for the step.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BoxError> + Send + 'static,
+) -> Result<T, BoxError> {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(panic_message(e.into_panic()).into()),
+        Err(e) => Err(format!("the task was cancelled: {e}").into()),
+    }
+}
+
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    format!("panicked: {text}")
+}
+
+/// The declaration of one check on one asset.
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    pub name: String,
+    pub asset: AssetKey,
+    pub description: Option<String>,
+    /// A failed `Error`-severity evaluation stops the asset's downstream in the same run.
+    pub blocking: bool,
+    /// Whether the function takes the asset's value.
+    pub reads_asset: bool,
+}
+
+/// An asset check: its spec and its function.
+#[derive(Clone)]
+pub struct CheckDef {
+    pub(crate) spec: CheckSpec,
+    pub(crate) run: CheckFn,
+    pub(crate) problems: Vec<String>,
+}
+
+impl CheckDef {
+    /// Starts a check called `name` on the asset `asset`.
+    pub fn builder(name: &str, asset: &str) -> CheckBuilder {
+        let mut problems = Vec::new();
+        if !crate::spec::is_name(name) {
+            problems.push(format!(
+                "check name {name:?} is not valid (letters, digits and _)"
+            ));
+        }
+        let asset = AssetKey::parse(asset).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            AssetKey::unchecked(asset)
+        });
+        CheckBuilder {
+            spec: CheckSpec {
+                name: name.to_owned(),
+                asset,
+                description: None,
+                blocking: false,
+                reads_asset: false,
+            },
+            run: None,
+            problems,
+        }
+    }
+
+    pub fn spec(&self) -> &CheckSpec {
+        &self.spec
+    }
+}
+
+impl fmt::Debug for CheckDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckDef")
+            .field("name", &self.spec.name)
+            .field("asset", &self.spec.asset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`CheckDef`].
+#[must_use]
+pub struct CheckBuilder {
+    spec: CheckSpec,
+    run: Option<CheckFn>,
+    problems: Vec<String>,
+}
+
+impl CheckBuilder {
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.spec.description = (!text.trim().is_empty()).then_some(text);
+        self
+    }
+
+    pub fn blocking(mut self, blocking: bool) -> Self {
+        self.spec.blocking = blocking;
+        self
+    }
+
+    /// Puts a prefix in front of the checked asset's key (as `#[asset]`'s `key_prefix`).
+    pub fn asset_prefix<I, S>(mut self, prefix: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let prefix: Vec<String> = prefix.into_iter().map(Into::into).collect();
+        match self.spec.asset.with_prefix(&prefix) {
+            Ok(k) => self.spec.asset = k,
+            Err(e) => self.problems.push(e.to_string()),
+        }
+        self
+    }
+
+    /// An async check body. With `reads_asset`, `inputs` holds the asset's value.
+    pub fn run<F, Fut, R>(mut self, reads_asset: bool, f: F) -> Self
+    where
+        F: Fn(AssetContext, Inputs) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoOutput<CheckResult> + 'static,
+    {
+        self.spec.reads_asset = reads_asset;
+        self.run = Some(Arc::new(move |ctx, inputs| {
+            f(ctx, inputs).map(IntoOutput::into_output).boxed()
+        }));
+        self
+    }
+
+    /// A blocking check body, run on a blocking thread.
+    pub fn run_blocking<F, R>(mut self, reads_asset: bool, f: F) -> Self
+    where
+        F: Fn(&AssetContext, Inputs) -> R + Send + Sync + 'static,
+        R: IntoOutput<CheckResult>,
+    {
+        self.spec.reads_asset = reads_asset;
+        let f = Arc::new(f);
+        self.run = Some(Arc::new(move |ctx, inputs| {
+            let f = Arc::clone(&f);
+            run_blocking(move || f(&ctx, inputs).into_output()).boxed()
+        }));
+        self
+    }
+
+    pub fn build(mut self) -> CheckDef {
+        let run = self.run.take().unwrap_or_else(|| {
+            self.problems
+                .push("has no function: give it one with .run(...)".into());
+            Arc::new(|_, _| async { Ok(CheckResult::pass()) }.boxed())
+        });
+        CheckDef {
+            spec: self.spec,
+            run,
+            problems: self.problems,
+        }
+    }
+}
+
+/// Everything a code location defines: assets, checks and the config fields they read.
+#[derive(Clone, Debug, Default)]
+pub struct Definitions {
+    pub(crate) assets: Vec<AssetDef>,
+    pub(crate) checks: Vec<CheckDef>,
+    pub(crate) config: ConfigSpec,
+    pub(crate) problems: Vec<String>,
+}
+
+impl Definitions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn asset(mut self, asset: AssetDef) -> Self {
+        self.assets.push(asset);
+        self
+    }
+
+    pub fn assets(mut self, assets: impl IntoIterator<Item = AssetDef>) -> Self {
+        self.assets.extend(assets);
+        self
+    }
+
+    pub fn check(mut self, check: CheckDef) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    pub fn checks(mut self, checks: impl IntoIterator<Item = CheckDef>) -> Self {
+        self.checks.extend(checks);
+        self
+    }
+
+    /// Declares a config field that `--config name=value` may set.
+    pub fn config(mut self, field: ConfigField) -> Self {
+        if let Err(e) = self.config.add(field) {
+            self.problems.push(e.to_string());
+        }
+        self
+    }
+
+    /// Adds everything `other` defines.
+    pub fn merge(mut self, other: Definitions) -> Self {
+        self.assets.extend(other.assets);
+        self.checks.extend(other.checks);
+        for field in other.config.fields().cloned().collect::<Vec<_>>() {
+            self = self.config(field);
+        }
+        self.problems.extend(other.problems);
+        self
+    }
+
+    pub fn asset_defs(&self) -> &[AssetDef] {
+        &self.assets
+    }
+
+    pub fn check_defs(&self) -> &[CheckDef] {
+        &self.checks
+    }
+}

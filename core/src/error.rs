@@ -1,0 +1,103 @@
+//! The engine's error type.
+//!
+//! Variants say who must act: the user's definitions or input (`Definition`, `Selection`,
+//! `Config`, `Plan`), the environment (`Instance`, `Storage`, `Io`), or us (`Internal`).
+
+use std::path::PathBuf;
+
+use crate::selection::SelectionError;
+
+/// An error from anything an asset body returns: any `std::error::Error`, or `anyhow::Error`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The asset definitions are invalid (bad key, cycle, unknown dependency, ...).
+    #[error("{0}")]
+    Definition(String),
+
+    /// A selection expression did not parse or names something that does not exist.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+
+    /// A run configuration value is malformed or unknown.
+    #[error("{0}")]
+    Config(String),
+
+    /// The selection cannot be planned (an upstream input was never materialized, ...).
+    #[error("{0}")]
+    Plan(String),
+
+    /// The instance database cannot be opened, read or written.
+    #[error("instance {}: {message}", path.display())]
+    Instance { path: PathBuf, message: String },
+
+    /// An IO manager could not store or load a value.
+    #[error("{0}")]
+    Storage(String),
+
+    /// A value could not be converted between an asset's Rust type and its stored form.
+    #[error("{0}")]
+    Value(String),
+
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Something that should not happen: a bug in Stemma.
+    #[error("internal error (this is a bug in Stemma, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn instance(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Instance {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Appends `did you mean "x"?` when one of `candidates` is close to `input`.
+pub(crate) fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        let score = strsim::jaro_winkler(input, candidate);
+        let close = score > 0.8 || strsim::levenshtein(input, candidate) <= 2;
+        if close && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_candidate() {
+        let keys = ["embeddings", "chunks", "raw_documents"];
+        assert_eq!(did_you_mean("embedings", keys), Some("embeddings"));
+        assert_eq!(did_you_mean("chunk", keys), Some("chunks"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+}

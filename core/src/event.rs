@@ -1,0 +1,329 @@
+//! Events: the append-only record of everything that happens. Runs, steps, materializations,
+//! check evaluations and log lines are events; every "current state" table in the instance is
+//! a projection of them, written in the same transaction.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Severity;
+use crate::hash::DataVersion;
+use crate::key::AssetKey;
+use crate::spec::{Metadata, PartitionKey};
+use crate::value::ValueKind;
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// The id of a run: a UUIDv7, so ids sort by start time.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(Arc<str>);
+
+impl RunId {
+    pub fn new() -> Self {
+        RunId(Arc::from(uuid::Uuid::now_v7().to_string()))
+    }
+
+    pub fn from_string(s: &str) -> Self {
+        RunId(Arc::from(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters, as the CLI shows it.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(8)]
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RunId({})", self.0)
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Started,
+    Success,
+    Failure,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Started => "started",
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "started" => RunStatus::Started,
+            "success" => RunStatus::Success,
+            "failure" => RunStatus::Failure,
+            "canceled" => RunStatus::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        })
+    }
+}
+
+/// The version of one input a materialization read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputVersion {
+    pub asset: AssetKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionKey>,
+    pub data_version: DataVersion,
+}
+
+/// What a materialization was computed from: enough to decide later whether it is stale.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_version: Option<String>,
+    #[serde(default)]
+    pub inputs: Vec<InputVersion>,
+    /// The config values the asset read, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// A committed value of an asset (partition).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Materialization {
+    pub data_version: DataVersion,
+    pub value_kind: ValueKind,
+    pub io_manager: String,
+    /// Where the IO manager put it (relative to its root); `None` for `Nothing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    pub provenance: Provenance,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// The result of one check evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckEvaluation {
+    pub check: String,
+    pub passed: bool,
+    pub severity: Severity,
+    pub blocking: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    RunStarted {
+        selection: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        steps: u32,
+        #[serde(default)]
+        config: BTreeMap<String, String>,
+        pid: u32,
+        host: String,
+        /// The process's start time as the OS reports it, to tell a live run from a dead one
+        /// whose pid was reused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        process_start: Option<u64>,
+    },
+    RunEnded {
+        status: RunStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    StepStarted {
+        attempt: u32,
+    },
+    StepSucceeded {
+        duration_ms: f64,
+        attempts: u32,
+    },
+    StepFailed {
+        error: String,
+        attempt: u32,
+        duration_ms: f64,
+        /// Another attempt follows.
+        retrying: bool,
+    },
+    StepSkipped {
+        reason: String,
+    },
+    Materialization(Materialization),
+    CheckEvaluation(CheckEvaluation),
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    /// The asset's materializations were wiped: it counts as never materialized.
+    AssetWiped,
+}
+
+impl EventKind {
+    /// The short name stored in the `kind` column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::RunStarted { .. } => "run_started",
+            EventKind::RunEnded { .. } => "run_ended",
+            EventKind::StepStarted { .. } => "step_started",
+            EventKind::StepSucceeded { .. } => "step_succeeded",
+            EventKind::StepFailed { .. } => "step_failed",
+            EventKind::StepSkipped { .. } => "step_skipped",
+            EventKind::Materialization(_) => "materialization",
+            EventKind::CheckEvaluation(_) => "check_evaluation",
+            EventKind::Log { .. } => "log",
+            EventKind::AssetWiped => "asset_wiped",
+        }
+    }
+}
+
+/// One event, with where and when it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Assigned when the event is committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+    pub timestamp: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<AssetKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionKey>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    pub fn new(timestamp: Timestamp, kind: EventKind) -> Self {
+        Event {
+            id: None,
+            run_id: None,
+            timestamp,
+            asset: None,
+            partition: None,
+            kind,
+        }
+    }
+
+    pub fn run(mut self, run_id: &RunId) -> Self {
+        self.run_id = Some(run_id.clone());
+        self
+    }
+
+    pub fn asset(mut self, asset: &AssetKey, partition: Option<&PartitionKey>) -> Self {
+        self.asset = Some(asset.clone());
+        self.partition = partition.cloned();
+        self
+    }
+
+    /// `asset` or `asset[partition]`, as logs and the CLI name a step.
+    pub fn step_label(&self) -> Option<String> {
+        let asset = self.asset.as_ref()?;
+        Some(step_label(asset, self.partition.as_ref()))
+    }
+}
+
+/// `asset` or `asset[partition]`.
+pub fn step_label(asset: &AssetKey, partition: Option<&PartitionKey>) -> String {
+    match partition {
+        Some(p) => format!("{asset}[{p}]"),
+        None => asset.to_string(),
+    }
+}
+
+/// A source of the current time; injected so that time-dependent behaviour is testable.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now().timestamp_micros()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_with_a_type_tag() {
+        let e = Event::new(5, EventKind::StepStarted { attempt: 1 })
+            .asset(&AssetKey::parse("a").unwrap(), None);
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"timestamp":5,"asset":"a","type":"step_started","attempt":1}"#
+        );
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e);
+        assert!(RunId::new() < RunId::new());
+    }
+}

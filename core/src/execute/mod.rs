@@ -1,0 +1,338 @@
+//! The executor: runs a [`Plan`]'s steps on tokio.
+//!
+//! Independent steps run in parallel, at most `concurrency` at a time. Blocking bodies run on
+//! tokio's blocking pool, so CPU-heavy work never stalls the scheduler. A failed step skips
+//! everything downstream of it and the rest of the run continues; so does a failed blocking
+//! check. A value produced in the run is handed to its consumers in memory and dropped as soon
+//! as the last consumer has it; values from earlier runs are loaded by their IO manager.
+//!
+//! Events of concurrent steps are committed together by the instance's single writer (group
+//! commit); a step counts as done only once its materialization is committed.
+
+mod context;
+mod logs;
+mod step;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use context::{AssetContext, StepLogger};
+pub use logs::StepLogLayer;
+
+use crate::config::RunConfig;
+use crate::error::Result;
+use crate::event::{Clock, Event, EventKind, RunId, RunStatus};
+use crate::graph::AssetGraph;
+use crate::hash::DataVersion;
+use crate::instance::Instance;
+use crate::io::IoManagers;
+use crate::plan::{InputPart, Plan};
+use crate::value::Value;
+
+/// Sees every event of a run as it happens (the CLI's live view).
+pub trait RunObserver: Send + Sync {
+    fn on_event(&self, event: &Event);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl RunObserver for NoObserver {
+    fn on_event(&self, _: &Event) {}
+}
+
+/// A request to materialize a selection.
+#[derive(Debug, Clone)]
+pub struct Materialize {
+    pub(crate) selection: String,
+    pub(crate) partition: Option<String>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) config: Vec<String>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Materialize {
+    /// Materialize the assets `selection` names.
+    pub fn new(selection: impl Into<String>) -> Self {
+        Materialize {
+            selection: selection.into(),
+            partition: None,
+            concurrency: None,
+            config: Vec::new(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// The partition of the selected partitioned assets.
+    pub fn partition(mut self, key: impl Into<String>) -> Self {
+        self.partition = Some(key.into());
+        self
+    }
+
+    /// At most `n` steps at once (default: the number of cores).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n.max(1));
+        self
+    }
+
+    /// `key=value` config pairs, validated against the code location's declared fields.
+    pub fn config<I, S>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.extend(pairs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Cancelling this token stops the run: no new steps start, running ones are abandoned
+    /// before they commit, and the run ends `canceled`.
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    pub fn selection(&self) -> &str {
+        &self.selection
+    }
+}
+
+/// How a run went.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub steps: usize,
+    pub succeeded: usize,
+    /// Failed steps and their errors.
+    pub failed: Vec<(String, String)>,
+    pub skipped: usize,
+    pub checks_passed: usize,
+    /// Failed checks (`asset:check`) and their descriptions.
+    pub checks_failed: Vec<(String, String)>,
+    pub duration: Duration,
+}
+
+/// Everything the steps of one run share.
+pub(crate) struct Run {
+    pub(crate) graph: Arc<AssetGraph>,
+    pub(crate) instance: Arc<Instance>,
+    pub(crate) io: Arc<IoManagers>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) plan: Plan,
+    pub(crate) run_id: RunId,
+    pub(crate) config: RunConfig,
+    pub(crate) observer: Arc<dyn RunObserver>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Run {
+    pub(crate) fn event(&self, kind: EventKind) -> Event {
+        Event::new(self.clock.now(), kind).run(&self.run_id)
+    }
+
+    /// Records an event without waiting for the commit.
+    pub(crate) fn emit(&self, event: Event) {
+        self.observer.on_event(&event);
+        self.instance.append_nowait(vec![event]);
+    }
+
+    /// Records events and waits until they are committed.
+    pub(crate) async fn commit(&self, events: Vec<Event>) -> Result<()> {
+        let seen = events.clone();
+        self.instance.append(events).await?;
+        for e in &seen {
+            self.observer.on_event(e);
+        }
+        Ok(())
+    }
+}
+
+/// A value produced in this run, with its version.
+#[derive(Clone)]
+pub(crate) struct Produced {
+    pub(crate) value: Arc<Value>,
+    pub(crate) data_version: DataVersion,
+}
+
+pub(crate) enum StepOutcome {
+    Succeeded {
+        produced: Produced,
+        checks_passed: usize,
+        checks_failed: Vec<(String, String)>,
+        /// A failed blocking check: downstream must not run.
+        blocked_by: Option<String>,
+    },
+    Failed(String),
+    Canceled,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// Runs every step of `run.plan`; returns the outcome (the caller records the run's end).
+pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
+    let started = Instant::now();
+    let steps = &run.plan.steps;
+    let n = steps.len();
+    let mut state = vec![State::Pending; n];
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
+    // How many in-run consumers still need each step's value.
+    let mut consumers = vec![0usize; n];
+    for step in steps {
+        for input in &step.inputs {
+            for part in &input.parts {
+                if let InputPart::Step(u) = part {
+                    consumers[*u] += 1;
+                }
+            }
+        }
+    }
+    let mut produced: Vec<Option<Produced>> = vec![None; n];
+    let mut ready: VecDeque<usize> = (0..n).filter(|&s| waiting[s] == 0).collect();
+    let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
+    let mut outcome = RunOutcome {
+        run_id: run.run_id.clone(),
+        status: RunStatus::Success,
+        steps: n,
+        succeeded: 0,
+        failed: Vec::new(),
+        skipped: 0,
+        checks_passed: 0,
+        checks_failed: Vec::new(),
+        duration: Duration::ZERO,
+    };
+    let mut canceled = false;
+
+    loop {
+        while !canceled && running.len() < concurrency {
+            let Some(s) = ready.pop_front() else { break };
+            if state[s] != State::Pending {
+                continue;
+            }
+            state[s] = State::Running;
+            let inputs = step::resolve_inputs(steps, s, &produced);
+            for input in &steps[s].inputs {
+                for part in &input.parts {
+                    if let InputPart::Step(u) = part {
+                        consumers[*u] -= 1;
+                        if consumers[*u] == 0 {
+                            produced[*u] = None;
+                        }
+                    }
+                }
+            }
+            let run = Arc::clone(&run);
+            running.spawn(async move { (s, step::run_step(run, s, inputs).await) });
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            () = run.cancel.cancelled(), if !canceled => {
+                canceled = true;
+            }
+            joined = running.join_next() => {
+                let Some(joined) = joined else { continue };
+                let (s, result) = match joined {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // The step task itself died (not the body: its panics are caught).
+                        tracing::error!(target: "stemma::execute", "step task failed: {e}");
+                        outcome.status = RunStatus::Failure;
+                        continue;
+                    }
+                };
+                match result {
+                    StepOutcome::Succeeded { produced: p, checks_passed, checks_failed, blocked_by } => {
+                        state[s] = State::Done;
+                        outcome.succeeded += 1;
+                        outcome.checks_passed += checks_passed;
+                        outcome.checks_failed.extend(checks_failed);
+                        if consumers[s] > 0 {
+                            produced[s] = Some(p);
+                        }
+                        if let Some(check) = blocked_by {
+                            let reason = format!("blocking check {check} failed");
+                            outcome.skipped += skip_downstream(&run, s, &reason, &mut state);
+                        } else {
+                            for &d in &steps[s].downstream {
+                                waiting[d] -= 1;
+                                if waiting[d] == 0 && state[d] == State::Pending {
+                                    ready.push_back(d);
+                                }
+                            }
+                        }
+                    }
+                    StepOutcome::Failed(error) => {
+                        state[s] = State::Failed;
+                        outcome.failed.push((steps[s].label(), error));
+                        let reason = format!("upstream {} failed", steps[s].label());
+                        outcome.skipped += skip_downstream(&run, s, &reason, &mut state);
+                    }
+                    StepOutcome::Canceled => {
+                        state[s] = State::Skipped;
+                        outcome.skipped += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    if canceled {
+        for (s, st) in state.iter_mut().enumerate() {
+            if *st == State::Pending {
+                *st = State::Skipped;
+                outcome.skipped += 1;
+                run.emit(
+                    run.event(EventKind::StepSkipped {
+                        reason: "the run was canceled".into(),
+                    })
+                    .asset(&steps[s].asset, steps[s].partition.as_ref()),
+                );
+            }
+        }
+        outcome.status = RunStatus::Canceled;
+    } else if !outcome.failed.is_empty()
+        || outcome.skipped > 0
+        || outcome.status == RunStatus::Failure
+    {
+        outcome.status = RunStatus::Failure;
+    }
+    outcome.duration = started.elapsed();
+    outcome
+}
+
+/// Marks everything downstream of `s` skipped (recording why); returns how many.
+fn skip_downstream(run: &Run, s: usize, reason: &str, state: &mut [State]) -> usize {
+    let steps = &run.plan.steps;
+    let mut queue: VecDeque<usize> = steps[s].downstream.iter().copied().collect();
+    let mut count = 0;
+    while let Some(d) = queue.pop_front() {
+        if state[d] != State::Pending {
+            continue;
+        }
+        state[d] = State::Skipped;
+        count += 1;
+        run.emit(
+            run.event(EventKind::StepSkipped {
+                reason: reason.to_owned(),
+            })
+            .asset(&steps[d].asset, steps[d].partition.as_ref()),
+        );
+        queue.extend(steps[d].downstream.iter().copied());
+    }
+    count
+}

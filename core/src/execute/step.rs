@@ -1,0 +1,452 @@
+//! One step: load inputs, run the body (with retries), hash, store, commit, check.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use tracing::Instrument;
+
+use super::context::{AssetContext, LogSink, StepLogger};
+use super::logs::SinkGuard;
+use super::{Produced, Run, StepOutcome};
+use crate::check::{CheckResult, Severity};
+use crate::definitions::{Inputs, panic_message};
+use crate::error::BoxError;
+use crate::event::{CheckEvaluation, EventKind, InputVersion, Materialization, Provenance};
+use crate::hash::{DataVersion, data_version};
+use crate::io::{InputContext, OutputContext};
+use crate::key::AssetKey;
+use crate::plan::{InputPart, Step};
+use crate::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
+use crate::value::Value;
+
+/// Tables with more rows than this are hashed on a blocking thread.
+const HASH_INLINE_ROWS: usize = 16_384;
+
+/// One part of one input, resolved at launch time.
+pub(crate) enum ResolvedPart {
+    InRun {
+        partition: Option<PartitionKey>,
+        produced: Produced,
+    },
+    Stored(crate::instance::LatestMaterialization),
+}
+
+pub(crate) fn resolve_inputs(
+    steps: &[Step],
+    s: usize,
+    produced: &[Option<Produced>],
+) -> Vec<Vec<ResolvedPart>> {
+    steps[s]
+        .inputs
+        .iter()
+        .map(|input| {
+            input
+                .parts
+                .iter()
+                .filter_map(|part| match part {
+                    InputPart::Step(u) => produced[*u].clone().map(|p| ResolvedPart::InRun {
+                        partition: steps[*u].partition.clone(),
+                        produced: p,
+                    }),
+                    InputPart::Stored(m) => Some(ResolvedPart::Stored(m.clone())),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+enum Failure {
+    /// The attempt failed; another may succeed.
+    Retryable(String),
+    /// Retrying cannot help (the instance cannot be written).
+    Fatal(String),
+    Canceled,
+}
+
+pub(crate) async fn run_step(
+    run: Arc<Run>,
+    s: usize,
+    inputs: Vec<Vec<ResolvedPart>>,
+) -> StepOutcome {
+    let step = &run.plan.steps[s];
+    let spec = run.graph.spec(step.node);
+    let started = Instant::now();
+    let mut attempt = 1u32;
+    loop {
+        run.emit(
+            run.event(EventKind::StepStarted { attempt })
+                .asset(&step.asset, step.partition.as_ref()),
+        );
+        let failure = match attempt_once(&run, s, &inputs, attempt, started).await {
+            Ok(outcome) => return outcome,
+            Err(f) => f,
+        };
+        let (error, retryable) = match failure {
+            Failure::Canceled => return StepOutcome::Canceled,
+            Failure::Retryable(e) => (e, true),
+            Failure::Fatal(e) => (e, false),
+        };
+        let retrying = retryable && attempt <= spec.retry.max_retries && !run.cancel.is_cancelled();
+        run.emit(
+            run.event(EventKind::StepFailed {
+                error: error.clone(),
+                attempt,
+                duration_ms: millis(started),
+                retrying,
+            })
+            .asset(&step.asset, step.partition.as_ref()),
+        );
+        if !retrying {
+            return StepOutcome::Failed(error);
+        }
+        attempt += 1;
+        tokio::select! {
+            () = tokio::time::sleep(spec.retry.delay_before(attempt)) => {}
+            () = run.cancel.cancelled() => return StepOutcome::Canceled,
+        }
+    }
+}
+
+async fn attempt_once(
+    run: &Arc<Run>,
+    s: usize,
+    inputs: &[Vec<ResolvedPart>],
+    attempt: u32,
+    started: Instant,
+) -> Result<StepOutcome, Failure> {
+    let step = &run.plan.steps[s];
+    let def = run.graph.asset(step.node);
+    let spec = def.spec();
+    let Some(compute) = def.compute.clone() else {
+        return Err(Failure::Fatal(format!(
+            "{} is external and cannot be materialized",
+            step.asset
+        )));
+    };
+
+    // 1. Inputs.
+    let (loaded, input_versions) = load_inputs(run, step, inputs)
+        .await
+        .map_err(Failure::Retryable)?;
+
+    // 2. The body, inside the step's span so its tracing events are captured.
+    let sink = log_sink(run, &step.asset, step.partition.as_ref());
+    let guard = SinkGuard::register(Arc::clone(&sink));
+    let span = tracing::info_span!("stemma_step", token = guard.token());
+    let ctx = AssetContext::new(
+        step.asset.clone(),
+        step.partition.clone(),
+        run.run_id.clone(),
+        run.config.clone(),
+        StepLogger::new(sink),
+    );
+    let body = AssertUnwindSafe(compute(ctx.clone(), Inputs::new(loaded)).instrument(span.clone()))
+        .catch_unwind();
+    let value = tokio::select! {
+        r = body => match r {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(Failure::Retryable(error_chain(&*e))),
+            Err(panic) => return Err(Failure::Retryable(panic_message(panic))),
+        },
+        () = run.cancel.cancelled() => return Err(Failure::Canceled),
+    };
+
+    // 3. Version and automatic metadata.
+    let value = Arc::new(value);
+    let (data_version, mut metadata) = hash_and_describe(&value)
+        .await
+        .map_err(Failure::Retryable)?;
+    metadata.extend(ctx.take_metadata());
+
+    // 4. Store a new object.
+    let io = run
+        .io
+        .get(&spec.io_manager)
+        .map_err(|e| Failure::Fatal(e.to_string()))?;
+    let stored = io
+        .handle_output(
+            &OutputContext {
+                asset: &step.asset,
+                partition: step.partition.as_ref(),
+                spec,
+                run_id: &run.run_id,
+                data_version: &data_version,
+            },
+            &value,
+        )
+        .await
+        .map_err(|e| Failure::Retryable(format!("storing the value failed: {e}")))?;
+    if let Some(bytes) = stored.bytes {
+        metadata.insert("bytes".into(), MetadataValue::from(bytes));
+    }
+    if run.cancel.is_cancelled() {
+        return Err(Failure::Canceled);
+    }
+
+    // 5. Commit: the event and the asset's pointer in one transaction.
+    let materialization = run
+        .event(EventKind::Materialization(Materialization {
+            data_version: data_version.clone(),
+            value_kind: value.kind(),
+            io_manager: spec.io_manager.clone(),
+            location: stored.location,
+            rows: value.num_rows().map(|r| r as u64),
+            bytes: stored.bytes,
+            provenance: Provenance {
+                code_version: spec.code_version.clone(),
+                inputs: input_versions,
+                config: ctx.config_reads(),
+            },
+            metadata,
+        }))
+        .asset(&step.asset, step.partition.as_ref());
+    let succeeded = run
+        .event(EventKind::StepSucceeded {
+            duration_ms: millis(started),
+            attempts: attempt,
+        })
+        .asset(&step.asset, step.partition.as_ref());
+    let mut checks = run.graph.checks_of(step.node).peekable();
+    if checks.peek().is_none() {
+        run.commit(vec![materialization, succeeded])
+            .await
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
+        return Ok(StepOutcome::Succeeded {
+            produced: Produced {
+                value,
+                data_version,
+            },
+            checks_passed: 0,
+            checks_failed: Vec::new(),
+            blocked_by: None,
+        });
+    }
+    run.commit(vec![materialization])
+        .await
+        .map_err(|e| Failure::Fatal(e.to_string()))?;
+
+    // 6. Checks, after the value is committed.
+    let mut events = Vec::new();
+    let (mut passed, mut failed, mut blocked_by) = (0, Vec::new(), None);
+    for check in checks {
+        let cspec = check.spec();
+        let check_ctx = AssetContext::new(
+            step.asset.clone(),
+            step.partition.clone(),
+            run.run_id.clone(),
+            run.config.clone(),
+            ctx.log.clone(),
+        );
+        let inputs = if cspec.reads_asset {
+            Inputs::new(vec![(step.asset.clone(), Arc::clone(&value))])
+        } else {
+            Inputs::default()
+        };
+        let result =
+            AssertUnwindSafe((check.run)(check_ctx.clone(), inputs).instrument(span.clone()))
+                .catch_unwind()
+                .await;
+        let mut result = match result {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                CheckResult::fail(format!("the check failed to run: {}", error_chain(&*e)))
+            }
+            Err(panic) => CheckResult::fail(format!("the check {}", panic_message(panic))),
+        };
+        result.metadata.extend(check_ctx.take_metadata());
+        let label = format!("{}:{}", step.label(), cspec.name);
+        if result.passed {
+            passed += 1;
+        } else {
+            failed.push((
+                label.clone(),
+                result.description.clone().unwrap_or_default(),
+            ));
+            if cspec.blocking && result.severity == Severity::Error && blocked_by.is_none() {
+                blocked_by = Some(label);
+            }
+        }
+        events.push(
+            run.event(EventKind::CheckEvaluation(CheckEvaluation {
+                check: cspec.name.clone(),
+                passed: result.passed,
+                severity: result.severity,
+                blocking: cspec.blocking,
+                description: result.description,
+                metadata: result.metadata,
+            }))
+            .asset(&step.asset, step.partition.as_ref()),
+        );
+    }
+    events.push(succeeded);
+    run.commit(events)
+        .await
+        .map_err(|e| Failure::Fatal(e.to_string()))?;
+    Ok(StepOutcome::Succeeded {
+        produced: Produced {
+            value,
+            data_version,
+        },
+        checks_passed: passed,
+        checks_failed: failed,
+        blocked_by,
+    })
+}
+
+type Loaded = (Vec<(AssetKey, Arc<Value>)>, Vec<InputVersion>);
+
+async fn load_inputs(
+    run: &Run,
+    step: &Step,
+    inputs: &[Vec<ResolvedPart>],
+) -> Result<Loaded, String> {
+    let mut loaded = Vec::with_capacity(step.inputs.len());
+    let mut versions = Vec::new();
+    for (planned, parts) in step.inputs.iter().zip(inputs) {
+        let mut values: Vec<(Option<PartitionKey>, Arc<Value>)> = Vec::with_capacity(parts.len());
+        for part in parts {
+            match part {
+                ResolvedPart::InRun {
+                    partition,
+                    produced,
+                } => {
+                    versions.push(InputVersion {
+                        asset: planned.asset.clone(),
+                        partition: partition.clone(),
+                        data_version: produced.data_version.clone(),
+                    });
+                    values.push((partition.clone(), Arc::clone(&produced.value)));
+                }
+                ResolvedPart::Stored(m) => {
+                    let io = run.io.get(&m.io_manager).map_err(|e| e.to_string())?;
+                    let value = io
+                        .load_input(&InputContext {
+                            asset: &m.asset,
+                            partition: m.partition.as_ref(),
+                            kind: m.value_kind,
+                            data_version: &m.data_version,
+                            location: m.location.as_deref(),
+                            downstream: Some(&step.asset),
+                        })
+                        .await
+                        .map_err(|e| {
+                            format!(
+                                "loading input {} (materialized by run {}) failed: {e}",
+                                crate::event::step_label(&m.asset, m.partition.as_ref()),
+                                m.run_id.as_ref().map_or("?", |r| r.short())
+                            )
+                        })?;
+                    versions.push(InputVersion {
+                        asset: m.asset.clone(),
+                        partition: m.partition.clone(),
+                        data_version: m.data_version.clone(),
+                    });
+                    values.push((m.partition.clone(), Arc::new(value)));
+                }
+            }
+        }
+        let value = if planned.combine {
+            let parts = values
+                .into_iter()
+                .map(|(p, v)| {
+                    (
+                        p.map(|p| p.to_string()).unwrap_or_default(),
+                        Arc::unwrap_or_clone(v),
+                    )
+                })
+                .collect();
+            Arc::new(
+                Value::combine_partitions(parts)
+                    .map_err(|e| format!("input {}: {e}", planned.asset))?,
+            )
+        } else {
+            match values.pop() {
+                Some((_, v)) => v,
+                None => {
+                    return Err(format!(
+                        "input {} has no value (internal error: the plan lost it)",
+                        planned.asset
+                    ));
+                }
+            }
+        };
+        loaded.push((planned.asset.clone(), value));
+    }
+    Ok((loaded, versions))
+}
+
+async fn hash_and_describe(value: &Arc<Value>) -> Result<(DataVersion, Metadata), String> {
+    let big = value.num_rows().is_some_and(|r| r > HASH_INLINE_ROWS)
+        || matches!(&**value, Value::Bytes(b) if b.len() > 1 << 20);
+    let work = |value: &Value| -> Result<(DataVersion, Metadata), BoxError> {
+        let dv = data_version(value)?;
+        Ok((dv, describe(value)))
+    };
+    let result = if big {
+        let value = Arc::clone(value);
+        crate::definitions::run_blocking(move || work(&value)).await
+    } else {
+        work(value)
+    };
+    result.map_err(|e| format!("hashing the value failed: {e}"))
+}
+
+/// Automatic metadata: for tables, row count and columns with their null counts.
+fn describe(value: &Value) -> Metadata {
+    let mut m = Metadata::new();
+    if let Value::Table(t) = value {
+        m.insert("row_count".into(), MetadataValue::from(t.num_rows()));
+        let columns = t
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ColumnInfo {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+                null_count: Some(
+                    t.batches()
+                        .iter()
+                        .map(|b| b.column(i).null_count() as u64)
+                        .sum(),
+                ),
+            })
+            .collect();
+        m.insert("columns".into(), MetadataValue::TableSchema(columns));
+    }
+    m
+}
+
+fn log_sink(run: &Arc<Run>, asset: &AssetKey, partition: Option<&PartitionKey>) -> LogSink {
+    let run = Arc::clone(run);
+    let asset = asset.clone();
+    let partition = partition.cloned();
+    Arc::new(move |level, message| {
+        run.emit(
+            run.event(EventKind::Log { level, message })
+                .asset(&asset, partition.as_ref()),
+        );
+    })
+}
+
+fn millis(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// An error with its causes: `outer: cause: root cause`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

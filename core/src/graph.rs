@@ -1,0 +1,416 @@
+//! The asset graph: definitions validated and linked into a petgraph DAG.
+//!
+//! Loading is the only place definitions are checked, and it reports every problem at once:
+//! invalid attributes, duplicate keys, unknown dependencies (with a "did you mean"), checks on
+//! unknown assets, and cycles (the whole cycle, not one of its nodes).
+//!
+//! Nodes are numbered in definition order; node `i` of the petgraph graph is asset `i`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::config::ConfigSpec;
+use crate::definitions::{AssetDef, CheckDef, Definitions};
+use crate::error::{Error, Result, did_you_mean};
+use crate::key::AssetKey;
+use crate::spec::{AssetSpec, DepKind};
+
+/// Validated definitions, linked into a DAG.
+#[derive(Debug)]
+pub struct AssetGraph {
+    assets: Vec<AssetDef>,
+    index: HashMap<AssetKey, usize>,
+    graph: DiGraph<(), DepKind, u32>,
+    /// Per asset, its dependencies as node ids, in spec order.
+    deps: Vec<Vec<(usize, DepKind)>>,
+    topo: Vec<usize>,
+    layer: Vec<u32>,
+    checks: Vec<CheckDef>,
+    checks_of: Vec<Vec<usize>>,
+    config: Arc<ConfigSpec>,
+}
+
+impl AssetGraph {
+    /// Validates `definitions` and builds the graph.
+    pub fn new(definitions: Definitions) -> Result<Self> {
+        let Definitions {
+            assets,
+            checks,
+            config,
+            problems: def_problems,
+        } = definitions;
+        let mut problems: Vec<String> = def_problems;
+
+        let mut index = HashMap::with_capacity(assets.len());
+        for (i, def) in assets.iter().enumerate() {
+            for p in def.problems.iter().chain(def.spec.problems().iter()) {
+                problems.push(format!("asset {}: {p}", def.spec.key));
+            }
+            if index.insert(def.spec.key.clone(), i).is_some() {
+                problems.push(format!("asset {} is defined twice", def.spec.key));
+            }
+        }
+
+        let mut graph = DiGraph::<(), DepKind, u32>::with_capacity(assets.len(), assets.len() * 2);
+        for _ in &assets {
+            graph.add_node(());
+        }
+        let mut deps = Vec::with_capacity(assets.len());
+        for (i, def) in assets.iter().enumerate() {
+            let mut mine = Vec::with_capacity(def.spec.deps.len());
+            for dep in &def.spec.deps {
+                match index.get(&dep.key) {
+                    Some(&j) => {
+                        graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), dep.kind);
+                        mine.push((j, dep.kind));
+                    }
+                    None => {
+                        let hint = did_you_mean(
+                            dep.key.as_str(),
+                            assets.iter().map(|a| a.spec.key.as_str()),
+                        )
+                        .map(|s| format!("; did you mean \"{s}\"?"))
+                        .unwrap_or_default();
+                        problems.push(format!(
+                            "asset {}: depends on \"{}\", which is not defined{hint}",
+                            def.spec.key, dep.key
+                        ));
+                    }
+                }
+            }
+            deps.push(mine);
+        }
+
+        let mut checks_of = vec![Vec::new(); assets.len()];
+        for (c, check) in checks.iter().enumerate() {
+            let label = format!("check {}:{}", check.spec.asset, check.spec.name);
+            for p in &check.problems {
+                problems.push(format!("{label}: {p}"));
+            }
+            match index.get(&check.spec.asset) {
+                Some(&i) => {
+                    if checks_of[i]
+                        .iter()
+                        .any(|&o: &usize| checks[o].spec.name == check.spec.name)
+                    {
+                        problems.push(format!("{label} is defined twice"));
+                    }
+                    checks_of[i].push(c);
+                }
+                None => {
+                    let hint = did_you_mean(
+                        check.spec.asset.as_str(),
+                        assets.iter().map(|a| a.spec.key.as_str()),
+                    )
+                    .map(|s| format!("; did you mean \"{s}\"?"))
+                    .unwrap_or_default();
+                    problems.push(format!(
+                        "{label}: checks \"{}\", which is not defined{hint}",
+                        check.spec.asset
+                    ));
+                }
+            }
+        }
+
+        for (i, def) in assets.iter().enumerate() {
+            for &(j, kind) in &deps[i] {
+                if let Some(p) = partition_problem(&def.spec, &assets[j].spec, kind) {
+                    problems.push(format!("asset {}: {p}", def.spec.key));
+                }
+            }
+        }
+
+        let topo = match petgraph::algo::toposort(&graph, None) {
+            Ok(order) => order.into_iter().map(NodeIndex::index).collect(),
+            Err(cycle) => {
+                let path = find_cycle(&graph, cycle.node_id());
+                let names: Vec<&str> = path.iter().map(|&i| assets[i].spec.key.as_str()).collect();
+                problems.push(format!("dependency cycle: {}", names.join(" → ")));
+                Vec::new()
+            }
+        };
+
+        if !problems.is_empty() {
+            let n = problems.len();
+            let list = problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let noun = if n == 1 { "problem" } else { "problems" };
+            return Err(Error::Definition(format!(
+                "the definitions have {n} {noun}:\n{list}"
+            )));
+        }
+
+        let mut layer = vec![0u32; assets.len()];
+        for &i in &topo {
+            layer[i] = deps[i]
+                .iter()
+                .map(|&(j, _)| layer[j] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+
+        Ok(AssetGraph {
+            assets,
+            index,
+            graph,
+            deps,
+            topo,
+            layer,
+            checks,
+            checks_of,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.assets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.assets.is_empty()
+    }
+
+    /// The node id of `key`.
+    pub fn node(&self, key: &AssetKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The node id of the asset written `key`.
+    pub fn node_by_str(&self, key: &str) -> Option<usize> {
+        AssetKey::parse(key).ok().and_then(|k| self.node(&k))
+    }
+
+    pub fn asset(&self, node: usize) -> &AssetDef {
+        &self.assets[node]
+    }
+
+    pub fn spec(&self, node: usize) -> &AssetSpec {
+        &self.assets[node].spec
+    }
+
+    pub fn key(&self, node: usize) -> &AssetKey {
+        &self.assets[node].spec.key
+    }
+
+    pub fn assets(&self) -> impl Iterator<Item = (usize, &AssetDef)> {
+        self.assets.iter().enumerate()
+    }
+
+    /// Dependencies of `node` in spec order (data deps in parameter order first).
+    pub fn deps(&self, node: usize) -> &[(usize, DepKind)] {
+        &self.deps[node]
+    }
+
+    /// Direct upstream assets of `node`.
+    pub fn parents(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph
+            .neighbors_directed(NodeIndex::new(node), Direction::Incoming)
+            .map(NodeIndex::index)
+    }
+
+    /// Direct downstream assets of `node`.
+    pub fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph
+            .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
+            .map(NodeIndex::index)
+    }
+
+    /// Every asset, upstream before downstream.
+    pub fn topo_order(&self) -> &[usize] {
+        &self.topo
+    }
+
+    /// The longest path from a root to `node` (roots are layer 0).
+    pub fn layer(&self, node: usize) -> u32 {
+        self.layer[node]
+    }
+
+    /// Assets grouped by layer.
+    pub fn layers(&self) -> Vec<Vec<usize>> {
+        let depth = self.layer.iter().max().map_or(0, |&d| d as usize + 1);
+        let mut out = vec![Vec::new(); depth];
+        for &i in &self.topo {
+            out[self.layer[i] as usize].push(i);
+        }
+        out
+    }
+
+    pub fn checks(&self) -> &[CheckDef] {
+        &self.checks
+    }
+
+    /// The checks on `node`.
+    pub fn checks_of(&self, node: usize) -> impl Iterator<Item = &CheckDef> {
+        self.checks_of[node].iter().map(|&c| &self.checks[c])
+    }
+
+    pub fn config_spec(&self) -> &Arc<ConfigSpec> {
+        &self.config
+    }
+
+    /// The defined key closest to `key`, for "did you mean" hints.
+    pub fn suggest(&self, key: &str) -> Option<&str> {
+        did_you_mean(key, self.assets.iter().map(|a| a.spec.key.as_str()))
+    }
+}
+
+/// Whether `down` can read `up` given their partitions. Static partitions map by identity;
+/// richer mappings arrive with time-window partitions.
+fn partition_problem(down: &AssetSpec, up: &AssetSpec, kind: DepKind) -> Option<String> {
+    match (&down.partitions, &up.partitions) {
+        (Some(d), Some(u)) if d != u => Some(format!(
+            "is partitioned {} but depends ({}) on {}, partitioned {}; \
+             assets that depend on each other must share their partitions \
+             (other partition mappings are not supported yet)",
+            d.describe(),
+            match kind {
+                DepKind::Data => "data",
+                DepKind::Order => "ordering",
+            },
+            up.key,
+            u.describe()
+        )),
+        _ => None,
+    }
+}
+
+/// A cycle through `start`: the shortest path back to it, first node repeated at the end.
+fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize> {
+    let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(n) = queue.pop_front() {
+        for next in graph.neighbors_directed(n, Direction::Outgoing) {
+            if next == start {
+                let mut path = vec![n];
+                let mut cur = n;
+                while let Some(&p) = previous.get(&cur) {
+                    path.push(p);
+                    cur = p;
+                }
+                path.reverse();
+                let mut out: Vec<usize> = path.into_iter().map(NodeIndex::index).collect();
+                out.push(start.index());
+                return out;
+            }
+            if next != start && !previous.contains_key(&next) {
+                previous.insert(next, n);
+                queue.push_back(next);
+            }
+        }
+    }
+    vec![start.index()]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::check::CheckResult;
+    use crate::definitions::CheckDef;
+
+    /// A test asset with data deps `inputs`.
+    pub(crate) fn asset(key: &str, inputs: &[&str]) -> AssetDef {
+        let mut b = AssetDef::builder(key);
+        for i in inputs {
+            b = b.input(i);
+        }
+        b.compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+            .build()
+    }
+
+    pub(crate) fn graph(defs: Vec<AssetDef>) -> AssetGraph {
+        AssetGraph::new(Definitions::new().assets(defs)).unwrap()
+    }
+
+    fn error(defs: Definitions) -> String {
+        AssetGraph::new(defs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn orders_topologically_and_layers() {
+        let g = graph(vec![
+            asset("c", &["b", "a"]),
+            asset("b", &["a"]),
+            asset("a", &[]),
+            asset("d", &[]),
+        ]);
+        let pos = |k: &str| {
+            let n = g.node_by_str(k).unwrap();
+            g.topo_order().iter().position(|&x| x == n).unwrap()
+        };
+        assert!(pos("a") < pos("b") && pos("b") < pos("c"));
+        assert_eq!(g.layer(g.node_by_str("c").unwrap()), 2);
+        assert_eq!(g.layers().len(), 3);
+        assert_eq!(g.layers()[0].len(), 2);
+        let c = g.node_by_str("c").unwrap();
+        let deps: Vec<&str> = g.deps(c).iter().map(|&(n, _)| g.key(n).as_str()).collect();
+        assert_eq!(deps, ["b", "a"]);
+    }
+
+    #[test]
+    fn a_cycle_is_named_whole() {
+        let err = error(Definitions::new().assets([
+            asset("a", &["c"]),
+            asset("b", &["a"]),
+            asset("c", &["b"]),
+            asset("x", &[]),
+        ]));
+        assert!(err.contains("dependency cycle:"), "{err}");
+        let cycle = err.split("cycle: ").nth(1).unwrap();
+        let nodes: Vec<&str> = cycle.trim().split(" → ").collect();
+        assert_eq!(nodes.len(), 4, "{err}");
+        assert_eq!(nodes.first(), nodes.last());
+        for k in ["a", "b", "c"] {
+            assert!(nodes.contains(&k), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_deps_duplicates_and_bad_checks_are_all_reported() {
+        let check = CheckDef::builder("ok", "embedings")
+            .run_blocking(false, |_, _| Ok::<_, std::io::Error>(CheckResult::pass()))
+            .build();
+        let err = error(
+            Definitions::new()
+                .assets([
+                    asset("chunks", &[]),
+                    asset("embeddings", &["chunk"]),
+                    asset("chunks", &[]),
+                    asset("bad key", &[]),
+                ])
+                .check(check),
+        );
+        assert!(err.contains("4 problems"), "{err}");
+        assert!(
+            err.contains("asset embeddings: depends on \"chunk\", which is not defined; did you mean \"chunks\"?"),
+            "{err}"
+        );
+        assert!(err.contains("asset chunks is defined twice"), "{err}");
+        assert!(err.contains("\"bad key\""), "{err}");
+        assert!(err.contains("did you mean \"embeddings\"?"), "{err}");
+    }
+
+    #[test]
+    fn builds_ten_thousand_assets() {
+        let defs: Vec<AssetDef> = (0..10_000)
+            .map(|i| {
+                let key = format!("a{i}");
+                let deps: Vec<String> = if i < 100 {
+                    vec![]
+                } else {
+                    vec![format!("a{}", i - 100), format!("a{}", i - 37)]
+                };
+                let refs: Vec<&str> = deps.iter().map(String::as_str).collect();
+                asset(&key, &refs)
+            })
+            .collect();
+        let g = graph(defs);
+        assert_eq!(g.len(), 10_000);
+        assert_eq!(g.topo_order().len(), 10_000);
+    }
+}

@@ -1,0 +1,665 @@
+//! The instance: an embedded SQLite database under `$STEMMA_HOME` holding the event log and
+//! its projections.
+//!
+//! * WAL mode, so readers never block the writer and the writer never blocks readers.
+//! * One writer thread per process with group commit ([`writer`]); `synchronous=NORMAL`, so a
+//!   commit survives a crash of the process without an fsync per transaction.
+//! * Write transactions are `BEGIN IMMEDIATE` with a 30 s busy timeout, so two processes
+//!   writing at once queue for the lock instead of failing with `database is locked`.
+//! * Versioned migrations ([`schema`]).
+//! * On open, runs left `started` by a process that no longer exists (killed, machine
+//!   rebooted) are ended as failures, so the instance never shows a ghost run.
+
+mod process;
+mod schema;
+mod writer;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+pub use process::ProcessIdentity;
+
+use crate::check::Severity;
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind, RunId, RunStatus, Timestamp};
+use crate::hash::DataVersion;
+use crate::key::AssetKey;
+use crate::spec::PartitionKey;
+use crate::value::ValueKind;
+use writer::{Request, Writer};
+
+/// The file name of the database inside the instance directory.
+pub const DB_FILE: &str = "stemma.db";
+
+/// The latest committed materialization of one asset partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatestMaterialization {
+    pub asset: AssetKey,
+    pub partition: Option<PartitionKey>,
+    pub event_id: i64,
+    pub run_id: Option<RunId>,
+    pub timestamp: Timestamp,
+    pub data_version: DataVersion,
+    pub code_version: Option<String>,
+    pub value_kind: ValueKind,
+    pub io_manager: String,
+    pub location: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// The latest evaluation of one check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckStatus {
+    pub asset: AssetKey,
+    pub check: String,
+    pub partition: Option<PartitionKey>,
+    pub event_id: i64,
+    pub run_id: Option<RunId>,
+    pub timestamp: Timestamp,
+    pub passed: bool,
+    pub severity: Severity,
+    pub description: Option<String>,
+}
+
+/// One run as the `runs` table records it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub selection: String,
+    pub partition: Option<String>,
+    pub config: BTreeMap<String, String>,
+    pub steps: u32,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub message: Option<String>,
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+}
+
+/// An open instance.
+pub struct Instance {
+    home: PathBuf,
+    db: PathBuf,
+    reader: Mutex<Connection>,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("db", &self.db).finish()
+    }
+}
+
+impl Instance {
+    /// Opens (creating if needed) the instance in directory `home`.
+    pub fn open(home: impl AsRef<Path>) -> Result<Self> {
+        let home = home.as_ref().to_path_buf();
+        std::fs::create_dir_all(&home).map_err(|e| {
+            Error::instance(&home, format!("cannot create the instance directory: {e}"))
+        })?;
+        let db = home.join(DB_FILE);
+        let mut write_conn = open_connection(&db)?;
+        schema::migrate(&mut write_conn).map_err(|e| Error::instance(&db, describe(&e)))?;
+        reap_dead_runs(&mut write_conn).map_err(|e| Error::instance(&db, e))?;
+        let reader = open_connection(&db)?;
+        let writer = Writer::spawn(write_conn)
+            .map_err(|e| Error::instance(&db, format!("cannot start the writer thread: {e}")))?;
+        Ok(Instance {
+            home,
+            db,
+            reader: Mutex::new(reader),
+            writer,
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db
+    }
+
+    /// Appends events in one transaction (possibly grouped with others) and waits until they
+    /// are committed. Returns the events with their ids.
+    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<i64>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Request {
+                events,
+                ack: Some(Box::new(move |r| {
+                    let _ = tx.send(r);
+                })),
+            })
+            .map_err(|e| Error::instance(&self.db, e))?;
+        match rx.await {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(e)) => Err(Error::instance(&self.db, e)),
+            Err(_) => Err(Error::instance(&self.db, "the instance writer stopped")),
+        }
+    }
+
+    /// Like [`append`](Self::append), for callers outside an async runtime.
+    pub fn append_blocking(&self, events: Vec<Event>) -> Result<Vec<i64>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.writer
+            .send(Request {
+                events,
+                ack: Some(Box::new(move |r| {
+                    let _ = tx.send(r);
+                })),
+            })
+            .map_err(|e| Error::instance(&self.db, e))?;
+        match rx.recv() {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(e)) => Err(Error::instance(&self.db, e)),
+            Err(_) => Err(Error::instance(&self.db, "the instance writer stopped")),
+        }
+    }
+
+    /// Queues events without waiting; a failure is reported by the next [`flush`](Self::flush).
+    pub fn append_nowait(&self, events: Vec<Event>) {
+        if let Err(e) = self.writer.send(Request { events, ack: None })
+            && let Ok(mut f) = self.writer.failed.lock()
+        {
+            *f = Some(e);
+        }
+    }
+
+    /// Waits until everything queued so far is committed; reports a lost unacknowledged append.
+    pub async fn flush(&self) -> Result<()> {
+        self.append(Vec::new()).await?;
+        if let Some(e) = self.writer.failed.lock().ok().and_then(|mut f| f.take()) {
+            return Err(Error::instance(&self.db, e));
+        }
+        Ok(())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| Error::Internal("instance reader lock poisoned".into()))?;
+        f(&conn).map_err(|e| Error::instance(&self.db, describe(&e.to_string())))
+    }
+
+    /// The latest materialization of every asset partition, or of those whose key is in
+    /// `only`.
+    pub fn latest_materializations(
+        &self,
+        only: Option<&HashSet<AssetKey>>,
+    ) -> Result<Vec<LatestMaterialization>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
+                        value_kind, io_manager, location, rows, bytes
+                 FROM asset_latest",
+            )?;
+            let rows = stmt.query_map([], latest_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let row = row.map_err(|e| Error::instance(&self.db, e))?;
+            if only.is_none_or(|o| o.contains(&row.asset)) {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest materialization of one asset partition.
+    pub fn latest(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&PartitionKey>,
+    ) -> Result<Option<LatestMaterialization>> {
+        let row = self.read(|c| {
+            c.prepare_cached(
+                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
+                        value_kind, io_manager, location, rows, bytes
+                 FROM asset_latest WHERE asset_key = ?1 AND partition = ?2",
+            )?
+            .query_row(
+                params![asset.as_str(), partition.map_or("", |p| p.as_str())],
+                latest_from_row,
+            )
+            .optional()
+        })?;
+        row.transpose().map_err(|e| Error::instance(&self.db, e))
+    }
+
+    /// The latest evaluation of every check.
+    pub fn latest_checks(&self) -> Result<Vec<CheckStatus>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, check_name, partition, event_id, run_id, ts, passed, severity,
+                        description
+                 FROM check_latest ORDER BY asset_key, check_name, partition",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(
+                |(asset, check, partition, event_id, run_id, ts, passed, severity, description)| {
+                    Ok(CheckStatus {
+                        asset: self.key(&asset)?,
+                        check,
+                        partition: self.partition(&partition)?,
+                        event_id,
+                        run_id: run_id.as_deref().map(RunId::from_string),
+                        timestamp: ts,
+                        passed,
+                        severity: if severity == "warn" {
+                            Severity::Warn
+                        } else {
+                            Severity::Error
+                        },
+                        description,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The most recent runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map([limit as i64], run_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|r| r.map_err(|e| Error::instance(&self.db, e)))
+            .collect()
+    }
+
+    /// The run whose id starts with `prefix`; an error when none or several match.
+    pub fn find_run(&self, prefix: &str) -> Result<RunRecord> {
+        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ?1 ORDER BY started_at DESC LIMIT 5"
+            ))?;
+            let rows = stmt.query_map([&pattern], run_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut runs: Vec<RunRecord> = rows
+            .into_iter()
+            .map(|r| r.map_err(|e| Error::instance(&self.db, e)))
+            .collect::<Result<_>>()?;
+        match runs.len() {
+            0 => Err(Error::Config(format!(
+                "no run with id {prefix:?} (`assets runs list` shows the recent ones)"
+            ))),
+            1 => Ok(runs.remove(0)),
+            _ => {
+                let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+                Err(Error::Config(format!(
+                    "run id {prefix:?} is ambiguous: it matches {}",
+                    ids.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// A run's events in order.
+    pub fn run_events(&self, run_id: &RunId) -> Result<Vec<Event>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, run_id, ts, asset_key, partition, body FROM event_log
+                 WHERE run_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([run_id.as_str()], event_columns)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|r| self.event_from_columns(r))
+            .collect()
+    }
+
+    /// The materialization recorded by event `event_id`.
+    pub fn materialization(&self, event_id: i64) -> Result<Option<crate::event::Materialization>> {
+        let row = self.read(|c| {
+            c.prepare_cached(
+                "SELECT id, run_id, ts, asset_key, partition, body FROM event_log WHERE id = ?1",
+            )?
+            .query_row([event_id], event_columns)
+            .optional()
+        })?;
+        match row {
+            None => Ok(None),
+            Some(cols) => match self.event_from_columns(cols)?.kind {
+                EventKind::Materialization(m) => Ok(Some(m)),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    fn event_from_columns(&self, cols: EventColumns) -> Result<Event> {
+        let (id, run_id, ts, asset, partition, body) = cols;
+        let kind: EventKind = serde_json::from_str(&body)
+            .map_err(|e| Error::instance(&self.db, format!("event {id} cannot be read: {e}")))?;
+        Ok(Event {
+            id: Some(id),
+            run_id: run_id.as_deref().map(RunId::from_string),
+            timestamp: ts,
+            asset: asset.as_deref().map(|a| self.key(a)).transpose()?,
+            partition: match partition {
+                Some(p) => self.partition(&p)?,
+                None => None,
+            },
+            kind,
+        })
+    }
+
+    fn key(&self, text: &str) -> Result<AssetKey> {
+        AssetKey::parse(text).map_err(|e| Error::instance(&self.db, e))
+    }
+
+    fn partition(&self, text: &str) -> Result<Option<PartitionKey>> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        PartitionKey::new(text)
+            .map(Some)
+            .map_err(|e| Error::instance(&self.db, e))
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.writer.close();
+    }
+}
+
+type EventColumns = (
+    i64,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+fn event_columns(r: &Row<'_>) -> rusqlite::Result<EventColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+const RUN_COLUMNS: &str =
+    "run_id, status, selection, partition, config, steps, started_at, ended_at, message, pid, host";
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<RunRecord, String>> {
+    let status: String = r.get(1)?;
+    let config: String = r.get(4)?;
+    let Some(status) = RunStatus::parse(&status) else {
+        return Ok(Err(format!("unknown run status {status:?}")));
+    };
+    let config = match serde_json::from_str(&config) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(format!("run config cannot be read: {e}"))),
+    };
+    Ok(Ok(RunRecord {
+        run_id: RunId::from_string(&r.get::<_, String>(0)?),
+        status,
+        selection: r.get(2)?,
+        partition: r.get(3)?,
+        config,
+        steps: r.get(5)?,
+        started_at: r.get(6)?,
+        ended_at: r.get(7)?,
+        message: r.get(8)?,
+        pid: r.get(9)?,
+        host: r.get(10)?,
+    }))
+}
+
+fn latest_from_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<std::result::Result<LatestMaterialization, String>> {
+    let asset: String = r.get(0)?;
+    let partition: String = r.get(1)?;
+    let kind: String = r.get(7)?;
+    let asset = match AssetKey::parse(&asset) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let partition = if partition.is_empty() {
+        None
+    } else {
+        match PartitionKey::new(&partition) {
+            Ok(p) => Some(p),
+            Err(e) => return Ok(Err(e.to_string())),
+        }
+    };
+    let value_kind = match kind.as_str() {
+        "table" => ValueKind::Table,
+        "json" => ValueKind::Json,
+        "bytes" => ValueKind::Bytes,
+        "nothing" => ValueKind::Nothing,
+        other => return Ok(Err(format!("unknown value kind {other:?}"))),
+    };
+    Ok(Ok(LatestMaterialization {
+        asset,
+        partition,
+        event_id: r.get(2)?,
+        run_id: r
+            .get::<_, Option<String>>(3)?
+            .as_deref()
+            .map(RunId::from_string),
+        timestamp: r.get(4)?,
+        data_version: DataVersion::from_hex(&r.get::<_, String>(5)?),
+        code_version: r.get(6)?,
+        value_kind,
+        io_manager: r.get(8)?,
+        location: r.get(9)?,
+        rows: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+        bytes: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
+    }))
+}
+
+fn open_connection(db: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(db, flags)
+        .map_err(|e| Error::instance(db, describe(&e.to_string())))?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(|e| Error::instance(db, e))?;
+    // Switching to WAL needs a brief exclusive lock; the busy timeout covers a concurrent open.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| Error::instance(db, describe(&e.to_string())))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::instance(
+            db,
+            format!("cannot switch the database to WAL mode (it is in {mode} mode)"),
+        ));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| Error::instance(db, e))?;
+    Ok(conn)
+}
+
+/// Turns SQLite's terse messages into ones that say what to do.
+fn describe(message: &str) -> String {
+    if message.contains("not a database") {
+        format!(
+            "this file is not a Stemma instance ({message}); point STEMMA_HOME at another \
+             directory or move the file away"
+        )
+    } else if message.contains("unable to open") || message.contains("readonly") {
+        format!("{message}; check that the directory exists and is writable")
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Ends runs whose process is gone, recording why.
+fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
+    let me = ProcessIdentity::current();
+    let candidates: Vec<(String, Option<u32>, Option<String>, Option<i64>)> = {
+        let mut stmt = conn
+            .prepare("SELECT run_id, pid, host, process_start FROM runs WHERE status = 'started'")
+            .map_err(|e| describe(&e.to_string()))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| e.to_string())?
+    };
+    let mut events = Vec::new();
+    for (run_id, pid, host, start) in candidates {
+        let (Some(pid), Some(host)) = (pid, host) else {
+            continue;
+        };
+        if host != me.host {
+            continue;
+        }
+        let identity = ProcessIdentity {
+            pid,
+            host,
+            start: start.map(|s| s as u64),
+        };
+        if identity.is_alive() == Some(false) {
+            events.push(
+                Event::new(
+                    chrono::Utc::now().timestamp_micros(),
+                    EventKind::RunEnded {
+                        status: RunStatus::Failure,
+                        message: Some(format!(
+                            "process {pid} exited without ending the run (killed or crashed); \
+                             nothing it had not committed was kept"
+                        )),
+                    },
+                )
+                .run(&RunId::from_string(&run_id)),
+            );
+        }
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    writer::write(conn, &mut [Request { events, ack: None }])
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Materialization;
+
+    fn materialization(dv: &str) -> EventKind {
+        EventKind::Materialization(Materialization {
+            data_version: DataVersion::from_hex(dv),
+            value_kind: ValueKind::Table,
+            io_manager: "default".into(),
+            location: Some(format!("a/{dv}.parquet")),
+            rows: Some(3),
+            bytes: Some(100),
+            provenance: Default::default(),
+            metadata: Default::default(),
+        })
+    }
+
+    #[test]
+    fn materialization_moves_the_pointer_in_the_same_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let instance = Instance::open(dir.path()).unwrap();
+        let key = AssetKey::parse("a").unwrap();
+        let run = RunId::new();
+        for dv in ["aa", "bb"] {
+            instance
+                .append_blocking(vec![
+                    Event::new(1, materialization(dv))
+                        .run(&run)
+                        .asset(&key, None),
+                ])
+                .unwrap();
+        }
+        let latest = instance.latest(&key, None).unwrap().unwrap();
+        assert_eq!(latest.data_version.as_str(), "bb");
+        assert_eq!(latest.rows, Some(3));
+        let m = instance.materialization(latest.event_id).unwrap().unwrap();
+        assert_eq!(m.location.as_deref(), Some("a/bb.parquet"));
+        // Wiping drops the pointer but keeps the log.
+        instance
+            .append_blocking(vec![Event::new(2, EventKind::AssetWiped).asset(&key, None)])
+            .unwrap();
+        assert!(instance.latest(&key, None).unwrap().is_none());
+        assert!(instance.materialization(latest.event_id).unwrap().is_some());
+    }
+
+    #[test]
+    fn reopening_keeps_everything_and_a_dead_run_is_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunId::new();
+        {
+            let instance = Instance::open(dir.path()).unwrap();
+            let me = ProcessIdentity::current();
+            instance
+                .append_blocking(vec![
+                    Event::new(
+                        1,
+                        EventKind::RunStarted {
+                            selection: "*".into(),
+                            partition: None,
+                            steps: 1,
+                            config: BTreeMap::new(),
+                            // A pid that cannot be running.
+                            pid: u32::MAX - 1,
+                            host: me.host.clone(),
+                            process_start: Some(1),
+                        },
+                    )
+                    .run(&run),
+                ])
+                .unwrap();
+            assert_eq!(instance.runs(10).unwrap()[0].status, RunStatus::Started);
+        }
+        let instance = Instance::open(dir.path()).unwrap();
+        let record = instance.find_run(&run.as_str()[..8]).unwrap();
+        if ProcessIdentity::current().start.is_some() {
+            assert_eq!(record.status, RunStatus::Failure);
+            assert!(record.message.unwrap().contains("exited without ending"));
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), vec![b'x'; 4096]).unwrap();
+        let err = Instance::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a Stemma instance"), "{err}");
+        assert!(err.contains("stemma.db"), "{err}");
+    }
+}

@@ -1,0 +1,253 @@
+//! The single writer: one thread owns the write connection and commits whatever has queued up
+//! in one transaction (group commit).
+//!
+//! Every append carries the events of one logical change (a materialization and its step
+//! event, say); the writer applies each event and its projection (the `runs`, `asset_latest`
+//! and `check_latest` tables) in the same transaction, so a reader never sees an event without
+//! its projection or the other way round.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use crate::event::{Event, EventKind};
+
+/// Called with the ids assigned to an append's events, or the error that lost them.
+pub(crate) type Ack = Box<dyn FnOnce(Result<Vec<i64>, String>) + Send>;
+
+pub(crate) struct Request {
+    pub(crate) events: Vec<Event>,
+    pub(crate) ack: Option<Ack>,
+}
+
+/// The most requests folded into one transaction.
+const MAX_BATCH: usize = 4096;
+
+pub(crate) struct Writer {
+    tx: Mutex<Option<Sender<Request>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The last error of an append nobody waited for; reported by the next flush.
+    pub(crate) failed: Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    pub(crate) fn spawn(conn: Connection) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let failed = Arc::new(Mutex::new(None));
+        let failed_in_thread = Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("stemma-instance-writer".into())
+            .spawn(move || run(conn, rx, failed_in_thread))?;
+        Ok(Writer {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            failed,
+        })
+    }
+
+    pub(crate) fn send(&self, request: Request) -> Result<(), String> {
+        let guard = self
+            .tx
+            .lock()
+            .map_err(|_| "writer lock poisoned".to_owned())?;
+        let Some(tx) = guard.as_ref() else {
+            return Err("the instance is closed".into());
+        };
+        tx.send(request)
+            .map_err(|_| "the instance writer has stopped".to_owned())
+    }
+
+    /// Stops the thread after it has committed everything queued.
+    pub(crate) fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Request>, failed: Arc<Mutex<Option<String>>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let result = write(&mut conn, &mut batch);
+        match result {
+            Ok(ids) => {
+                for (request, ids) in batch.into_iter().zip(ids) {
+                    if let Some(ack) = request.ack {
+                        ack(Ok(ids));
+                    }
+                }
+            }
+            Err(e) => {
+                let message = format!("writing events to the instance failed: {e}");
+                let mut unacked = false;
+                for request in batch {
+                    match request.ack {
+                        Some(ack) => ack(Err(message.clone())),
+                        None => unacked = true,
+                    }
+                }
+                if unacked && let Ok(mut f) = failed.lock() {
+                    *f = Some(message);
+                }
+            }
+        }
+    }
+}
+
+/// Writes every request's events in one transaction; returns the ids per request.
+pub(crate) fn write(
+    conn: &mut Connection,
+    batch: &mut [Request],
+) -> rusqlite::Result<Vec<Vec<i64>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut all = Vec::with_capacity(batch.len());
+    for request in batch.iter_mut() {
+        let mut ids = Vec::with_capacity(request.events.len());
+        for event in &mut request.events {
+            let id = append(&tx, event)?;
+            event.id = Some(id);
+            ids.push(id);
+        }
+        all.push(ids);
+    }
+    tx.commit()?;
+    Ok(all)
+}
+
+fn append(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<i64> {
+    let body = serde_json::to_string(&event.kind)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let run_id = event.run_id.as_ref().map(|r| r.as_str());
+    let asset = event.asset.as_ref().map(|a| a.as_str());
+    let partition = event.partition.as_ref().map(|p| p.as_str());
+    tx.prepare_cached(
+        "INSERT INTO event_log (run_id, ts, kind, asset_key, partition, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        run_id,
+        event.timestamp,
+        event.kind.name(),
+        asset,
+        partition,
+        body
+    ])?;
+    let id = tx.last_insert_rowid();
+    project(tx, id, event)?;
+    Ok(id)
+}
+
+/// Keeps the current-state tables in step with the event just appended.
+fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()> {
+    let run_id = event.run_id.as_ref().map(|r| r.as_str());
+    let asset = event.asset.as_ref().map(|a| a.as_str());
+    let partition = event.partition.as_ref().map_or("", |p| p.as_str());
+    match &event.kind {
+        EventKind::RunStarted {
+            selection,
+            partition,
+            steps,
+            config,
+            pid,
+            host,
+            process_start,
+        } => {
+            let config = serde_json::to_string(config).unwrap_or_else(|_| "{}".into());
+            tx.prepare_cached(
+                "INSERT INTO runs (run_id, status, selection, partition, config, steps, started_at,
+                                   pid, host, process_start)
+                 VALUES (?1, 'started', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                run_id,
+                selection,
+                partition,
+                config,
+                steps,
+                event.timestamp,
+                pid,
+                host,
+                process_start.map(|s| s as i64)
+            ])?;
+        }
+        EventKind::RunEnded { status, message } => {
+            tx.prepare_cached(
+                "UPDATE runs SET status = ?2, ended_at = ?3, message = ?4 WHERE run_id = ?1",
+            )?
+            .execute(params![run_id, status.as_str(), event.timestamp, message])?;
+        }
+        EventKind::Materialization(m) => {
+            tx.prepare_cached(
+                "INSERT INTO asset_latest (asset_key, partition, event_id, run_id, ts, data_version,
+                     code_version, value_kind, io_manager, location, rows, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (asset_key, partition) DO UPDATE SET
+                     event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
+                     data_version = excluded.data_version, code_version = excluded.code_version,
+                     value_kind = excluded.value_kind, io_manager = excluded.io_manager,
+                     location = excluded.location, rows = excluded.rows, bytes = excluded.bytes",
+            )?
+            .execute(params![
+                asset,
+                partition,
+                id,
+                run_id,
+                event.timestamp,
+                m.data_version.as_str(),
+                m.provenance.code_version,
+                m.value_kind.to_string(),
+                m.io_manager,
+                m.location,
+                m.rows.map(|r| r as i64),
+                m.bytes.map(|b| b as i64)
+            ])?;
+        }
+        EventKind::CheckEvaluation(c) => {
+            tx.prepare_cached(
+                "INSERT INTO check_latest (asset_key, check_name, partition, event_id, run_id, ts,
+                     passed, severity, description)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (asset_key, check_name, partition) DO UPDATE SET
+                     event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
+                     passed = excluded.passed, severity = excluded.severity,
+                     description = excluded.description",
+            )?
+            .execute(params![
+                asset,
+                c.check,
+                partition,
+                id,
+                run_id,
+                event.timestamp,
+                c.passed,
+                c.severity.to_string(),
+                c.description
+            ])?;
+        }
+        EventKind::AssetWiped => {
+            tx.prepare_cached("DELETE FROM asset_latest WHERE asset_key = ?1")?
+                .execute(params![asset])?;
+            tx.prepare_cached("DELETE FROM check_latest WHERE asset_key = ?1")?
+                .execute(params![asset])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

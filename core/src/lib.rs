@@ -1,0 +1,95 @@
+//! Stemma's engine: software-defined assets, their graph, selection, planning and execution,
+//! content hashes, the embedded instance, and the `IoManager` extension point.
+//!
+//! ```text
+//! Definitions ──► AssetGraph (petgraph; cycles and unknown deps are errors)
+//!                     │
+//!   --select ──► Selection ──► resolved set ──► Plan (steps = asset × partition)
+//!                                                  │
+//!                     executor (tokio, bounded concurrency, retries, cancellation)
+//!                                                  │
+//!         asset function ◄── inputs loaded by IoManager (or handed over in memory)
+//!                │
+//!         value ──► blake3 data version ──► IoManager writes a new object
+//!                                                  │
+//!         one SQLite transaction: materialization event + the asset's pointer
+//!                                                  │
+//!                                  asset checks (a blocking failure stops downstream)
+//! ```
+//!
+//! Nothing here knows about Parquet files, HTTP or the command line: IO managers live in
+//! `stemma-io`, the `assets` command line in `stemma-server`.
+//!
+//! A code location declares assets with `#[asset]` (or [`AssetDef::builder`]) and hands
+//! [`Definitions`] to the command line:
+//!
+//! ```ignore
+//! use stemma::prelude::*;
+//!
+//! /// Words of every document.
+//! #[asset(group = "demo")]
+//! fn words(ctx: &AssetContext, documents: Rows<Document>) -> AssetResult<Rows<Word>> { … }
+//! ```
+
+// Lets `#[asset]`'s expansion (which names `::stemma`) work inside this crate's own tests.
+#[allow(unused_extern_crates)]
+extern crate self as stemma;
+
+pub mod check;
+pub mod config;
+pub mod definitions;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod execute;
+pub mod graph;
+pub mod hash;
+pub mod instance;
+pub mod io;
+pub mod key;
+pub mod plan;
+pub mod selection;
+pub mod spec;
+pub mod value;
+
+pub use check::{CheckResult, Severity};
+pub use config::{ConfigField, ConfigKind, RunConfig};
+pub use definitions::{AssetBuilder, AssetDef, CheckBuilder, CheckDef, Definitions, Inputs};
+pub use engine::Engine;
+pub use error::{BoxError, Error, Result};
+pub use event::{Event, EventKind, LogLevel, RunId, RunStatus};
+pub use execute::{AssetContext, Materialize, NoObserver, RunObserver, RunOutcome, StepLogLayer};
+pub use graph::AssetGraph;
+pub use hash::DataVersion;
+pub use instance::Instance;
+pub use io::{InputContext, IoManager, IoManagers, OutputContext, StoredObject};
+pub use key::AssetKey;
+pub use spec::{
+    AssetSpec, Backoff, Metadata, MetadataValue, PartitionKey, PartitionsDefinition, RetryPolicy,
+};
+pub use stemma_macros::{asset, asset_check};
+pub use value::{Blob, FromValue, IntoValue, Json, Rows, Table, Value, ValueKind};
+
+/// What the body of an asset returns: any value, or any error.
+pub type AssetResult<T> = std::result::Result<T, BoxError>;
+
+/// Everything a code location usually needs.
+pub mod prelude {
+    pub use crate::{
+        AssetContext, AssetDef, AssetResult, Blob, CheckDef, CheckResult, ConfigField, Definitions,
+        Json, MetadataValue, PartitionsDefinition, RetryPolicy, Rows, Severity, Table, asset,
+        asset_check,
+    };
+}
+
+/// Used by the code `#[asset]` generates; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::value::IntoOutput;
+    pub use futures::FutureExt;
+
+    /// Wraps a body's plain return value (not a `Result`) so it goes through `IntoOutput`.
+    pub fn ok<T>(value: T) -> Result<T, crate::BoxError> {
+        Ok(value)
+    }
+}

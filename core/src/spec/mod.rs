@@ -1,0 +1,191 @@
+//! What an asset is, independent of how it is computed: its key, dependencies and descriptive
+//! attributes.
+
+mod metadata;
+mod partitions;
+mod retry;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+pub use metadata::{ColumnInfo, Metadata, MetadataValue};
+pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
+pub use retry::{Backoff, RetryPolicy};
+
+use crate::key::AssetKey;
+
+/// The most kinds an asset may carry (Dagster's limit, kept so the UI can show them all).
+pub const MAX_KINDS: usize = 10;
+
+/// The group assets belong to unless they say otherwise.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// The IO manager key assets use unless they say otherwise.
+pub const DEFAULT_IO_MANAGER: &str = "default";
+
+/// How a downstream asset depends on an upstream one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepKind {
+    /// The upstream's value is loaded and passed to the function.
+    Data,
+    /// Only ordering: the upstream must be materialized first, nothing is loaded.
+    Order,
+}
+
+/// One dependency of an asset.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct AssetDep {
+    pub key: AssetKey,
+    pub kind: DepKind,
+}
+
+/// Everything Stemma knows about an asset besides its function.
+#[derive(Clone, Debug)]
+pub struct AssetSpec {
+    pub key: AssetKey,
+    /// Data deps in the order the function takes them, then ordering-only deps.
+    pub deps: Vec<AssetDep>,
+    pub group: String,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub kinds: BTreeSet<String>,
+    /// Explicit, or derived by `#[asset]` from the function's tokens.
+    pub code_version: Option<String>,
+    pub metadata: Metadata,
+    pub retry: RetryPolicy,
+    pub pool: Option<String>,
+    pub io_manager: String,
+    pub partitions: Option<PartitionsDefinition>,
+    /// Declared here, computed elsewhere: never materialized by Stemma.
+    pub external: bool,
+}
+
+impl AssetSpec {
+    pub fn new(key: AssetKey) -> Self {
+        AssetSpec {
+            key,
+            deps: Vec::new(),
+            group: DEFAULT_GROUP.to_owned(),
+            description: None,
+            owners: Vec::new(),
+            tags: BTreeMap::new(),
+            kinds: BTreeSet::new(),
+            code_version: None,
+            metadata: Metadata::new(),
+            retry: RetryPolicy::default(),
+            pool: None,
+            io_manager: DEFAULT_IO_MANAGER.to_owned(),
+            partitions: None,
+            external: false,
+        }
+    }
+
+    /// The upstream assets whose values the function reads, in parameter order.
+    pub fn data_deps(&self) -> impl Iterator<Item = &AssetKey> {
+        self.deps
+            .iter()
+            .filter(|d| d.kind == DepKind::Data)
+            .map(|d| &d.key)
+    }
+
+    /// Problems in the spec's own attributes (not its relation to other assets).
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.kinds.len() > MAX_KINDS {
+            out.push(format!(
+                "has {} kinds; at most {MAX_KINDS} are allowed",
+                self.kinds.len()
+            ));
+        }
+        if !is_name(&self.group) {
+            out.push(format!(
+                "group {:?} is not a valid name (letters, digits and _)",
+                self.group
+            ));
+        }
+        for (k, v) in &self.tags {
+            if k.is_empty()
+                || k.len() > 63
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+            {
+                out.push(format!(
+                    "tag key {k:?} is not valid (1-63 of letters, digits, _ . - /)"
+                ));
+            }
+            if v.len() > 63
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
+                out.push(format!(
+                    "tag {k}={v:?}: values are at most 63 of letters, digits, _ . -"
+                ));
+            }
+        }
+        for owner in &self.owners {
+            let ok = owner.strip_prefix("team:").map_or_else(
+                || owner.contains('@') && !owner.contains(char::is_whitespace),
+                |team| !team.is_empty(),
+            );
+            if !ok {
+                out.push(format!(
+                    "owner {owner:?} must be an email address or \"team:NAME\""
+                ));
+            }
+        }
+        for kind in &self.kinds {
+            if kind.is_empty() {
+                out.push("an empty kind".into());
+            }
+        }
+        if self.io_manager.is_empty() {
+            out.push("an empty IO manager key".into());
+        }
+        if self.pool.as_deref() == Some("") {
+            out.push("an empty pool name".into());
+        }
+        if let Some(p) = &self.partitions {
+            out.extend(p.problems());
+        }
+        let mut seen = BTreeSet::new();
+        for dep in &self.deps {
+            if !seen.insert(&dep.key) {
+                out.push(format!("depends on {} twice", dep.key));
+            }
+            if dep.key == self.key {
+                out.push("depends on itself".into());
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_attribute_problems() {
+        let mut spec = AssetSpec::new(AssetKey::parse("a").unwrap());
+        assert!(spec.problems().is_empty());
+        spec.kinds = (0..11).map(|i| format!("k{i}")).collect();
+        spec.owners = vec!["nobody".into(), "team:ml".into(), "a@b.c".into()];
+        spec.tags.insert("ok".into(), "has space".into());
+        spec.group = "my group".into();
+        let problems = spec.problems().join("\n");
+        assert!(problems.contains("11 kinds"), "{problems}");
+        assert!(problems.contains("owner \"nobody\""), "{problems}");
+        assert!(!problems.contains("team:ml"), "{problems}");
+        assert!(problems.contains("tag ok="), "{problems}");
+        assert!(problems.contains("group \"my group\""), "{problems}");
+    }
+}

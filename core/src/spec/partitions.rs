@@ -1,0 +1,227 @@
+//! Partitions definitions and partition keys.
+//!
+//! Every step, event, pointer and stored object carries an optional partition key; an
+//! unpartitioned asset is the special case. Static partitions are here; time windows, dynamic
+//! and multi-dimensional partitions grow this enum.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, did_you_mean};
+
+/// One partition of an asset, e.g. `"eu"` or `"2026-11-21"`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PartitionKey(Arc<str>);
+
+impl PartitionKey {
+    /// Validates a partition key: non-empty, no surrounding whitespace, and none of the
+    /// characters that would break a storage path or a selection (`/ \ , * [ ] { }`).
+    pub fn new(key: &str) -> Result<Self> {
+        if key.is_empty() {
+            return Err(Error::Definition("a partition key cannot be empty".into()));
+        }
+        if key.trim() != key {
+            return Err(Error::Definition(format!(
+                "invalid partition key {key:?}: leading or trailing whitespace"
+            )));
+        }
+        if let Some(bad) = key
+            .chars()
+            .find(|c| c.is_control() || matches!(c, '/' | '\\' | ',' | '*' | '[' | ']' | '{' | '}'))
+        {
+            return Err(Error::Definition(format!(
+                "invalid partition key {key:?}: it contains {bad:?}"
+            )));
+        }
+        if key == "." || key == ".." {
+            return Err(Error::Definition(format!("invalid partition key {key:?}")));
+        }
+        Ok(PartitionKey(Arc::from(key)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PartitionKey({})", self.0)
+    }
+}
+
+/// How an asset is partitioned.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PartitionsDefinition {
+    /// A fixed list of keys.
+    Static(StaticPartitions),
+}
+
+impl PartitionsDefinition {
+    /// Static partitions with the given keys, in order.
+    pub fn static_keys<I, S>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        PartitionsDefinition::Static(StaticPartitions::new(keys))
+    }
+
+    /// The kind's name, as the selection language and the CLI call it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PartitionsDefinition::Static(_) => "static",
+        }
+    }
+
+    /// How many partitions there are, without enumerating them.
+    pub fn len(&self) -> usize {
+        match self {
+            PartitionsDefinition::Static(s) => s.keys.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks `key` and returns it as a [`PartitionKey`], or an error with a suggestion.
+    pub fn validate_key(&self, key: &str) -> Result<PartitionKey> {
+        match self {
+            PartitionsDefinition::Static(s) => {
+                if let Some(&i) = s.index.get(key) {
+                    return Ok(s.keys[i].clone());
+                }
+                let hint = did_you_mean(key, s.keys.iter().map(PartitionKey::as_str))
+                    .map(|k| format!("; did you mean {k:?}?"))
+                    .unwrap_or_default();
+                Err(Error::Plan(format!(
+                    "partition {key:?} does not exist (static partitions: {}){hint}",
+                    s.preview(8)
+                )))
+            }
+        }
+    }
+
+    /// All keys, in order. Static definitions are small; other kinds will page.
+    pub fn keys(&self) -> impl Iterator<Item = &PartitionKey> {
+        match self {
+            PartitionsDefinition::Static(s) => s.keys.iter(),
+        }
+    }
+
+    /// Invalid keys in the definition, found when the definitions are loaded.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        match self {
+            PartitionsDefinition::Static(s) => s.errors.clone(),
+        }
+    }
+
+    /// A short human description, e.g. `static (3): eu, us, apac`.
+    pub fn describe(&self) -> String {
+        match self {
+            PartitionsDefinition::Static(s) => {
+                format!("static ({}): {}", s.keys.len(), s.preview(5))
+            }
+        }
+    }
+}
+
+/// A fixed list of partition keys.
+#[derive(Clone)]
+pub struct StaticPartitions {
+    keys: Arc<[PartitionKey]>,
+    index: Arc<HashMap<String, usize>>,
+    errors: Vec<String>,
+}
+
+impl StaticPartitions {
+    pub fn new<I, S>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut valid = Vec::new();
+        let mut index = HashMap::new();
+        let mut errors = Vec::new();
+        for key in keys {
+            let key: String = key.into();
+            match PartitionKey::new(&key) {
+                Ok(k) => {
+                    if index.insert(key.clone(), valid.len()).is_some() {
+                        errors.push(format!("partition key {key:?} is listed twice"));
+                    } else {
+                        valid.push(k);
+                    }
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if valid.is_empty() && errors.is_empty() {
+            errors.push("a static partitions definition needs at least one key".into());
+        }
+        StaticPartitions {
+            keys: valid.into(),
+            index: Arc::new(index),
+            errors,
+        }
+    }
+
+    fn preview(&self, n: usize) -> String {
+        let mut shown: Vec<&str> = self.keys.iter().take(n).map(PartitionKey::as_str).collect();
+        if self.keys.len() > n {
+            shown.push("…");
+        }
+        shown.join(", ")
+    }
+}
+
+impl PartialEq for StaticPartitions {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+impl fmt::Debug for StaticPartitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.keys.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_keys_validate_and_suggest() {
+        let def = PartitionsDefinition::static_keys(["eu", "us", "apac"]);
+        assert_eq!(def.len(), 3);
+        assert_eq!(def.kind(), "static");
+        assert_eq!(def.validate_key("us").unwrap().as_str(), "us");
+        let err = def.validate_key("usa").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"us\"?"), "{err}");
+        assert!(def.problems().is_empty());
+    }
+
+    #[test]
+    fn bad_keys_are_reported_not_dropped_silently() {
+        let def = PartitionsDefinition::static_keys(["ok", "a/b", "ok", ""]);
+        let problems = def.problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("listed twice")));
+        assert!(PartitionKey::new(" x").is_err());
+        assert!(PartitionKey::new("..").is_err());
+        assert!(PartitionKey::new("2026-11-21").is_ok());
+    }
+}
