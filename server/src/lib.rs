@@ -1,1 +1,19 @@
+//! Everything in Stemma that runs as a process. For now: the `assets` command line, which a
+//! code location's `main` hands its definitions to:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     stemma_server::cli::run(my_code_location::definitions())
+//! }
+//! ```
+//!
+//! ```text
+//! argv ──► cli (clap) ──► Engine (stemma core) ──► IO managers (stemma-io)
+//!                │                 │
+//!             printer ◄── run events (live view, --json)
+//! ```
 
+pub mod cli;
+mod workspace;
+
+pub use workspace::{default_home, open_engine};

@@ -1,1 +1,161 @@
+//! End-to-end tests: the real `assets` binary against a temporary `STEMMA_HOME` — real SQLite,
+//! real Parquet files, real processes (killed for real when a test says so).
 
+mod cli;
+mod crash;
+mod pipeline;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A fresh instance directory for one test.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Home {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `assets` command with this home, no colour and no inherited log settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_assets"));
+        cmd.args(args)
+            .env("STEMMA_HOME", self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("STEMMA_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `assets args…` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("the assets binary runs");
+        Run { output }
+    }
+
+    /// Runs `assets args… --json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let run = self.run(&all);
+        assert!(run.ok(), "assets {args:?} failed:\n{}", run.stderr());
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|e| {
+            panic!(
+                "assets {args:?} printed invalid JSON ({e}):\n{}",
+                run.stdout()
+            )
+        })
+    }
+
+    /// The latest materialization of `asset` as `status --json` reports it.
+    pub fn latest(&self, asset: &str) -> Option<Value> {
+        let status = self.json(&["status"]);
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == asset)
+            .and_then(|a| {
+                a["materializations"]
+                    .as_array()
+                    .and_then(|m| m.first().cloned())
+            })
+    }
+
+    pub fn storage(&self) -> PathBuf {
+        self.path().join("storage")
+    }
+}
+
+/// A finished process.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.output.status.success()
+    }
+
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Everything printed, for assertions about messages wherever they went.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout(), self.stderr())
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.ok(),
+            "expected success, got exit {}:\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Reads a Parquet file with the parquet crate alone: the row count.
+pub fn parquet_rows(path: &Path) -> usize {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    reader.map(|b| b.unwrap().num_rows()).sum()
+}
+
+/// Every file under `dir` with extension `ext`.
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

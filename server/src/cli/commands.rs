@@ -1,0 +1,545 @@
+//! `list`, `config`, `graph`, `materialize`, `status` and `wipe`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use console::style;
+use serde_json::json;
+use stemma::instance::{CheckStatus, LatestMaterialization};
+use stemma::selection::Selection;
+use stemma::spec::DepKind;
+use stemma::{AssetGraph, Engine, Materialize, RunStatus};
+use tokio_util::sync::CancellationToken;
+
+use super::printer::{Printer, age, count, duration, local_time};
+use super::progress::Progress;
+use super::{CliResult, Failure, GraphFormat};
+
+/// The assets a selection names, in topological order; every asset without one.
+fn selected_nodes(graph: &AssetGraph, select: Option<&str>) -> Result<Vec<usize>, Failure> {
+    match select {
+        None => Ok(graph.topo_order().to_vec()),
+        Some(text) => {
+            let set = Selection::parse(text)
+                .and_then(|s| s.resolve(graph))
+                .map_err(stemma::Error::from)?;
+            Ok(graph
+                .topo_order()
+                .iter()
+                .copied()
+                .filter(|&n| set.contains(n))
+                .collect())
+        }
+    }
+}
+
+pub(crate) fn list(graph: &AssetGraph, select: Option<&str>, printer: Printer) -> CliResult {
+    let nodes = selected_nodes(graph, select)?;
+    if printer.json {
+        let assets: Vec<serde_json::Value> = nodes
+            .iter()
+            .map(|&n| {
+                let spec = graph.spec(n);
+                let checks: Vec<&str> =
+                    graph.checks_of(n).map(|c| c.spec().name.as_str()).collect();
+                json!({
+                    "key": spec.key,
+                    "group": spec.group,
+                    "description": spec.description,
+                    "deps": spec.deps,
+                    "owners": spec.owners,
+                    "tags": spec.tags,
+                    "kinds": spec.kinds,
+                    "code_version": spec.code_version,
+                    "metadata": spec.metadata,
+                    "io_manager": spec.io_manager,
+                    "pool": spec.pool,
+                    "partitions": spec.partitions.as_ref().map(|p| json!({
+                        "kind": p.kind(),
+                        "count": p.len(),
+                        "keys": p.keys().take(1000).collect::<Vec<_>>(),
+                    })),
+                    "retry": spec.retry,
+                    "external": graph.asset(n).is_external(),
+                    "checks": checks,
+                })
+            })
+            .collect();
+        printer.json_pretty(&assets);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let partitioned = nodes.iter().any(|&n| graph.spec(n).partitions.is_some());
+    let mut header = vec!["ASSET", "GROUP", "KINDS", "DEPS", "CHECKS"];
+    if partitioned {
+        header.push("PARTITIONS");
+    }
+    header.push("DESCRIPTION");
+    let mut table = printer.table(&header);
+    for &n in &nodes {
+        let spec = graph.spec(n);
+        let mut key = spec.key.to_string();
+        if graph.asset(n).is_external() {
+            key.push_str(" (external)");
+        }
+        let deps: Vec<String> = spec
+            .deps
+            .iter()
+            .map(|d| match d.kind {
+                DepKind::Data => d.key.to_string(),
+                DepKind::Order => format!("({})", d.key),
+            })
+            .collect();
+        let checks: Vec<&str> = graph.checks_of(n).map(|c| c.spec().name.as_str()).collect();
+        let kinds: Vec<&str> = spec.kinds.iter().map(String::as_str).collect();
+        let mut row = vec![
+            key,
+            spec.group.clone(),
+            dash(kinds.join(", ")),
+            dash(deps.join(", ")),
+            dash(checks.join(", ")),
+        ];
+        if partitioned {
+            row.push(
+                spec.partitions
+                    .as_ref()
+                    .map_or("-".into(), |p| p.describe()),
+            );
+        }
+        row.push(first_line(spec.description.as_deref().unwrap_or("")));
+        table.add_row(row);
+    }
+    printer.out(table);
+    printer.err(style(format!("{} assets", nodes.len())).dim().for_stderr());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn config(graph: &AssetGraph, printer: Printer) -> CliResult {
+    let fields: Vec<_> = graph.config_spec().fields().collect();
+    if printer.json {
+        printer.json_pretty(&fields);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = printer.table(&["FIELD", "TYPE", "DEFAULT", "DESCRIPTION"]);
+    for f in fields {
+        table.add_row(vec![
+            f.name.clone(),
+            f.kind.to_string(),
+            f.default.clone().unwrap_or_else(|| "-".into()),
+            f.description.clone().unwrap_or_default(),
+        ]);
+    }
+    printer.out(table);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn graph(
+    graph: &AssetGraph,
+    select: Option<&str>,
+    format: GraphFormat,
+    printer: Printer,
+) -> CliResult {
+    let nodes = selected_nodes(graph, select)?;
+    let included: std::collections::HashSet<usize> = nodes.iter().copied().collect();
+    let edges: Vec<(usize, usize, DepKind)> = nodes
+        .iter()
+        .flat_map(|&n| {
+            graph
+                .deps(n)
+                .iter()
+                .filter(|(u, _)| included.contains(u))
+                .map(move |&(u, kind)| (u, n, kind))
+        })
+        .collect();
+    let format = if printer.json {
+        GraphFormat::Json
+    } else {
+        format
+    };
+    match format {
+        GraphFormat::Json => {
+            let assets: Vec<serde_json::Value> = nodes
+                .iter()
+                .map(|&n| {
+                    let spec = graph.spec(n);
+                    json!({
+                        "key": spec.key,
+                        "group": spec.group,
+                        "kinds": spec.kinds,
+                        "external": graph.asset(n).is_external(),
+                        "layer": graph.layer(n),
+                        "deps": spec.deps,
+                    })
+                })
+                .collect();
+            printer.json_pretty(&json!({ "assets": assets }));
+        }
+        GraphFormat::Dot => {
+            let mut out = String::from(
+                "digraph assets {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+            );
+            let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for &n in &nodes {
+                groups
+                    .entry(graph.spec(n).group.as_str())
+                    .or_default()
+                    .push(n);
+            }
+            for (i, (group, members)) in groups.iter().enumerate() {
+                out.push_str(&format!(
+                    "  subgraph cluster_{i} {{\n    label=\"{group}\";\n"
+                ));
+                for &n in members {
+                    let attrs = if graph.asset(n).is_external() {
+                        " [style=\"rounded,dashed\"]"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!("    \"{}\"{attrs};\n", graph.key(n)));
+                }
+                out.push_str("  }\n");
+            }
+            for (u, d, kind) in &edges {
+                let attr = if *kind == DepKind::Order {
+                    " [style=dashed]"
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\"{attr};\n",
+                    graph.key(*u),
+                    graph.key(*d)
+                ));
+            }
+            out.push_str("}");
+            printer.out(out);
+        }
+        GraphFormat::Mermaid => {
+            let mut out = String::from("flowchart LR\n");
+            for &n in &nodes {
+                let shape = if graph.asset(n).is_external() {
+                    format!("n{n}[/\"{}\"/]", graph.key(n))
+                } else {
+                    format!("n{n}[\"{}\"]", graph.key(n))
+                };
+                out.push_str(&format!("  {shape}\n"));
+            }
+            for (u, d, kind) in &edges {
+                let arrow = if *kind == DepKind::Order {
+                    "-.->"
+                } else {
+                    "-->"
+                };
+                out.push_str(&format!("  n{u} {arrow} n{d}\n"));
+            }
+            printer.out(out.trim_end());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn materialize(
+    engine: &Engine,
+    select: String,
+    partition: Option<String>,
+    concurrency: Option<u32>,
+    config: Vec<String>,
+    printer: Printer,
+) -> CliResult {
+    let cancel = CancellationToken::new();
+    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let mut request = Materialize::new(select).config(config).cancel_token(cancel);
+    if let Some(p) = partition {
+        request = request.partition(p);
+    }
+    if let Some(n) = concurrency {
+        request = request.concurrency(n as usize);
+    }
+    let progress = Arc::new(Progress::new(printer));
+    let result = engine.materialize(request, progress.clone()).await;
+    progress.finish();
+    watcher.abort();
+    let outcome = result?;
+    let run = outcome.run_id.short().to_owned();
+    let elapsed = duration(outcome.duration.as_secs_f64() * 1000.0);
+    if printer.json {
+        printer.json_line(&json!({
+            "run_id": outcome.run_id,
+            "status": outcome.status,
+            "steps": outcome.steps,
+            "succeeded": outcome.succeeded,
+            "failed": outcome.failed.iter().map(|(s, e)| json!({"step": s, "error": e})).collect::<Vec<_>>(),
+            "skipped": outcome.skipped,
+            "checks_passed": outcome.checks_passed,
+            "checks_failed": outcome.checks_failed.iter().map(|(c, d)| json!({"check": c, "description": d})).collect::<Vec<_>>(),
+            "duration_ms": outcome.duration.as_secs_f64() * 1000.0,
+        }));
+    } else {
+        let checks = match (outcome.checks_passed, outcome.checks_failed.len()) {
+            (0, 0) => String::new(),
+            (p, 0) => format!("; checks: {p} passed"),
+            (p, f) => format!("; checks: {p} passed, {f} failed"),
+        };
+        match outcome.status {
+            RunStatus::Success => printer.out(format!(
+                "{} run {run} materialized {} asset{} in {elapsed}{checks}",
+                style("Succeeded:").green().bold(),
+                outcome.succeeded,
+                if outcome.succeeded == 1 { "" } else { "s" },
+            )),
+            RunStatus::Canceled => printer.out(format!(
+                "{} run {run} after {elapsed}: {} materialized, {} not run",
+                style("Canceled:").yellow().bold(),
+                outcome.succeeded,
+                outcome.skipped
+            )),
+            _ => {
+                printer.out(format!(
+                    "{} run {run} after {elapsed}: {} materialized, {} failed, {} skipped{checks}",
+                    style("Failed:").red().bold(),
+                    outcome.succeeded,
+                    outcome.failed.len(),
+                    outcome.skipped
+                ));
+                for (step, error) in &outcome.failed {
+                    printer.out(format!("  {step}: {error}"));
+                }
+                for (check, description) in &outcome.checks_failed {
+                    printer.out(format!("  check {check} failed: {description}"));
+                }
+                printer.out(style(format!("  details: assets runs show {run}")).dim());
+            }
+        }
+    }
+    Ok(match outcome.status {
+        RunStatus::Success => ExitCode::SUCCESS,
+        RunStatus::Canceled => ExitCode::from(130),
+        _ => ExitCode::from(1),
+    })
+}
+
+/// First Ctrl-C: cancel (no new steps; running ones are abandoned before they commit).
+/// Second: exit at once.
+async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    printer.err(
+        style("Canceling: no new steps will start; press Ctrl-C again to exit now")
+            .yellow()
+            .for_stderr(),
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}
+
+pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) -> CliResult {
+    let graph = engine.graph();
+    let nodes = selected_nodes(graph, select)?;
+    let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
+    for m in engine.instance().latest_materializations(None)? {
+        latest.entry(m.asset.to_string()).or_default().push(m);
+    }
+    let mut checks: HashMap<String, Vec<CheckStatus>> = HashMap::new();
+    for c in engine.instance().latest_checks()? {
+        checks.entry(c.asset.to_string()).or_default().push(c);
+    }
+    if printer.json {
+        let out: Vec<serde_json::Value> = nodes
+            .iter()
+            .map(|&n| {
+                let key = graph.key(n).to_string();
+                let mats: Vec<serde_json::Value> = latest
+                    .get(&key)
+                    .map(|ms| {
+                        ms.iter()
+                            .map(|m| {
+                                json!({
+                                    "partition": m.partition,
+                                    "timestamp": chrono::DateTime::from_timestamp_micros(m.timestamp),
+                                    "run_id": m.run_id,
+                                    "data_version": m.data_version,
+                                    "code_version": m.code_version,
+                                    "kind": m.value_kind,
+                                    "rows": m.rows,
+                                    "bytes": m.bytes,
+                                    "object": m.location.as_deref().and_then(|l| {
+                                        engine.io().get(&m.io_manager).ok().map(|io| io.object_url(l))
+                                    }),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let cs: Vec<serde_json::Value> = checks
+                    .get(&key)
+                    .map(|cs| {
+                        cs.iter()
+                            .map(|c| {
+                                json!({
+                                    "check": c.check,
+                                    "partition": c.partition,
+                                    "passed": c.passed,
+                                    "severity": c.severity,
+                                    "description": c.description,
+                                    "run_id": c.run_id,
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "key": key,
+                    "external": graph.asset(n).is_external(),
+                    "materializations": mats,
+                    "checks": cs,
+                })
+            })
+            .collect();
+        printer.json_pretty(&out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = printer.table(&[
+        "ASSET",
+        "LAST MATERIALIZED",
+        "RUN",
+        "DATA VERSION",
+        "ROWS",
+        "CHECKS",
+    ]);
+    let mut never = 0;
+    for &n in &nodes {
+        let key = graph.key(n).to_string();
+        let defined = graph.checks_of(n).count();
+        let check_cell = check_summary(defined, checks.get(&key).map(Vec::as_slice).unwrap_or(&[]));
+        let mats = latest.get(&key);
+        let newest = mats.and_then(|ms| ms.iter().max_by_key(|m| m.timestamp));
+        let label = match (&graph.spec(n).partitions, mats) {
+            (Some(p), Some(ms)) => format!("{key} [{}/{} partitions]", ms.len(), p.len()),
+            (Some(p), None) => format!("{key} [0/{} partitions]", p.len()),
+            _ if graph.asset(n).is_external() => format!("{key} (external)"),
+            _ => key.clone(),
+        };
+        match newest {
+            Some(m) => table.add_row(vec![
+                label,
+                format!("{} ({})", local_time(m.timestamp), age(m.timestamp)),
+                m.run_id
+                    .as_ref()
+                    .map_or("-".into(), |r| r.short().to_owned()),
+                m.data_version.short().to_owned(),
+                m.rows.map_or("-".into(), count),
+                check_cell,
+            ]),
+            None => {
+                never += 1;
+                table.add_row(vec![
+                    label,
+                    style("never").yellow().to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    check_cell,
+                ])
+            }
+        };
+    }
+    printer.out(table);
+    printer.err(
+        style(format!(
+            "{} assets, {} never materialized · instance {}",
+            nodes.len(),
+            never,
+            engine.instance().db_path().display()
+        ))
+        .dim()
+        .for_stderr(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_summary(defined: usize, evaluated: &[CheckStatus]) -> String {
+    if defined == 0 && evaluated.is_empty() {
+        return "-".into();
+    }
+    if evaluated.is_empty() {
+        return "not run".into();
+    }
+    let passed = evaluated.iter().filter(|c| c.passed).count();
+    let failed: Vec<&str> = evaluated
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.check.as_str())
+        .collect();
+    if failed.is_empty() {
+        format!("{passed}/{} passed", evaluated.len())
+    } else {
+        style(format!(
+            "{passed}/{} passed ({} failed)",
+            evaluated.len(),
+            failed.join(", ")
+        ))
+        .red()
+        .to_string()
+    }
+}
+
+pub(crate) async fn wipe(engine: &Engine, select: &str, yes: bool, printer: Printer) -> CliResult {
+    let nodes = selected_nodes(engine.graph(), Some(select))?;
+    let keys: Vec<String> = nodes
+        .iter()
+        .map(|&n| engine.graph().key(n).to_string())
+        .collect();
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "refusing to wipe {} asset{} without confirmation; pass --yes",
+                    keys.len(),
+                    if keys.len() == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        printer.err(format!(
+            "Wipe the materializations of {} asset{} ({})? They will count as never materialized. [y/N]",
+            keys.len(),
+            if keys.len() == 1 { "" } else { "s" },
+            keys.join(", ")
+        ));
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            printer.err("Nothing wiped.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let wiped = engine.wipe(select).await?;
+    if printer.json {
+        printer.json_line(&json!({ "wiped": wiped }));
+    } else {
+        printer.out(format!(
+            "Wiped {} asset{}: {}",
+            wiped.len(),
+            if wiped.len() == 1 { "" } else { "s" },
+            keys.join(", ")
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dash(s: String) -> String {
+    if s.is_empty() { "-".into() } else { s }
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 72 {
+        format!("{}…", line.chars().take(71).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}

@@ -1,0 +1,257 @@
+//! The `assets` command line, modelled on `dagster asset …` and `dbt`.
+//!
+//! Exit codes: 0 success · 1 the run failed (a step failed or a blocking check stopped
+//! downstream) · 2 bad input (selection, config, definitions, usage) · 3 the environment
+//! (instance, storage, files) · 4 a bug in Stemma · 130 canceled.
+
+mod commands;
+mod printer;
+mod progress;
+mod runs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use stemma::{AssetGraph, Definitions, Error, StepLogLayer};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use printer::Printer;
+
+const SELECT_HELP: &str = "Assets to act on. Clauses (Dagster's forms), joined by commas:
+  NAME         one asset (a key path: raw/documents)
+  NAME+        it and its direct children; each extra + is one more level (NAME++)
+  +NAME        it and its direct parents; ++NAME two levels up
+  NAME*, *NAME it and all its descendants / ancestors
+  +NAME+       parents, it and children
+  *            every materializable asset
+Note: as in Dagster, `NAME+` is one hop here, while `key:NAME+` in Dagster's newer grammar is
+unlimited.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "assets",
+    version,
+    about = "Materialize, inspect and track the software-defined assets of this code location",
+    after_help = "Exit codes: 0 success, 1 run failed, 2 bad input, 3 environment error, 130 canceled.\n\
+                  The instance lives in $STEMMA_HOME (default ./.stemma)."
+)]
+struct Cli {
+    /// The instance directory (SQLite event log and stored objects).
+    #[arg(long, global = true, env = "STEMMA_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the assets this code location defines.
+    List {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: Option<String>,
+    },
+    /// Materialize the selected assets (and run their checks).
+    Materialize {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: String,
+        /// The partition of the selected partitioned assets.
+        #[arg(long, value_name = "KEY")]
+        partition: Option<String>,
+        /// At most N steps at once (default: the number of cores).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        concurrency: Option<u32>,
+        /// Run configuration, KEY=VALUE (repeatable); `assets config` shows the fields.
+        #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+        config: Vec<String>,
+    },
+    /// Show each asset's last materialization and check results.
+    Status {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: Option<String>,
+    },
+    /// Inspect runs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+    },
+    /// Print the asset graph.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        #[arg(long, short, help = SELECT_HELP)]
+        select: Option<String>,
+    },
+    /// Forget the materializations of the selected assets (they count as never materialized).
+    Wipe {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Show the config fields `--config` accepts.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// Recent runs, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One run: its steps, checks and errors.
+    Show {
+        /// A run id or a unique prefix of one.
+        id: String,
+    },
+    /// The log lines of a run.
+    Logs {
+        /// A run id or a unique prefix of one.
+        id: String,
+        /// Only this step (asset key, or asset[partition]).
+        #[arg(long)]
+        step: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+/// A failure of a command, with the exit code it maps to.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::Definition(_)
+            | Error::Selection(_)
+            | Error::Config(_)
+            | Error::Plan(_)
+            | Error::Value(_) => 2,
+            Error::Instance { .. } | Error::Storage(_) | Error::Io { .. } => 3,
+            _ => 4,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+pub(crate) type CliResult = Result<ExitCode, Failure>;
+
+/// Parses `std::env::args` and runs the command against `definitions`.
+pub fn run(definitions: Definitions) -> ExitCode {
+    run_from(definitions, std::env::args_os())
+}
+
+/// Like [`run`], with explicit arguments (the first is the program name).
+pub fn run_from<I, T>(definitions: Definitions, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing();
+    let printer = Printer::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.error(format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli, definitions, printer));
+    // Blocking bodies abandoned by a cancel must not keep the process alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            printer.error(&failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliResult {
+    let graph = AssetGraph::new(definitions)?;
+    let home = cli.home.unwrap_or_else(crate::default_home);
+    match cli.command {
+        Command::List { select } => commands::list(&graph, select.as_deref(), printer),
+        Command::Config => commands::config(&graph, printer),
+        Command::Graph { format, select } => {
+            commands::graph(&graph, select.as_deref(), format, printer)
+        }
+        command => {
+            let engine = crate::open_engine(graph, &home)?;
+            match command {
+                Command::Materialize {
+                    select,
+                    partition,
+                    concurrency,
+                    config,
+                } => {
+                    commands::materialize(&engine, select, partition, concurrency, config, printer)
+                        .await
+                }
+                Command::Status { select } => commands::status(&engine, select.as_deref(), printer),
+                Command::Wipe { select, yes } => {
+                    commands::wipe(&engine, &select, yes, printer).await
+                }
+                Command::Runs { command } => match command {
+                    RunsCommand::List { limit } => runs::list(&engine, limit, printer),
+                    RunsCommand::Show { id } => runs::show(&engine, &id, printer),
+                    RunsCommand::Logs { id, step } => {
+                        runs::logs(&engine, &id, step.as_deref(), printer)
+                    }
+                },
+                Command::List { .. } | Command::Config | Command::Graph { .. } => {
+                    unreachable!("handled above")
+                }
+            }
+        }
+    }
+}
+
+/// Step logs are captured by [`StepLogLayer`]; Stemma's own diagnostics go to stderr at the
+/// level `STEMMA_LOG` asks for (default: warnings).
+fn init_tracing() {
+    let diagnostics =
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(true)
+            .with_filter(EnvFilter::try_from_env("STEMMA_LOG").unwrap_or_else(|_| {
+                EnvFilter::new("stemma=warn,stemma_io=warn,stemma_server=warn")
+            }));
+    let steps = StepLogLayer::new().with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+    let _ = tracing_subscriber::registry()
+        .with(steps)
+        .with(diagnostics)
+        .try_init();
+}

@@ -1,0 +1,144 @@
+//! The one printer of the command line: results to stdout, progress and logs to stderr, colour
+//! only on a terminal and never with `NO_COLOR`, JSON for scripts.
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+
+use console::style;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Printer {
+    /// `--json`: machine-readable results on stdout, nothing decorative.
+    pub(crate) json: bool,
+    /// stderr is an interactive terminal: live progress bars.
+    pub(crate) live: bool,
+}
+
+impl Printer {
+    pub(crate) fn new(json: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let stderr_tty = std::io::stderr().is_terminal() && !dumb;
+        let stdout_tty = std::io::stdout().is_terminal() && !dumb;
+        console::set_colors_enabled(stdout_tty && !no_color && !json);
+        console::set_colors_enabled_stderr(stderr_tty && !no_color);
+        Printer {
+            json,
+            live: stderr_tty && !json,
+        }
+    }
+
+    /// A result line on stdout.
+    pub(crate) fn out(&self, text: impl Display) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+    }
+
+    /// A progress or diagnostic line on stderr.
+    pub(crate) fn err(&self, text: impl Display) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+    }
+
+    /// One JSON value on one stdout line.
+    pub(crate) fn json_line(&self, value: &impl serde::Serialize) {
+        match serde_json::to_string(value) {
+            Ok(text) => self.out(text),
+            Err(e) => self.err(format!("error: cannot print JSON: {e}")),
+        }
+    }
+
+    /// One JSON document on stdout.
+    pub(crate) fn json_pretty(&self, value: &impl serde::Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => self.out(text),
+            Err(e) => self.err(format!("error: cannot print JSON: {e}")),
+        }
+    }
+
+    pub(crate) fn error(&self, message: impl Display) {
+        self.err(format!(
+            "{} {message}",
+            style("error:").red().bold().for_stderr()
+        ));
+    }
+
+    /// A table for stdout, without borders, sized to the terminal when there is one.
+    pub(crate) fn table(&self, header: &[&str]) -> comfy_table::Table {
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+        if !std::io::stdout().is_terminal() {
+            table.force_no_tty().set_width(200);
+        }
+        table.set_header(
+            header
+                .iter()
+                .map(|h| comfy_table::Cell::new(style(h).bold().to_string())),
+        );
+        table
+    }
+}
+
+/// `2026-11-22 04:10:03` in the local time zone (all stored times are UTC).
+pub(crate) fn local_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `12s ago`, `3m ago`, `2h ago`, `4d ago`.
+pub(crate) fn age(micros: i64) -> String {
+    let secs = (chrono::Utc::now().timestamp_micros() - micros).max(0) / 1_000_000;
+    match secs {
+        s if s < 60 => format!("{s}s ago"),
+        s if s < 3600 => format!("{}m ago", s / 60),
+        s if s < 86_400 => format!("{}h ago", s / 3600),
+        s => format!("{}d ago", s / 86_400),
+    }
+}
+
+/// `0.12s`, `4.5s`, `2m05s`.
+pub(crate) fn duration(ms: f64) -> String {
+    let secs = ms / 1000.0;
+    if secs < 10.0 {
+        format!("{secs:.2}s")
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let s = secs.round() as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// `1,234,567`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers_and_durations() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(duration(123.0), "0.12s");
+        assert_eq!(duration(12_345.0), "12.3s");
+        assert_eq!(duration(125_000.0), "2m05s");
+    }
+}

@@ -1,0 +1,319 @@
+//! `runs list`, `runs show ID`, `runs logs ID [--step KEY]`.
+
+use std::process::ExitCode;
+
+use console::style;
+use serde_json::json;
+use stemma::event::{Event, EventKind};
+use stemma::{Engine, RunStatus};
+
+use super::printer::{Printer, age, count, duration, local_time};
+use super::{CliResult, Failure};
+
+fn status_cell(status: RunStatus) -> String {
+    match status {
+        RunStatus::Success => style("success").green().to_string(),
+        RunStatus::Failure => style("failure").red().to_string(),
+        RunStatus::Canceled => style("canceled").yellow().to_string(),
+        RunStatus::Started => style("running").cyan().to_string(),
+    }
+}
+
+fn run_duration(started: i64, ended: Option<i64>) -> String {
+    match ended {
+        Some(e) => duration((e - started) as f64 / 1000.0),
+        None => "-".into(),
+    }
+}
+
+pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult {
+    let runs = engine.instance().runs(limit)?;
+    if printer.json {
+        let out: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "run_id": r.run_id,
+                    "status": r.status,
+                    "selection": r.selection,
+                    "partition": r.partition,
+                    "config": r.config,
+                    "steps": r.steps,
+                    "started_at": chrono::DateTime::from_timestamp_micros(r.started_at),
+                    "ended_at": r.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
+                    "message": r.message,
+                })
+            })
+            .collect();
+        printer.json_pretty(&out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = printer.table(&["RUN", "STATUS", "STARTED", "DURATION", "STEPS", "SELECTION"]);
+    for r in &runs {
+        let mut selection = r.selection.clone();
+        if let Some(p) = &r.partition {
+            selection.push_str(&format!(" [{p}]"));
+        }
+        table.add_row(vec![
+            r.run_id.short().to_owned(),
+            status_cell(r.status),
+            format!("{} ({})", local_time(r.started_at), age(r.started_at)),
+            run_duration(r.started_at, r.ended_at),
+            r.steps.to_string(),
+            selection,
+        ]);
+    }
+    printer.out(table);
+    if runs.is_empty() {
+        printer.err("No runs yet: `assets materialize --select '*'` starts one.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What happened to one step, rebuilt from the run's events.
+#[derive(Default, serde::Serialize)]
+struct StepView {
+    step: String,
+    status: &'static str,
+    attempts: u32,
+    duration_ms: Option<f64>,
+    rows: Option<u64>,
+    data_version: Option<String>,
+    error: Option<String>,
+    checks: Vec<String>,
+}
+
+fn step_views(events: &[Event], run_ended: bool) -> Vec<StepView> {
+    let mut views: Vec<StepView> = Vec::new();
+    for e in events {
+        let Some(label) = e.step_label() else {
+            continue;
+        };
+        let i = match views.iter().position(|v| v.step == label) {
+            Some(i) => i,
+            None => {
+                if !matches!(
+                    e.kind,
+                    EventKind::StepStarted { .. } | EventKind::StepSkipped { .. }
+                ) {
+                    continue;
+                }
+                views.push(StepView {
+                    step: label,
+                    status: "running",
+                    ..StepView::default()
+                });
+                views.len() - 1
+            }
+        };
+        let v = &mut views[i];
+        match &e.kind {
+            EventKind::StepStarted { attempt } => {
+                v.attempts = *attempt;
+                v.status = "running";
+            }
+            EventKind::StepSucceeded { duration_ms, .. } => {
+                v.status = "succeeded";
+                v.duration_ms = Some(*duration_ms);
+            }
+            EventKind::StepFailed {
+                error,
+                duration_ms,
+                retrying,
+                ..
+            } => {
+                v.error = Some(error.clone());
+                if !retrying {
+                    v.status = "failed";
+                    v.duration_ms = Some(*duration_ms);
+                }
+            }
+            EventKind::StepSkipped { reason } => {
+                v.status = "skipped";
+                v.error = Some(reason.clone());
+            }
+            EventKind::Materialization(m) => {
+                v.rows = m.rows;
+                v.data_version = Some(m.data_version.short().to_owned());
+            }
+            EventKind::CheckEvaluation(c) => {
+                let outcome = if c.passed {
+                    "passed".to_owned()
+                } else {
+                    format!("failed ({})", c.severity)
+                };
+                v.checks.push(format!("{} {outcome}", c.check));
+            }
+            _ => {}
+        }
+    }
+    if run_ended {
+        for v in &mut views {
+            if v.status == "running" {
+                v.status = "interrupted";
+            }
+        }
+    }
+    views
+}
+
+pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
+    let run = engine.instance().find_run(id)?;
+    let events = engine.instance().run_events(&run.run_id)?;
+    let steps = step_views(&events, run.status != RunStatus::Started);
+    if printer.json {
+        printer.json_pretty(&json!({
+            "run_id": run.run_id,
+            "status": run.status,
+            "selection": run.selection,
+            "partition": run.partition,
+            "config": run.config,
+            "started_at": chrono::DateTime::from_timestamp_micros(run.started_at),
+            "ended_at": run.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
+            "message": run.message,
+            "steps": steps,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    printer.out(format!(
+        "{} {}  {}",
+        style("Run").bold(),
+        run.run_id,
+        status_cell(run.status)
+    ));
+    printer.out(format!("  selection  {}", run.selection));
+    if let Some(p) = &run.partition {
+        printer.out(format!("  partition  {p}"));
+    }
+    if !run.config.is_empty() {
+        let pairs: Vec<String> = run.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        printer.out(format!("  config     {}", pairs.join(" ")));
+    }
+    printer.out(format!(
+        "  started    {} ({}), took {}",
+        local_time(run.started_at),
+        age(run.started_at),
+        run_duration(run.started_at, run.ended_at)
+    ));
+    if let (Some(pid), Some(host)) = (run.pid, &run.host) {
+        printer.out(format!("  process    {pid} on {host}"));
+    }
+    if let Some(m) = &run.message {
+        printer.out(format!("  message    {m}"));
+    }
+    printer.out("");
+    let mut table = printer.table(&[
+        "STEP",
+        "STATUS",
+        "TRIES",
+        "DURATION",
+        "ROWS",
+        "DATA VERSION",
+        "CHECKS",
+        "NOTE",
+    ]);
+    for v in &steps {
+        let status = match v.status {
+            "succeeded" => style(v.status).green().to_string(),
+            "failed" | "interrupted" => style(v.status).red().to_string(),
+            "skipped" => style(v.status).yellow().to_string(),
+            other => other.to_owned(),
+        };
+        table.add_row(vec![
+            v.step.clone(),
+            status,
+            v.attempts.to_string(),
+            v.duration_ms.map_or("-".into(), duration),
+            v.rows.map_or("-".into(), count),
+            v.data_version.clone().unwrap_or_else(|| "-".into()),
+            if v.checks.is_empty() {
+                "-".into()
+            } else {
+                v.checks.join(", ")
+            },
+            v.error.clone().unwrap_or_default(),
+        ]);
+    }
+    printer.out(table);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn logs(engine: &Engine, id: &str, step: Option<&str>, printer: Printer) -> CliResult {
+    let run = engine.instance().find_run(id)?;
+    let events = engine.instance().run_events(&run.run_id)?;
+    if let Some(step) = step {
+        let known = events.iter().any(|e| {
+            e.step_label().as_deref() == Some(step)
+                || e.asset.as_ref().is_some_and(|a| a.as_str() == step)
+        });
+        if !known {
+            return Err(Failure {
+                code: 2,
+                message: format!("run {} has no step {step:?}", run.run_id.short()),
+            });
+        }
+    }
+    let wanted = |e: &Event| {
+        step.is_none_or(|s| {
+            e.step_label().as_deref() == Some(s)
+                || e.asset.as_ref().is_some_and(|a| a.as_str() == s)
+        })
+    };
+    for e in events.iter().filter(|e| wanted(e)) {
+        if printer.json {
+            printer.json_line(e);
+            continue;
+        }
+        let time = chrono::DateTime::from_timestamp_micros(e.timestamp)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%H:%M:%S%.3f")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let label = e.step_label().unwrap_or_else(|| "run".into());
+        let line = match &e.kind {
+            EventKind::Log { level, message } => format!("{level:<5} {message}"),
+            EventKind::StepStarted { attempt } => format!("START attempt {attempt}"),
+            EventKind::StepSucceeded { duration_ms, .. } => {
+                format!("DONE  in {}", duration(*duration_ms))
+            }
+            EventKind::StepFailed {
+                error, retrying, ..
+            } => {
+                format!(
+                    "FAIL  {error}{}",
+                    if *retrying { " (retrying)" } else { "" }
+                )
+            }
+            EventKind::StepSkipped { reason } => format!("SKIP  {reason}"),
+            EventKind::Materialization(m) => format!(
+                "MATERIALIZED {} {}",
+                m.data_version.short(),
+                m.rows
+                    .map(|r| format!("({} rows)", count(r)))
+                    .unwrap_or_default()
+            ),
+            EventKind::CheckEvaluation(c) => format!(
+                "CHECK {} {}{}",
+                c.check,
+                if c.passed { "passed" } else { "failed" },
+                c.description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            EventKind::RunStarted { selection, .. } => format!("RUN STARTED {selection:?}"),
+            EventKind::RunEnded { status, message } => format!(
+                "RUN ENDED {status}{}",
+                message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+            _ => continue,
+        };
+        printer.out(format!("{time} {label:<20} {line}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}

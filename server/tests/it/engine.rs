@@ -1,0 +1,408 @@
+//! Execution: failures, retries, panics, concurrency, cancellation, logs, provenance.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use stemma::event::EventKind;
+use stemma::{AssetDef, Definitions, Json, Materialize, RetryPolicy, RunStatus, Table, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Fixture, message, of};
+
+fn ok_asset(key: &str, inputs: &[&str]) -> AssetDef {
+    let mut b = AssetDef::builder(key);
+    for i in inputs {
+        b = b.input(i);
+    }
+    b.compute_blocking(|ctx, _| Ok::<_, std::io::Error>(Json(ctx.asset_key().to_string())))
+        .build()
+}
+
+fn numbers(values: Vec<i64>) -> Table {
+    Table::from_batch(
+        RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(values)) as ArrayRef)])
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_skips_downstream_and_independent_branches_finish() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            ok_asset("a", &[]),
+            AssetDef::builder("b")
+                .input("a")
+                .compute_blocking(|_, _| Err::<(), _>(std::io::Error::other("disk on fire")))
+                .build(),
+            ok_asset("c", &["b"]),
+            ok_asset("d", &["c"]),
+            ok_asset("x", &["a"]),
+        ]),
+    );
+    let (outcome, events) = fx.run(Materialize::new("*")).await;
+    assert_eq!(outcome.status, RunStatus::Failure);
+    assert_eq!(outcome.succeeded, 2);
+    assert_eq!(outcome.skipped, 2);
+    assert_eq!(
+        outcome.failed,
+        [("b".to_owned(), "disk on fire".to_owned())]
+    );
+    for skipped in ["c", "d"] {
+        let e = of(&events, skipped, "step_skipped");
+        assert!(
+            matches!(&e[0].kind, EventKind::StepSkipped { reason } if reason == "upstream b failed")
+        );
+    }
+    assert!(fx.latest("x", None).is_some());
+    assert!(fx.latest("c", None).is_none());
+    let run = fx
+        .engine
+        .instance()
+        .find_run(outcome.run_id.short())
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Failure);
+    assert!(run.message.unwrap().contains("failed: b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_follow_the_policy() {
+    let tries = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&tries);
+    let always = Arc::new(AtomicU32::new(0));
+    let always_seen = Arc::clone(&always);
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("flaky")
+                .retry(RetryPolicy::new(2).delay(Duration::from_millis(10)))
+                .compute_blocking(move |_, _| {
+                    if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                        Err(std::io::Error::other("429 too many requests"))
+                    } else {
+                        Ok(Json(1))
+                    }
+                })
+                .build(),
+            AssetDef::builder("broken")
+                .retry(RetryPolicy::new(1))
+                .compute_blocking(move |_, _| {
+                    always_seen.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(std::io::Error::other("always"))
+                })
+                .build(),
+        ]),
+    );
+    let (outcome, events) = fx.run(Materialize::new("*")).await;
+    assert_eq!(tries.load(Ordering::SeqCst), 2);
+    assert_eq!(always.load(Ordering::SeqCst), 2);
+    assert_eq!(outcome.failed.len(), 1);
+    let flaky_failed = of(&events, "flaky", "step_failed");
+    assert!(matches!(
+        flaky_failed[0].kind,
+        EventKind::StepFailed {
+            retrying: true,
+            attempt: 1,
+            ..
+        }
+    ));
+    assert!(matches!(
+        of(&events, "flaky", "step_succeeded")[0].kind,
+        EventKind::StepSucceeded { attempts: 2, .. }
+    ));
+    let broken = of(&events, "broken", "step_failed");
+    assert_eq!(broken.len(), 2);
+    assert!(matches!(
+        broken[1].kind,
+        EventKind::StepFailed {
+            retrying: false,
+            attempt: 2,
+            ..
+        }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_body_fails_its_step_not_the_process() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("sync_panic")
+                .compute_blocking(|_, _| -> Result<(), std::io::Error> { panic!("boom") })
+                .build(),
+            AssetDef::builder("async_panic")
+                .compute(|_, _| async {
+                    if true {
+                        panic!("async boom")
+                    }
+                    Ok::<_, std::io::Error>(())
+                })
+                .build(),
+            ok_asset("fine", &[]),
+        ]),
+    );
+    let (outcome, _) = fx.run(Materialize::new("*")).await;
+    let mut failed = outcome.failed.clone();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            ("async_panic".to_owned(), "panicked: async boom".to_owned()),
+            ("sync_panic".to_owned(), "panicked: boom".to_owned())
+        ]
+    );
+    assert!(fx.latest("fine", None).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_bounds_the_steps_in_flight() {
+    for limit in [1usize, 3] {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let defs = Definitions::new().assets((0..6).map(|i| {
+            let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+            AssetDef::builder(&format!("s{i}"))
+                .compute(move |_, _| {
+                    let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+                    async move {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(n, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(60)).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, std::io::Error>(())
+                    }
+                })
+                .build()
+        }));
+        let fx = Fixture::new(defs);
+        let (outcome, _) = fx.run(Materialize::new("*").concurrency(limit)).await;
+        assert_eq!(outcome.status, RunStatus::Success);
+        assert_eq!(peak.load(Ordering::SeqCst), limit, "limit {limit}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_ends_the_run_canceled_without_partial_results() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("slow")
+                .compute(|_, _| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok::<_, std::io::Error>(Json(1))
+                })
+                .build(),
+            ok_asset("after", &["slow"]),
+        ]),
+    );
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let started = std::time::Instant::now();
+    let (outcome, _) = fx.run(Materialize::new("*").cancel_token(token)).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(outcome.status, RunStatus::Canceled);
+    assert_eq!(outcome.skipped, 2);
+    assert!(fx.latest("slow", None).is_none());
+    let run = fx
+        .engine
+        .instance()
+        .find_run(outcome.run_id.short())
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Canceled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_from_ctx_and_tracing_are_captured_per_step() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("talks")
+                .compute_blocking(|ctx, _| {
+                    ctx.log.warn("careful now");
+                    tracing::info!(rows = 3, "hello from a blocking body");
+                    Ok::<_, std::io::Error>(())
+                })
+                .build(),
+            AssetDef::builder("talks_async")
+                .compute(|ctx, _| async move {
+                    tokio::task::yield_now().await;
+                    tracing::info!("hello from an async body");
+                    ctx.log.info("done");
+                    Ok::<_, std::io::Error>(())
+                })
+                .build(),
+        ]),
+    );
+    let (outcome, events) = fx.run(Materialize::new("*")).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    let talks: Vec<&str> = of(&events, "talks", "log")
+        .into_iter()
+        .filter_map(message)
+        .collect();
+    assert!(talks.contains(&"careful now"), "{talks:?}");
+    assert!(
+        talks.contains(&"hello from a blocking body rows=3"),
+        "{talks:?}"
+    );
+    let talks_async: Vec<&str> = of(&events, "talks_async", "log")
+        .into_iter()
+        .filter_map(message)
+        .collect();
+    assert_eq!(talks_async, ["hello from an async body", "done"]);
+    // They are in the event log, not just shown.
+    let stored = fx.engine.instance().run_events(&outcome.run_id).unwrap();
+    assert_eq!(of(&stored, "talks", "log").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_records_code_version_inputs_and_the_config_read() {
+    let defs = Definitions::new()
+        .config(stemma::ConfigField::int("factor", 2))
+        .config(stemma::ConfigField::int("unused", 0))
+        .assets([
+            AssetDef::builder("base")
+                .code_version("v1")
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(numbers(vec![1, 2, 3])))
+                .build(),
+            AssetDef::builder("scaled")
+                .input("base")
+                .compute_blocking(|ctx, inputs| {
+                    let factor: i64 = ctx.config().get("factor")?;
+                    let base: Table = inputs.get("base")?;
+                    let batch = base.concat()?;
+                    let col = batch
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .unwrap();
+                    let scaled: Vec<i64> = col.values().iter().map(|v| v * factor).collect();
+                    ctx.add_metadata("factor", factor);
+                    Ok::<_, stemma::Error>(numbers(scaled))
+                })
+                .build(),
+        ]);
+    let fx = Fixture::new(defs);
+    let (outcome, _) = fx.run(Materialize::new("*").config(["factor=3"])).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failed);
+    let base = fx.latest("base", None).unwrap();
+    let scaled = fx.latest("scaled", None).unwrap();
+    assert_eq!(base.provenance.code_version.as_deref(), Some("v1"));
+    assert_eq!(scaled.provenance.inputs.len(), 1);
+    assert_eq!(scaled.provenance.inputs[0].asset.as_str(), "base");
+    assert_eq!(scaled.provenance.inputs[0].data_version, base.data_version);
+    assert_eq!(
+        scaled.provenance.config.iter().collect::<Vec<_>>(),
+        [(&"factor".to_owned(), &"3".to_owned())]
+    );
+    assert_eq!(scaled.rows, Some(3));
+    assert_eq!(scaled.metadata["factor"].as_i64(), Some(3));
+    assert_eq!(scaled.metadata["row_count"].as_i64(), Some(3));
+    assert!(scaled.metadata.contains_key("columns") && scaled.metadata.contains_key("bytes"));
+
+    // Loading `base` from storage gives the value handed over in memory: same result.
+    let (again, _) = fx
+        .run(Materialize::new("scaled").config(["factor=3"]))
+        .await;
+    assert_eq!(again.status, RunStatus::Success);
+    assert_eq!(
+        fx.latest("scaled", None).unwrap().data_version,
+        scaled.data_version
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_boundaries_do_not_change_the_data_version_or_the_object() {
+    let split = Arc::new(AtomicU32::new(0));
+    let calls = Arc::clone(&split);
+    let fx = Fixture::new(
+        Definitions::new().asset(
+            AssetDef::builder("t")
+                .compute_blocking(move |_, _| {
+                    let whole = numbers((0..10).collect()).concat()?;
+                    let cut = 1 + calls.fetch_add(3, Ordering::SeqCst) as usize;
+                    let parts = vec![whole.slice(0, cut), whole.slice(cut, 10 - cut)];
+                    Ok::<_, stemma::Error>(Value::Table(Table::new(whole.schema(), parts)?))
+                })
+                .build(),
+        ),
+    );
+    fx.run(Materialize::new("t")).await;
+    let first = fx.latest("t", None).unwrap();
+    fx.run(Materialize::new("t")).await;
+    let second = fx.latest("t", None).unwrap();
+    assert_eq!(first.data_version, second.data_version);
+    assert_eq!(first.location, second.location);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_assets_are_never_materialized() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::external("vendor_feed")
+                .description("delivered nightly by a vendor")
+                .build(),
+            AssetDef::builder("uses_vendor")
+                .dep("vendor_feed")
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+                .build(),
+        ]),
+    );
+    let (outcome, _) = fx.run(Materialize::new("*")).await;
+    assert_eq!(outcome.steps, 1);
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("vendor_feed"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only external assets (vendor_feed)"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_step_chain_commits_every_materialization() {
+    let defs = Definitions::new().assets((0..1000).map(|i| {
+        let b = AssetDef::builder(&format!("n{i:04}"));
+        let b = if i > 0 {
+            b.dep(&format!("n{:04}", i - 1))
+        } else {
+            b
+        };
+        b.compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+            .build()
+    }));
+    let fx = Fixture::new(defs);
+    let started = std::time::Instant::now();
+    let (outcome, _) = fx.run(Materialize::new("*")).await;
+    let elapsed = started.elapsed();
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.succeeded, 1000);
+    let latest = fx.engine.instance().latest_materializations(None).unwrap();
+    assert_eq!(latest.len(), 1000);
+    let events = fx.engine.instance().run_events(&outcome.run_id).unwrap();
+    // run started + (started, materialization, succeeded) per step + run ended.
+    assert_eq!(events.len(), 2 + 3 * 1000);
+    eprintln!(
+        "1000 no-op steps in a chain: {elapsed:?} ({:?}/step)",
+        elapsed / 1000
+    );
+}
+
+#[test]
+fn the_cli_exits_2_on_invalid_definitions() {
+    let defs = Definitions::new().assets([ok_asset("a", &["b"]), ok_asset("b", &["a"])]);
+    let code = stemma_server::cli::run_from(defs, ["assets", "list"]);
+    assert_eq!(code, std::process::ExitCode::from(2));
+    let err = stemma::AssetGraph::new(
+        Definitions::new().assets([ok_asset("a", &["b"]), ok_asset("b", &["a"])]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("dependency cycle: a → b → a") || err.contains("dependency cycle: b → a → b"),
+        "{err}"
+    );
+}

@@ -1,0 +1,130 @@
+//! Static partitions: one step per (asset, partition), identity mapping between partitioned
+//! assets, and every partition combined for an unpartitioned reader.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use stemma::{AssetDef, Definitions, Materialize, PartitionsDefinition, RunStatus, Table};
+
+use crate::Fixture;
+
+fn regions() -> PartitionsDefinition {
+    PartitionsDefinition::static_keys(["eu", "us", "apac"])
+}
+
+/// `sales[p]` has one row per letter of the partition key.
+fn defs() -> Definitions {
+    Definitions::new().assets([
+        AssetDef::builder("sales")
+            .partitions(regions())
+            .compute_blocking(|ctx, _| {
+                let p = ctx.partition_key().unwrap_or("none").to_owned();
+                let rows: Vec<String> = p.chars().map(|c| format!("{p}:{c}")).collect();
+                let batch = RecordBatch::try_from_iter([(
+                    "row",
+                    Arc::new(StringArray::from(rows)) as ArrayRef,
+                )])?;
+                Ok::<_, arrow::error::ArrowError>(Table::from_batch(batch))
+            })
+            .build(),
+        AssetDef::builder("regional_report")
+            .partitions(regions())
+            .input("sales")
+            .compute_blocking(|ctx, inputs| {
+                let sales: Table = inputs.get("sales")?;
+                ctx.add_metadata("rows_in", sales.num_rows());
+                Ok::<_, stemma::Error>(sales)
+            })
+            .build(),
+        AssetDef::builder("global_report")
+            .input("sales")
+            .compute_blocking(|_, inputs| {
+                let sales: Table = inputs.get("sales")?;
+                Ok::<_, stemma::Error>(sales)
+            })
+            .build(),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_materialize_one_key_at_a_time() {
+    let fx = Fixture::new(defs());
+    let err = fx
+        .engine
+        .materialize(Materialize::new("sales"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("asset sales is partitioned (static (3): eu, us, apac)"),
+        "{err}"
+    );
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("sales").partition("usa"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did you mean \"us\"?"), "{err}");
+
+    let (outcome, _) = fx
+        .run(Materialize::new("sales, regional_report").partition("eu"))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.steps, 2);
+    let eu = fx.latest("sales", Some("eu")).unwrap();
+    assert_eq!(eu.rows, Some(2));
+    assert!(
+        eu.location
+            .as_deref()
+            .unwrap()
+            .contains("/sales/partition=eu/"),
+        "{:?}",
+        eu.location
+    );
+    assert!(fx.latest("sales", Some("us")).is_none());
+    let report = fx.latest("regional_report", Some("eu")).unwrap();
+    assert_eq!(
+        report.provenance.inputs[0]
+            .partition
+            .as_ref()
+            .map(|p| p.as_str()),
+        Some("eu")
+    );
+    assert_eq!(report.metadata["rows_in"].as_i64(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpartitioned_reader_gets_every_partition() {
+    let fx = Fixture::new(defs());
+    fx.run(Materialize::new("sales").partition("eu")).await;
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("global_report"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sales[us] (read by global_report)"), "{err}");
+    assert!(err.contains("sales[apac] (read by global_report)"), "{err}");
+
+    for p in ["us", "apac"] {
+        fx.run(Materialize::new("sales").partition(p)).await;
+    }
+    let (outcome, _) = fx.run(Materialize::new("global_report")).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failed);
+    let global = fx.latest("global_report", None).unwrap();
+    assert_eq!(global.rows, Some(2 + 2 + 4));
+    let parts: Vec<&str> = global
+        .provenance
+        .inputs
+        .iter()
+        .map(|i| i.partition.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(parts, ["eu", "us", "apac"]);
+}

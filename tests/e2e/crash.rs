@@ -1,0 +1,193 @@
+//! Concurrency and crashes: two processes on one instance, `kill -9` in the middle of a run,
+//! and instances that cannot be read.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{Home, parquet_rows};
+
+#[test]
+fn two_materialize_processes_at_once_both_succeed() {
+    let home = Home::new();
+    let args = [
+        "materialize",
+        "--select",
+        "*",
+        "-c",
+        "synthetic_docs=400",
+        "-c",
+        "eval_queries=40",
+    ];
+    let mut a = home
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut b = home
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ra, rb) = (a.wait().unwrap(), b.wait().unwrap());
+    let err = |c: &mut std::process::Child| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut s).unwrap();
+        s
+    };
+    let (ea, eb) = (err(&mut a), err(&mut b));
+    assert!(ra.success(), "first process failed:\n{ea}");
+    assert!(rb.success(), "second process failed:\n{eb}");
+    assert!(
+        !ea.contains("locked") && !eb.contains("locked"),
+        "{ea}\n{eb}"
+    );
+    let runs = home.json(&["runs", "list"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:?}");
+    // Both wrote the same content: one version, one object.
+    let m = home.latest("chunks").unwrap();
+    assert_eq!(
+        parquet_rows(&PathBuf::from(m["object"].as_str().unwrap())) as u64,
+        m["rows"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let before = home.json(&["status"]);
+
+    // A run long enough to be killed part-way: big synthetic corpus, unoptimized test build.
+    let mut child = home
+        .command(&["materialize", "--select", "*", "-c", "synthetic_docs=6000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("✓ chunks") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(300))
+        .expect("the long run materializes chunks");
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed; make it longer"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // The killed run is ended as a failure, saying why.
+    let runs = home.json(&["runs", "list"]);
+    let killed = &runs[0];
+    assert_eq!(killed["status"], "failure", "{runs}");
+    assert!(
+        killed["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited without ending the run"),
+        "{killed}"
+    );
+    // Every asset still has a readable current materialization: the killed run's committed
+    // ones (raw_documents, chunks) or the previous run's.
+    let after = home.json(&["status"]);
+    for asset in after.as_array().unwrap() {
+        let key = asset["key"].as_str().unwrap();
+        let m = &asset["materializations"][0];
+        assert!(m.is_object(), "{key} lost its materialization");
+        let object = PathBuf::from(m["object"].as_str().unwrap());
+        assert!(object.is_file(), "{key}: {} is missing", object.display());
+        if let Some(rows) = m["rows"].as_u64() {
+            assert_eq!(parquet_rows(&object) as u64, rows, "{key}");
+        }
+    }
+    let old = |key: &str| {
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap()["materializations"][0]
+            .clone()
+    };
+    let now = |key: &str| {
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap()["materializations"][0]
+            .clone()
+    };
+    assert_eq!(now("chunks")["run_id"], killed["run_id"]);
+    assert_eq!(now("predictions"), old("predictions"));
+    // The previous objects are still there and readable.
+    let old_chunks = PathBuf::from(old("chunks")["object"].as_str().unwrap());
+    assert_eq!(
+        parquet_rows(&old_chunks) as u64,
+        old("chunks")["rows"].as_u64().unwrap()
+    );
+
+    // The instance works: a new run succeeds.
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    assert_eq!(home.json(&["runs", "list"])[0]["status"], "success");
+}
+
+#[test]
+fn an_unreadable_instance_is_a_clear_error() {
+    let home = Home::new();
+    std::fs::write(home.path().join("stemma.db"), vec![b'#'; 8192]).unwrap();
+    let run = home.run(&["status"]);
+    run.assert_code(3);
+    let err = run.stderr();
+    assert!(err.contains("stemma.db"), "{err}");
+    assert!(err.contains("not a Stemma instance"), "{err}");
+
+    // STEMMA_HOME pointing at a file.
+    let file = home.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let run = home
+        .command(&["materialize", "--select", "*"])
+        .env("STEMMA_HOME", &file)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("plain-file") && err.contains("cannot create the instance directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn repeated_runs_are_recorded_and_reproduce_the_same_versions() {
+    let home = Home::new();
+    for _ in 0..3 {
+        home.run(&["materialize", "--select", "raw_documents+"])
+            .assert_ok();
+    }
+    let runs = home.json(&["runs", "list"]);
+    assert_eq!(runs.as_array().unwrap().len(), 3);
+    let ids: std::collections::HashSet<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["run_id"].as_str().unwrap()[..8])
+        .collect();
+    assert_eq!(ids.len(), 3, "short run ids must be distinct: {runs}");
+    let last = home.latest("chunks").unwrap();
+    assert_eq!(last["run_id"], runs[0]["run_id"]);
+}
