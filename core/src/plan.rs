@@ -150,13 +150,12 @@ pub fn plan(
     }
 
     let mut missing: Vec<MissingInput> = Vec::new();
-    for s in 0..steps.len() {
-        let (node, partition) = (steps[s].node, steps[s].partition.clone());
+    for step in &mut steps {
         let mut inputs = Vec::new();
         let mut upstream = Vec::new();
-        for &(up, kind) in graph.deps(node) {
+        for &(up, kind) in graph.deps(step.node) {
             let (wanted, combine) =
-                upstream_partitions(graph.spec(up).partitions.as_ref(), &partition);
+                upstream_partitions(graph.spec(up).partitions.as_ref(), &step.partition);
             let mut parts = Vec::with_capacity(wanted.len());
             for q in wanted {
                 if let Some(&u) = step_of.get(&(up, q.clone())) {
@@ -165,7 +164,7 @@ pub fn plan(
                 } else if kind == DepKind::Data {
                     match stored.get(&(graph.key(up).clone(), q.clone())) {
                         Some(m) => parts.push(InputPart::Stored(m.clone())),
-                        None => note_missing(&mut missing, up, q, graph.key(node)),
+                        None => note_missing(&mut missing, up, q, &step.asset),
                     }
                 }
             }
@@ -180,8 +179,8 @@ pub fn plan(
         }
         upstream.sort_unstable();
         upstream.dedup();
-        steps[s].inputs = inputs;
-        steps[s].upstream = upstream;
+        step.inputs = inputs;
+        step.upstream = upstream;
     }
     if !missing.is_empty() {
         return Err(PlanError::Missing(missing));

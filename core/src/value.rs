@@ -8,9 +8,10 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use arrow::datatypes::{FieldRef, SchemaRef};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,7 +78,10 @@ impl Value {
         };
         match first.kind() {
             ValueKind::Table => {
-                let mut schema = None;
+                let Value::Table(first) = first else {
+                    unreachable!("the kind was checked")
+                };
+                let schema = Arc::clone(first.schema());
                 let mut batches = Vec::new();
                 for (partition, value) in parts {
                     let Value::Table(t) = value else {
@@ -85,15 +89,13 @@ impl Value {
                             "partition {partition} is not a table while others are"
                         )));
                     };
-                    let s = schema.get_or_insert_with(|| t.schema.clone());
-                    if s.fields() != t.schema.fields() {
+                    if schema.fields() != t.schema.fields() {
                         return Err(Error::Value(format!(
                             "partition {partition} has a different schema from the others"
                         )));
                     }
                     batches.extend(t.batches);
                 }
-                let schema = schema.unwrap_or_else(|| first_schema_fallback());
                 Ok(Value::Table(Table::new(schema, batches)?))
             }
             ValueKind::Json => {
@@ -118,10 +120,6 @@ impl Value {
             )),
         }
     }
-}
-
-fn first_schema_fallback() -> SchemaRef {
-    SchemaRef::new(Schema::empty())
 }
 
 /// An Arrow table: record batches sharing one schema.
@@ -281,11 +279,21 @@ impl Deref for Blob {
 }
 
 /// Converts an asset's return value into a [`Value`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an asset's value",
+    label = "not a value Stemma can store",
+    note = "return one of: `Rows<T>` (T: Serialize + Deserialize), `Table`, `RecordBatch`, `Json<T>`, `Blob`, `Bytes`, `()`"
+)]
 pub trait IntoValue {
     fn into_value(self) -> Result<Value>;
 }
 
 /// Converts a loaded [`Value`] into the type an asset's parameter asks for.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an asset input",
+    label = "not a type Stemma can load an input as",
+    note = "take one of: `Rows<T>` (T: Deserialize), `Table`, `RecordBatch`, `Json<T>`, `Blob`, `Bytes`, `Value`"
+)]
 pub trait FromValue: Sized {
     fn from_value(value: &Value) -> Result<Self>;
 }

@@ -319,7 +319,7 @@ pub(crate) fn analyse(func: &ItemFn, macro_name: &str, context: &str) -> syn::Re
                     format!(
                         "inputs are passed by value: write `{}: {}` instead of a reference",
                         pi.ident,
-                        r.elem.to_token_stream()
+                        type_text(&r.elem)
                     ),
                 ));
             }
@@ -352,6 +352,22 @@ pub(crate) fn analyse(func: &ItemFn, macro_name: &str, context: &str) -> syn::Re
         params,
         returns_result,
     })
+}
+
+/// A type as a person writes it (`Json<Vec<String>>`, not `Json < Vec < String > >`).
+fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        ("& ", "&"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
 }
 
 fn is_context(ty: &Type) -> bool {

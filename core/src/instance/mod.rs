@@ -526,7 +526,9 @@ fn describe(message: &str) -> String {
 /// Ends runs whose process is gone, recording why.
 fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
     let me = ProcessIdentity::current();
-    let candidates: Vec<(String, Option<u32>, Option<String>, Option<i64>)> = {
+    // (run id, pid, host, process start) of every run still marked started.
+    type Started = (String, Option<u32>, Option<String>, Option<i64>);
+    let candidates: Vec<Started> = {
         let mut stmt = conn
             .prepare("SELECT run_id, pid, host, process_start FROM runs WHERE status = 'started'")
             .map_err(|e| describe(&e.to_string()))?;

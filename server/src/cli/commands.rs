@@ -212,7 +212,7 @@ pub(crate) fn graph(
                     graph.key(*d)
                 ));
             }
-            out.push_str("}");
+            out.push('}');
             printer.out(out);
         }
         GraphFormat::Mermaid => {

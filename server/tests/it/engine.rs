@@ -406,3 +406,49 @@ fn the_cli_exits_2_on_invalid_definitions() {
         "{err}"
     );
 }
+
+mod macro_defined {
+    use stemma::prelude::*;
+
+    /// Numbers, from an async body.
+    #[asset(group = "demo")]
+    pub async fn numbers(ctx: &AssetContext) -> AssetResult<Json<Vec<i64>>> {
+        tokio::task::yield_now().await;
+        ctx.add_metadata("count", 3);
+        Ok(Json(vec![1, 2, 3]))
+    }
+
+    /// Their sum, from a blocking body.
+    #[asset(group = "demo")]
+    pub fn total(numbers: Json<Vec<i64>>) -> Json<i64> {
+        Json(numbers.iter().sum())
+    }
+
+    #[asset_check(asset = total, blocking)]
+    pub fn total_is_six(total: Json<i64>) -> CheckResult {
+        CheckResult::from_bool(total.0 == 6, format!("total is {}", total.0))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn macro_defined_assets_run_async_and_blocking_bodies() {
+    let fx = Fixture::new(
+        Definitions::new()
+            .assets([macro_defined::numbers(), macro_defined::total()])
+            .check(macro_defined::total_is_six()),
+    );
+    let (outcome, _) = fx.run(Materialize::new("numbers+")).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failed);
+    assert_eq!(outcome.checks_passed, 1);
+    let numbers = fx.latest("numbers", None).unwrap();
+    assert_eq!(numbers.metadata["count"].as_i64(), Some(3));
+    let total = fx.latest("total", None).unwrap();
+    assert_eq!(
+        total.provenance.inputs[0].data_version,
+        numbers.data_version
+    );
+    assert_eq!(
+        total.provenance.code_version.as_deref().map(str::len),
+        Some(16)
+    );
+}

@@ -1,0 +1,8 @@
+use stemma::prelude::*;
+
+#[asset_check]
+fn not_empty() -> CheckResult {
+    CheckResult::pass()
+}
+
+fn main() {}

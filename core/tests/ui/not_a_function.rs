@@ -1,0 +1,6 @@
+use stemma::prelude::*;
+
+#[asset]
+struct Documents;
+
+fn main() {}
