@@ -191,3 +191,43 @@ fn repeated_runs_are_recorded_and_reproduce_the_same_versions() {
     let last = home.latest("chunks").unwrap();
     assert_eq!(last["run_id"], runs[0]["run_id"]);
 }
+
+#[test]
+fn ctrl_c_cancels_the_run_and_exits_130() {
+    let home = Home::new();
+    let mut child = home
+        .command(&["materialize", "--select", "*", "-c", "synthetic_docs=6000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("✓ chunks") {
+                let _ = tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    rx.recv_timeout(Duration::from_secs(300))
+        .expect("the long run materializes chunks");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Canceling"), "{stderr}");
+    let runs = home.json(&["runs", "list"]);
+    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+    // What committed before the cancel stays; nothing after it was made visible.
+    assert_eq!(home.latest("chunks").unwrap()["run_id"], runs[0]["run_id"]);
+    assert!(home.latest("predictions").is_none());
+}

@@ -19,6 +19,9 @@ use tracing_subscriber::registry::LookupSpan;
 use super::context::LogSink;
 use crate::event::LogLevel;
 
+/// Stemma's own crates: their events are diagnostics, never a step's log.
+const OWN_CRATES: &[&str] = &["stemma", "stemma_io", "stemma_server", "stemma_macros"];
+
 /// The span name the executor uses for steps.
 pub(crate) const STEP_SPAN: &str = "stemma_step";
 
@@ -82,7 +85,8 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // The engine's own diagnostics are not the user's step logs.
-        if event.metadata().target().starts_with("stemma") {
+        let crate_name = event.metadata().target().split("::").next().unwrap_or("");
+        if OWN_CRATES.contains(&crate_name) {
             return;
         }
         let Some(scope) = ctx.event_scope(event) else {
@@ -185,6 +189,7 @@ mod tests {
             span.in_scope(|| {
                 tracing::warn!(target: "user", rows = 3, "split documents");
                 tracing::info!(target: "stemma::execute", "engine internals");
+                tracing::info!(target: "stemma_demo::assets", "a user crate that starts with stemma");
                 let inner = tracing::info_span!("inner");
                 inner.in_scope(|| tracing::debug!(target: "user", "nested"));
             });
@@ -194,6 +199,10 @@ mod tests {
             *lines,
             [
                 (LogLevel::Warn, "split documents rows=3".to_owned()),
+                (
+                    LogLevel::Info,
+                    "a user crate that starts with stemma".to_owned()
+                ),
                 (LogLevel::Debug, "nested".to_owned()),
             ]
         );

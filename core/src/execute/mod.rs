@@ -202,6 +202,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     let mut produced: Vec<Option<Produced>> = vec![None; n];
     let mut ready: VecDeque<usize> = (0..n).filter(|&s| waiting[s] == 0).collect();
     let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
+    let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut outcome = RunOutcome {
         run_id: run.run_id.clone(),
         status: RunStatus::Success,
@@ -234,7 +235,8 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                 }
             }
             let run = Arc::clone(&run);
-            running.spawn(async move { (s, step::run_step(run, s, inputs).await) });
+            let task = running.spawn(async move { (s, step::run_step(run, s, inputs).await) });
+            task_step.insert(task.id(), s);
         }
         if running.is_empty() {
             break;
@@ -244,15 +246,20 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
             () = run.cancel.cancelled(), if !canceled => {
                 canceled = true;
             }
-            joined = running.join_next() => {
+            joined = running.join_next_with_id() => {
                 let Some(joined) = joined else { continue };
                 let (s, result) = match joined {
-                    Ok(r) => r,
+                    Ok((id, r)) => {
+                        task_step.remove(&id);
+                        r
+                    }
                     Err(e) => {
-                        // The step task itself died (not the body: its panics are caught).
-                        tracing::error!(target: "stemma::execute", "step task failed: {e}");
-                        outcome.status = RunStatus::Failure;
-                        continue;
+                        // The step task itself died (not the body: its panics are caught), so
+                        // this is a bug in Stemma; the step still fails like any other.
+                        let Some(s) = task_step.remove(&e.id()) else { continue };
+                        let message = format!("internal error (a bug in Stemma): the step's task failed: {e}");
+                        tracing::error!(target: "stemma::execute", "{message}");
+                        (s, StepOutcome::Failed(message))
                     }
                 };
                 match result {
