@@ -66,11 +66,20 @@ impl Printer {
     /// A table for stdout, without borders, sized to the terminal when there is one.
     pub(crate) fn table(&self, header: &[&str]) -> comfy_table::Table {
         let mut table = comfy_table::Table::new();
-        table
-            .load_preset(comfy_table::presets::NOTHING)
-            .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-        if !std::io::stdout().is_terminal() {
-            table.force_no_tty().set_width(200);
+        table.load_preset(comfy_table::presets::NOTHING);
+        // Fit a real terminal; anywhere else (a pipe, a terminal that reports no size) print
+        // at natural width rather than squeezing columns to nothing.
+        match console::Term::stdout().size_checked() {
+            Some((_, cols)) if std::io::stdout().is_terminal() && cols >= 40 => {
+                table
+                    .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                    .set_width(cols);
+            }
+            _ => {
+                table
+                    .force_no_tty()
+                    .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+            }
         }
         table.set_header(
             header

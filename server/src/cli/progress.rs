@@ -30,14 +30,14 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(printer: Printer) -> Self {
+        // Hidden until the run is planned and its step count known.
         let bar = printer.live.then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
             if let Ok(s) = ProgressStyle::with_template(
                 "{spinner:.cyan} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} steps  {wide_msg:.dim}",
             ) {
                 bar.set_style(s.progress_chars("█▉▊▋▌▍▎▏ "));
             }
-            bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
         Progress {
@@ -96,6 +96,8 @@ impl RunObserver for Progress {
             } => {
                 if let Some(bar) = &self.bar {
                     bar.set_length(u64::from(*steps));
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(100));
                 }
                 let run = event.run_id.as_ref().map_or("", |r| r.short());
                 self.line(format!(
