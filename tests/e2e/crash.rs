@@ -58,13 +58,9 @@ fn two_materialize_processes_at_once_both_succeed() {
     );
 }
 
-#[test]
-fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
-    let home = Home::new();
-    home.run(&["materialize", "--select", "*"]).assert_ok();
-    let before = home.json(&["status"]);
-
-    // A run long enough to be killed part-way: big synthetic corpus, unoptimized test build.
+/// Starts a run long enough to be interrupted (a big synthetic corpus on an unoptimized test
+/// build) and returns once `chunks` is committed, with a thread collecting the rest of stderr.
+fn start_long_run(home: &Home) -> (std::process::Child, std::thread::JoinHandle<String>) {
     let mut child = home
         .command(&["materialize", "--select", "*", "-c", "synthetic_docs=6000"])
         .stdout(Stdio::null())
@@ -73,20 +69,33 @@ fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("✓ chunks") {
                 let _ = tx.send(());
             }
+            seen.push_str(&line);
+            seen.push('\n');
         }
+        seen
     });
     rx.recv_timeout(Duration::from_secs(300))
         .expect("the long run materializes chunks");
-    std::thread::sleep(Duration::from_millis(150));
     assert!(
         child.try_wait().unwrap().is_none(),
-        "the run ended before it could be killed; make it longer"
+        "the run ended before it could be interrupted; make it longer"
     );
+    (child, reader)
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let before = home.json(&["status"]);
+
+    let (mut child, _) = start_long_run(&home);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -195,27 +204,7 @@ fn repeated_runs_are_recorded_and_reproduce_the_same_versions() {
 #[test]
 fn ctrl_c_cancels_the_run_and_exits_130() {
     let home = Home::new();
-    let mut child = home
-        .command(&["materialize", "--select", "*", "-c", "synthetic_docs=6000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("✓ chunks") {
-                let _ = tx.send(());
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        seen
-    });
-    rx.recv_timeout(Duration::from_secs(300))
-        .expect("the long run materializes chunks");
+    let (mut child, reader) = start_long_run(&home);
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

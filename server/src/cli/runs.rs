@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use console::style;
 use serde_json::json;
 use stemma::event::{Event, EventKind};
+use stemma::instance::RunRecord;
 use stemma::{Engine, RunStatus};
 
 use super::printer::{Printer, age, count, duration, local_time};
@@ -26,25 +27,27 @@ fn run_duration(started: i64, ended: Option<i64>) -> String {
     }
 }
 
+/// A run as `--json` prints it.
+fn run_json(r: &RunRecord) -> serde_json::Value {
+    json!({
+        "run_id": r.run_id,
+        "status": r.status,
+        "selection": r.selection,
+        "partition": r.partition,
+        "config": r.config,
+        "planned_steps": r.steps,
+        "started_at": chrono::DateTime::from_timestamp_micros(r.started_at),
+        "ended_at": r.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
+        "message": r.message,
+        "pid": r.pid,
+        "host": r.host,
+    })
+}
+
 pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult {
     let runs = engine.instance().runs(limit)?;
     if printer.json {
-        let out: Vec<serde_json::Value> = runs
-            .iter()
-            .map(|r| {
-                json!({
-                    "run_id": r.run_id,
-                    "status": r.status,
-                    "selection": r.selection,
-                    "partition": r.partition,
-                    "config": r.config,
-                    "steps": r.steps,
-                    "started_at": chrono::DateTime::from_timestamp_micros(r.started_at),
-                    "ended_at": r.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
-                    "message": r.message,
-                })
-            })
-            .collect();
+        let out: Vec<serde_json::Value> = runs.iter().map(run_json).collect();
         printer.json_pretty(&out);
         return Ok(ExitCode::SUCCESS);
     }
@@ -162,17 +165,9 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
     let events = engine.instance().run_events(&run.run_id)?;
     let steps = step_views(&events, run.status != RunStatus::Started);
     if printer.json {
-        printer.json_pretty(&json!({
-            "run_id": run.run_id,
-            "status": run.status,
-            "selection": run.selection,
-            "partition": run.partition,
-            "config": run.config,
-            "started_at": chrono::DateTime::from_timestamp_micros(run.started_at),
-            "ended_at": run.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
-            "message": run.message,
-            "steps": steps,
-        }));
+        let mut out = run_json(&run);
+        out["steps"] = json!(steps);
+        printer.json_pretty(&out);
         return Ok(ExitCode::SUCCESS);
     }
     printer.out(format!(
