@@ -262,16 +262,16 @@ fn failure_summary(outcome: &RunOutcome) -> String {
         let names: Vec<&str> = outcome.failed.iter().map(|(s, _)| s.as_str()).collect();
         parts.push(format!("failed: {}", names.join(", ")));
     }
-    let blocking: Vec<&str> = outcome
+    if outcome.skipped > 0 {
+        parts.push(format!("{} skipped", outcome.skipped));
+    }
+    let checks: Vec<&str> = outcome
         .checks_failed
         .iter()
         .map(|(c, _)| c.as_str())
         .collect();
-    if outcome.skipped > 0 {
-        parts.push(format!("{} skipped", outcome.skipped));
-    }
-    if !blocking.is_empty() {
-        parts.push(format!("failed checks: {}", blocking.join(", ")));
+    if !checks.is_empty() {
+        parts.push(format!("failed checks: {}", checks.join(", ")));
     }
     parts.join("; ")
 }
