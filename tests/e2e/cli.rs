@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::Home;
+use crate::{ASSETS, Home};
 
 #[test]
 fn list_shows_every_asset_with_its_description_and_deps() {
@@ -10,14 +10,7 @@ fn list_shows_every_asset_with_its_description_and_deps() {
     let run = home.run(&["list"]);
     run.assert_ok();
     let out = run.stdout();
-    for asset in [
-        "raw_documents",
-        "chunks",
-        "embeddings",
-        "retrieval_eval",
-        "topic_model",
-        "predictions",
-    ] {
+    for asset in ASSETS {
         assert!(out.contains(asset), "{out}");
     }
     // Ordering-only deps are shown in parentheses.

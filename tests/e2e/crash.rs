@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::{Home, parquet_rows};
+use crate::{Home, materialization_in, parquet_rows};
 
 #[test]
 fn two_materialize_processes_at_once_both_succeed() {
@@ -123,24 +123,8 @@ fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
             assert_eq!(parquet_rows(&object) as u64, rows, "{key}");
         }
     }
-    let old = |key: &str| {
-        before
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == key)
-            .unwrap()["materializations"][0]
-            .clone()
-    };
-    let now = |key: &str| {
-        after
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == key)
-            .unwrap()["materializations"][0]
-            .clone()
-    };
+    let old = |key: &str| materialization_in(&before, key).unwrap();
+    let now = |key: &str| materialization_in(&after, key).unwrap();
     assert_eq!(now("chunks")["run_id"], killed["run_id"]);
     assert_eq!(now("predictions"), old("predictions"));
     // The previous objects are still there and readable.

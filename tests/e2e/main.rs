@@ -10,6 +10,29 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The assets of the demo pipeline, upstream first.
+pub const ASSETS: [&str; 6] = [
+    "raw_documents",
+    "chunks",
+    "embeddings",
+    "retrieval_eval",
+    "topic_model",
+    "predictions",
+];
+
+/// The latest materialization of `asset` in the output of `status --json`.
+pub fn materialization_in(status: &Value, asset: &str) -> Option<Value> {
+    status
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == asset)
+        .and_then(|a| {
+            a["materializations"]
+                .as_array()
+                .and_then(|m| m.first().cloned())
+        })
+}
+
 /// A fresh instance directory for one test.
 pub struct Home {
     dir: tempfile::TempDir,

@@ -2,16 +2,7 @@
 
 use serde_json::Value;
 
-use crate::{Home, files_with_extension, parquet_rows};
-
-const ASSETS: [&str; 6] = [
-    "raw_documents",
-    "chunks",
-    "embeddings",
-    "retrieval_eval",
-    "topic_model",
-    "predictions",
-];
+use crate::{ASSETS, Home, files_with_extension, parquet_rows};
 
 #[test]
 fn materializes_everything_then_everything_downstream_of_embeddings() {
