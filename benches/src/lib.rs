@@ -6,12 +6,15 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray}
 use stemma::{AssetDef, Definitions, Table};
 
 /// `n` no-op assets in layers of `width`; each asset after the first layer depends on two or
-/// three assets of the layer before (the shape of the Dagster comparison's graphs).
+/// three assets of the layer before (the shape of the Dagster comparison's graphs). Assets
+/// spread over 20 groups and 5 kinds; one in ten has tag `t=x`, the rest `t=y`.
 pub fn layered(n: usize, width: usize) -> Definitions {
     let width = width.max(1);
     Definitions::new().assets((0..n).map(|i| {
-        let mut b =
-            AssetDef::builder(&format!("a{i}")).tag("t", if i % 10 == 0 { "x" } else { "y" });
+        let mut b = AssetDef::builder(&format!("a{i}"))
+            .tag("t", if i % 10 == 0 { "x" } else { "y" })
+            .group(format!("g{}", i % 20))
+            .kind(format!("k{}", i % 5));
         if i >= width {
             let layer_start = (i / width - 1) * width;
             let deps = 2 + i % 2;

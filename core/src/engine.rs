@@ -14,7 +14,8 @@ use crate::instance::{Instance, ProcessIdentity};
 use crate::io::IoManagers;
 use crate::key::AssetKey;
 use crate::plan::{MissingInput, Plan, PlanError, StoredIndex, plan};
-use crate::selection::{Depth, Selection};
+use crate::selection::Selection;
+use crate::status::StatusSnapshot;
 
 /// The engine of one code location against one instance.
 #[derive(Debug, Clone)]
@@ -59,11 +60,27 @@ impl Engine {
         &self.io
     }
 
-    /// Parses and resolves a selection.
+    /// Parses and resolves a selection, reading the instance's status only when the selection
+    /// asks for it (`status:`, `changed:`, ...).
     pub fn select(&self, text: &str) -> Result<(Selection, FixedBitSet)> {
         let selection = Selection::parse(text)?;
-        let set = selection.resolve(&self.graph)?;
+        let status = self.status_for(&selection)?;
+        let set = selection.resolve(&self.graph, &status)?;
         Ok((selection, set))
+    }
+
+    /// The status snapshot a selection needs (nothing is read when it needs none).
+    pub fn status_for(&self, selection: &Selection) -> Result<StatusSnapshot> {
+        if selection.needs_status() {
+            self.status()
+        } else {
+            Ok(StatusSnapshot::unavailable())
+        }
+    }
+
+    /// Every asset's status as the instance has it now.
+    pub fn status(&self) -> Result<StatusSnapshot> {
+        StatusSnapshot::load(&self.graph, &self.instance, self.clock.now())
     }
 
     /// The latest materializations of the assets the selected ones read.
@@ -152,11 +169,12 @@ impl Engine {
         partition: Option<&str>,
         missing: &[MissingInput],
     ) -> Option<String> {
+        let status = self.status_for(selection).ok()?;
         let plans = |text: &str| -> bool {
             let Ok(s) = Selection::parse(text) else {
                 return false;
             };
-            let Ok(set) = s.resolve(&self.graph) else {
+            let Ok(set) = s.resolve(&self.graph, &status) else {
                 return false;
             };
             let Ok(stored) = self.stored_inputs(&set) else {
@@ -164,12 +182,12 @@ impl Engine {
             };
             plan(&self.graph, &set, partition, &stored).is_ok()
         };
-        if let Some(Depth::Hops(h)) = selection.upstream_depth() {
+        if let Some(Some(h)) = selection.upstream_depth() {
             let deepest = self.graph.layers().len() as u32;
             for hops in h + 1..=h + deepest {
-                let candidate = selection.with_upstream(Depth::Hops(hops))?;
+                let candidate = selection.with_upstream(Some(hops))?;
                 if plans(&candidate) {
-                    let all = selection.with_upstream(Depth::Unlimited)?;
+                    let all = selection.with_upstream(None)?;
                     return Some(format!(
                         "--select '{candidate}' (or '{all}' for everything upstream)"
                     ));

@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
+use fixedbitset::FixedBitSet;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -23,9 +26,13 @@ use crate::spec::{AssetSpec, DepKind};
 pub struct AssetGraph {
     assets: Vec<AssetDef>,
     index: HashMap<AssetKey, usize>,
-    graph: DiGraph<(), DepKind, u32>,
     /// Per asset, its dependencies as node ids, in spec order.
     deps: Vec<Vec<(usize, DepKind)>>,
+    /// Per asset, the assets that depend on it.
+    children: Vec<Vec<usize>>,
+    materializable: FixedBitSet,
+    external: FixedBitSet,
+    attrs: AttrIndex,
     topo: Vec<usize>,
     layer: Vec<u32>,
     checks: Vec<CheckDef>,
@@ -45,7 +52,9 @@ impl AssetGraph {
         let mut problems: Vec<String> = def_problems;
 
         let mut index = HashMap::with_capacity(assets.len());
+        let mut attrs = AttrIndex::default();
         for (i, def) in assets.iter().enumerate() {
+            attrs.add(i, &def.spec);
             for p in def.problems.iter().chain(def.spec.problems().iter()) {
                 problems.push(format!("asset {}: {p}", def.spec.key));
             }
@@ -154,12 +163,28 @@ impl AssetGraph {
                 .max()
                 .unwrap_or(0);
         }
+        let mut children = vec![Vec::new(); assets.len()];
+        let mut materializable = FixedBitSet::with_capacity(assets.len());
+        let mut external = FixedBitSet::with_capacity(assets.len());
+        for (i, def) in assets.iter().enumerate() {
+            for &(j, _) in &deps[i] {
+                children[j].push(i);
+            }
+            if def.is_external() {
+                external.insert(i);
+            } else {
+                materializable.insert(i);
+            }
+        }
 
         Ok(AssetGraph {
             assets,
             index,
-            graph,
             deps,
+            children,
+            materializable,
+            external,
+            attrs,
             topo,
             layer,
             checks,
@@ -209,16 +234,27 @@ impl AssetGraph {
 
     /// Direct upstream assets of `node`.
     pub fn parents(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph
-            .neighbors_directed(NodeIndex::new(node), Direction::Incoming)
-            .map(NodeIndex::index)
+        self.deps[node].iter().map(|&(p, _)| p)
     }
 
     /// Direct downstream assets of `node`.
     pub fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph
-            .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
-            .map(NodeIndex::index)
+        self.children[node].iter().copied()
+    }
+
+    /// Assets Stemma materializes (every asset that is not external).
+    pub fn materializable(&self) -> &FixedBitSet {
+        &self.materializable
+    }
+
+    /// Assets declared here but computed elsewhere.
+    pub fn external(&self) -> &FixedBitSet {
+        &self.external
+    }
+
+    /// Assets by tag, group, kind and owner.
+    pub fn attrs(&self) -> &AttrIndex {
+        &self.attrs
     }
 
     /// Every asset, upstream before downstream.
@@ -257,6 +293,48 @@ impl AssetGraph {
     /// The defined key closest to `key`, for "did you mean" hints.
     pub fn suggest(&self, key: &str) -> Option<&str> {
         did_you_mean(key, self.assets.iter().map(|a| a.spec.key.as_str()))
+    }
+}
+
+/// Assets by one attribute's values. Only distinct values are allocated.
+pub type AttrMap = FxHashMap<String, Vec<u32>>;
+
+/// Assets by tag, group, kind and owner, built while the definitions are validated (when each
+/// spec is already in cache), so that attribute selections never scan specs.
+#[derive(Debug, Default)]
+pub struct AttrIndex {
+    /// tag name → tag value → assets.
+    pub tags: FxHashMap<String, AttrMap>,
+    pub groups: AttrMap,
+    pub kinds: AttrMap,
+    pub owners: AttrMap,
+}
+
+impl AttrIndex {
+    fn add(&mut self, node: usize, spec: &AssetSpec) {
+        fn add(map: &mut AttrMap, key: &str, node: u32) {
+            match map.get_mut(key) {
+                Some(nodes) => nodes.push(node),
+                None => {
+                    map.insert(key.to_owned(), vec![node]);
+                }
+            }
+        }
+        let node = node as u32;
+        for (k, v) in &spec.tags {
+            let values = match self.tags.get_mut(k.as_str()) {
+                Some(values) => values,
+                None => self.tags.entry(k.clone()).or_default(),
+            };
+            add(values, v, node);
+        }
+        add(&mut self.groups, &spec.group, node);
+        for kind in &spec.kinds {
+            add(&mut self.kinds, kind, node);
+        }
+        for owner in &spec.owners {
+            add(&mut self.owners, owner, node);
+        }
     }
 }
 

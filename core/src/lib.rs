@@ -50,6 +50,7 @@ pub mod key;
 pub mod plan;
 pub mod selection;
 pub mod spec;
+pub mod status;
 pub mod value;
 
 pub use check::{CheckResult, Severity};
@@ -64,9 +65,11 @@ pub use hash::DataVersion;
 pub use instance::Instance;
 pub use io::{InputContext, IoManager, IoManagers, OutputContext, StoredObject};
 pub use key::AssetKey;
+pub use selection::Selection;
 pub use spec::{
     AssetSpec, Backoff, Metadata, MetadataValue, PartitionKey, PartitionsDefinition, RetryPolicy,
 };
+pub use status::StatusSnapshot;
 pub use stemma_macros::{asset, asset_check};
 pub use value::{Blob, FromValue, IntoValue, Json, Rows, Table, Value, ValueKind};
 

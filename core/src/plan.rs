@@ -237,7 +237,10 @@ mod tests {
     use crate::selection::Selection;
 
     fn resolve(g: &AssetGraph, s: &str) -> FixedBitSet {
-        Selection::parse(s).unwrap().resolve(g).unwrap()
+        Selection::parse(s)
+            .unwrap()
+            .resolve(g, &crate::status::StatusSnapshot::unavailable())
+            .unwrap()
     }
 
     #[test]

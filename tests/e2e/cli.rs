@@ -85,7 +85,7 @@ fn bad_selections_point_at_the_problem() {
     let run = home.run(&["list", "--select", "+*chunks"]);
     run.assert_code(2);
     assert!(
-        run.stderr().contains("cannot mix `*` and `+`"),
+        run.stderr().contains("`*` must come first, before any `+`"),
         "{}",
         run.stderr()
     );

@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod pipeline;
+mod selection;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -52,6 +52,17 @@ pub struct LatestMaterialization {
     pub bytes: Option<u64>,
 }
 
+/// The last final failure of one asset partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureRecord {
+    pub asset: AssetKey,
+    pub partition: Option<PartitionKey>,
+    pub event_id: i64,
+    pub run_id: Option<RunId>,
+    pub timestamp: Timestamp,
+    pub error: String,
+}
+
 /// The latest evaluation of one check.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckStatus {
@@ -212,6 +223,70 @@ impl Instance {
             }
         }
         Ok(out)
+    }
+
+    /// Every latest materialization with the provenance it recorded.
+    pub fn latest_with_provenance(
+        &self,
+    ) -> Result<Vec<(LatestMaterialization, Option<crate::event::Provenance>)>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
+                        value_kind, io_manager, location, rows, bytes, provenance
+                 FROM asset_latest",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((latest_from_row(r)?, r.get::<_, Option<String>>(12)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(row, provenance)| {
+                let row = row.map_err(|e| Error::instance(&self.db, e))?;
+                let provenance = provenance
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| {
+                        Error::instance(
+                            &self.db,
+                            format!("provenance of {} cannot be read: {e}", row.asset),
+                        )
+                    })?;
+                Ok((row, provenance))
+            })
+            .collect()
+    }
+
+    /// The last final failure of every asset partition that ever failed.
+    pub fn latest_failures(&self) -> Result<Vec<FailureRecord>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition, event_id, run_id, ts, error FROM asset_failures",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(asset, partition, event_id, run_id, ts, error)| {
+                Ok(FailureRecord {
+                    asset: self.key(&asset)?,
+                    partition: self.partition(&partition)?,
+                    event_id,
+                    run_id: run_id.as_deref().map(RunId::from_string),
+                    timestamp: ts,
+                    error,
+                })
+            })
+            .collect()
     }
 
     /// The latest materialization of one asset partition.

@@ -70,6 +70,35 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (asset_key, check_name, partition)
     ) WITHOUT ROWID;
     ",
+    // v2: what staleness and `status:` selections need without reading the whole log — the
+    // provenance of each latest materialization, and the last final failure of each asset
+    // partition. Both are backfilled from the event log, which stays the truth.
+    r"
+    ALTER TABLE asset_latest ADD COLUMN provenance TEXT;
+    UPDATE asset_latest SET provenance = (
+        SELECT json_extract(e.body, '$.provenance') FROM event_log e WHERE e.id = asset_latest.event_id
+    );
+
+    CREATE TABLE asset_failures (
+        asset_key  TEXT    NOT NULL,
+        partition  TEXT    NOT NULL,
+        event_id   INTEGER NOT NULL,
+        run_id     TEXT,
+        ts         INTEGER NOT NULL,
+        error      TEXT    NOT NULL,
+        PRIMARY KEY (asset_key, partition)
+    ) WITHOUT ROWID;
+    INSERT INTO asset_failures (asset_key, partition, event_id, run_id, ts, error)
+        SELECT e.asset_key, COALESCE(e.partition, ''), e.id, e.run_id, e.ts,
+               json_extract(e.body, '$.error')
+        FROM event_log e
+        WHERE e.kind = 'step_failed' AND json_extract(e.body, '$.retrying') = 0
+          AND e.asset_key IS NOT NULL
+          AND e.id = (SELECT MAX(f.id) FROM event_log f
+                      WHERE f.kind = 'step_failed' AND f.asset_key = e.asset_key
+                        AND COALESCE(f.partition, '') = COALESCE(e.partition, '')
+                        AND json_extract(f.body, '$.retrying') = 0);
+    ",
 ];
 
 /// The schema version this build writes.
@@ -111,7 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migrates_from_every_earlier_version_and_refuses_newer() {
+    fn migrates_from_every_earlier_version() {
         for start in 0..VERSION {
             let mut conn = Connection::open_in_memory().unwrap();
             let tx = conn.transaction().unwrap();
@@ -129,6 +158,52 @@ mod tests {
                 .unwrap();
             assert_eq!(n, 0);
         }
+    }
+
+    #[test]
+    fn v2_backfills_provenance_and_failures_from_the_log() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let materialization = r#"{"type":"materialization","data_version":"aa","value_kind":"table","io_manager":"default","provenance":{"code_version":"c1","inputs":[{"asset":"up","data_version":"bb"}]}}"#;
+        conn.execute(
+            "INSERT INTO event_log (id, run_id, ts, kind, asset_key, partition, body) VALUES
+             (1, 'r', 1, 'materialization', 'a', NULL, ?1),
+             (2, 'r', 2, 'step_failed', 'a', NULL, '{\"type\":\"step_failed\",\"error\":\"first\",\"attempt\":1,\"duration_ms\":1.0,\"retrying\":true}'),
+             (3, 'r', 3, 'step_failed', 'a', NULL, '{\"type\":\"step_failed\",\"error\":\"final\",\"attempt\":2,\"duration_ms\":1.0,\"retrying\":false}')",
+            [materialization],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO asset_latest (asset_key, partition, event_id, ts, data_version, value_kind, io_manager)
+             VALUES ('a', '', 1, 1, 'aa', 'table', 'default')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let provenance: String = conn
+            .query_row(
+                "SELECT provenance FROM asset_latest WHERE asset_key = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            provenance.contains("\"code_version\":\"c1\""),
+            "{provenance}"
+        );
+        let (event, error): (i64, String) = conn
+            .query_row(
+                "SELECT event_id, error FROM asset_failures WHERE asset_key = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((event, error.as_str()), (3, "final"));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
         let mut newer = Connection::open_in_memory().unwrap();
         newer
             .pragma_update(None, "user_version", VERSION + 1)

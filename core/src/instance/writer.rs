@@ -194,15 +194,18 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             .execute(params![run_id, status.as_str(), event.timestamp, message])?;
         }
         EventKind::Materialization(m) => {
+            let provenance = serde_json::to_string(&m.provenance)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             tx.prepare_cached(
                 "INSERT INTO asset_latest (asset_key, partition, event_id, run_id, ts, data_version,
-                     code_version, value_kind, io_manager, location, rows, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     code_version, value_kind, io_manager, location, rows, bytes, provenance)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (asset_key, partition) DO UPDATE SET
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      data_version = excluded.data_version, code_version = excluded.code_version,
                      value_kind = excluded.value_kind, io_manager = excluded.io_manager,
-                     location = excluded.location, rows = excluded.rows, bytes = excluded.bytes",
+                     location = excluded.location, rows = excluded.rows, bytes = excluded.bytes,
+                     provenance = excluded.provenance",
             )?
             .execute(params![
                 asset,
@@ -216,7 +219,29 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 m.io_manager,
                 m.location,
                 m.rows.map(|r| r as i64),
-                m.bytes.map(|b| b as i64)
+                m.bytes.map(|b| b as i64),
+                provenance
+            ])?;
+        }
+        EventKind::StepFailed {
+            error,
+            retrying: false,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO asset_failures (asset_key, partition, event_id, run_id, ts, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (asset_key, partition) DO UPDATE SET
+                     event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
+                     error = excluded.error",
+            )?
+            .execute(params![
+                asset,
+                partition,
+                id,
+                run_id,
+                event.timestamp,
+                error
             ])?;
         }
         EventKind::CheckEvaluation(c) => {
@@ -245,6 +270,8 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             tx.prepare_cached("DELETE FROM asset_latest WHERE asset_key = ?1")?
                 .execute(params![asset])?;
             tx.prepare_cached("DELETE FROM check_latest WHERE asset_key = ?1")?
+                .execute(params![asset])?;
+            tx.prepare_cached("DELETE FROM asset_failures WHERE asset_key = ?1")?
                 .execute(params![asset])?;
         }
         _ => {}

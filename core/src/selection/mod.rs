@@ -1,41 +1,58 @@
-//! The asset selection language.
+//! The asset selection language: Dagster's two syntaxes with Dagster's semantics, plus a few
+//! things Dagster resolves only in its UI.
 //!
-//! `lexer` → `parser` (an [`Expr`]) → [`Selection::resolve`] against an [`AssetGraph`]. This
-//! first cut accepts Dagster's legacy clause forms — `NAME`, `NAME+`, `+NAME`, `NAME++`,
-//! `*NAME`, `NAME*`, `+NAME+`, `*` and commas as union — with Dagster's meaning: each `+` is one
-//! hop, `*` is unlimited, and a lone `*` is every materializable asset.
+//! A selection is one or more **clauses** joined by commas (a union, as Dagster's command line
+//! splits on commas first). Each clause is read with the current grammar ([`parser`]) and, when
+//! that fails, as a legacy clause ([`legacy`]) — the same order as Dagster's
+//! `AssetSelection.from_string`:
 //!
-//! Resolution is pure: a function of the expression and the graph.
+//! | form | meaning |
+//! |---|---|
+//! | `NAME`, `raw/docs` | one asset (legacy clause); an unknown name is an error |
+//! | `NAME+`, `+NAME`, `NAME++` | one hop per `+` (legacy) |
+//! | `*NAME`, `NAME*`, `*NAME*` | all ancestors / descendants (legacy) |
+//! | `*` | every materializable asset |
+//! | `key:PATTERN` | anchored; `*` matches any run of characters including `/` |
+//! | `tag:K`, `tag:K=V` | `tag:K` matches only an empty value, as in Dagster |
+//! | `owner:`, `group:`, `kind:`, `is:external\|materializable`, `partitions:none\|static\|time\|dynamic\|multi` | |
+//! | `and`, `or`, `not` (or upper case), `( )` | precedence not > and > or |
+//! | `+X`, `X+`, `N+X`, `X+N`, `N+X+M` | unlimited without N (`key:a+` is unlimited, `a+` one hop) |
+//! | `roots(X)`, `sinks(X)` | |
+//! | `status:materialized\|missing\|stale\|fresh\|failed` | resolved against the instance |
+//! | `changed:code\|deps\|any`, `not_materialized_in_hours:N` | against the instance |
+//! | `@X` | dbt: X, its descendants, and every ancestor of those |
+//!
+//! Resolution is pure: a function of the expression, the graph and a [`StatusSnapshot`].
 
+mod ast;
+mod legacy;
 mod lexer;
 mod parser;
+mod resolve;
 
 use std::fmt;
-use std::ops::Range;
 
 use fixedbitset::FixedBitSet;
 
-pub use parser::{Depth, Expr};
+pub use ast::{
+    Attr, ChangedValue, Depth, Expr, IsValue, PartitionsValue, Span, StatusValue, Value,
+};
 
 use crate::graph::AssetGraph;
 use crate::key::AssetKey;
+use crate::status::StatusSnapshot;
 
-/// A parse or resolve error, with the position in the expression.
+/// A parse or resolve error, with the position in the selection string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectionError {
     input: String,
-    span: Range<usize>,
+    span: Span,
     message: String,
     help: Option<String>,
 }
 
 impl SelectionError {
-    pub(crate) fn new(
-        input: &str,
-        span: Range<usize>,
-        message: String,
-        help: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(input: &str, span: Span, message: String, help: Option<String>) -> Self {
         SelectionError {
             input: input.to_owned(),
             span,
@@ -44,21 +61,33 @@ impl SelectionError {
         }
     }
 
+    /// The same error, placed at `offset` within the larger string `input`.
+    pub(crate) fn shifted(self, input: &str, offset: usize) -> Self {
+        SelectionError {
+            input: input.to_owned(),
+            span: self.span.start + offset..self.span.end + offset,
+            ..self
+        }
+    }
+
     /// Byte range of the offending part of the input.
-    pub fn span(&self) -> Range<usize> {
+    pub fn span(&self) -> Span {
         self.span.clone()
     }
 
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
 }
 
 impl fmt::Display for SelectionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let col = self.input[..self.span.start.min(self.input.len())]
-            .chars()
-            .count();
+        let start = self.span.start.min(self.input.len());
+        let col = self.input.get(..start).map_or(0, |p| p.chars().count());
         let width = self
             .input
             .get(self.span.clone())
@@ -80,20 +109,49 @@ impl fmt::Display for SelectionError {
 
 impl std::error::Error for SelectionError {}
 
-/// A parsed selection expression.
+/// One comma-separated clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Clause {
+    expr: Expr,
+    span: Span,
+    legacy: bool,
+}
+
+/// A parsed selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     text: String,
-    expr: Expr,
+    clauses: Vec<Clause>,
 }
 
 impl Selection {
     pub fn parse(text: &str) -> Result<Self, SelectionError> {
-        let tokens = lexer::tokenize(text)?;
-        let expr = parser::parse(text, &tokens)?;
+        let spans = split_clauses(text)?;
+        let mut clauses = Vec::with_capacity(spans.len());
+        for span in spans {
+            let clause = match parser::parse(text, span.clone()) {
+                Ok(expr) => Clause {
+                    expr,
+                    span,
+                    legacy: false,
+                },
+                Err(grammar_error) => match legacy::parse(text, span.clone()) {
+                    Some(expr) => Clause {
+                        expr,
+                        span,
+                        legacy: true,
+                    },
+                    None if prefers_grammar_error(&text[span.clone()]) => {
+                        return Err(grammar_error);
+                    }
+                    None => return Err(legacy::explain(text, span)),
+                },
+            };
+            clauses.push(clause);
+        }
         Ok(Selection {
             text: text.to_owned(),
-            expr,
+            clauses,
         })
     }
 
@@ -101,130 +159,166 @@ impl Selection {
         &self.text
     }
 
-    pub fn expr(&self) -> &Expr {
-        &self.expr
+    /// The expression of each clause.
+    pub fn clauses(&self) -> impl Iterator<Item = &Expr> {
+        self.clauses.iter().map(|c| &c.expr)
     }
 
-    /// The assets the selection names, as a set of node ids. External assets are included when
-    /// named or reached by a traversal; `*` alone covers materializable assets only.
-    pub fn resolve(&self, graph: &AssetGraph) -> Result<FixedBitSet, SelectionError> {
-        self.eval(&self.expr, graph)
+    /// Whether resolving needs the instance's status (`status:`, `changed:`, ...).
+    pub fn needs_status(&self) -> bool {
+        self.clauses.iter().any(|c| c.expr.needs_status())
     }
 
-    fn eval(&self, expr: &Expr, graph: &AssetGraph) -> Result<FixedBitSet, SelectionError> {
+    /// The assets selected, as node ids of `graph`.
+    pub fn resolve(
+        &self,
+        graph: &AssetGraph,
+        status: &StatusSnapshot,
+    ) -> Result<FixedBitSet, SelectionError> {
+        let resolver = resolve::Resolver {
+            input: &self.text,
+            graph,
+            status,
+        };
         let mut set = FixedBitSet::with_capacity(graph.len());
-        match expr {
-            Expr::All { .. } => {
-                for (i, def) in graph.assets() {
-                    if !def.is_external() {
-                        set.insert(i);
-                    }
-                }
-            }
-            Expr::Key { key, span } => set.insert(self.lookup(graph, key, span)?),
-            Expr::Traverse { inner, up, down } => {
-                let base = self.eval(inner, graph)?;
-                set.union_with(&base);
-                if let Some(d) = up {
-                    set.union_with(&walk(graph, &base, *d, Walk::Up));
-                }
-                if let Some(d) = down {
-                    set.union_with(&walk(graph, &base, *d, Walk::Down));
-                }
-            }
-            Expr::Union(parts) => {
-                for part in parts {
-                    set.union_with(&self.eval(part, graph)?);
-                }
-            }
+        for clause in &self.clauses {
+            set.union_with(&resolver.eval(&clause.expr)?);
         }
         Ok(set)
     }
 
-    fn lookup(
+    /// The keys selected, sorted.
+    pub fn resolve_keys(
         &self,
         graph: &AssetGraph,
-        key: &str,
-        span: &Range<usize>,
-    ) -> Result<usize, SelectionError> {
-        let parsed = AssetKey::parse(key)
-            .map_err(|e| SelectionError::new(&self.text, span.clone(), e.to_string(), None))?;
-        graph.node(&parsed).ok_or_else(|| {
-            let help = graph
-                .suggest(key)
-                .map(|s| format!("did you mean \"{s}\"?"))
-                .or_else(|| Some("`assets list` shows every asset".into()));
-            SelectionError::new(
-                &self.text,
-                span.clone(),
-                format!("unknown asset \"{key}\""),
-                help,
-            )
+        status: &StatusSnapshot,
+    ) -> Result<Vec<AssetKey>, SelectionError> {
+        let set = self.resolve(graph, status)?;
+        let mut keys: Vec<AssetKey> = set.ones().map(|n| graph.key(n).clone()).collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// For a selection of one clause of the shape `[up]X[down]`: its upstream depth (`Some(0)`
+    /// when it has none, `None` when unlimited). `None` for other shapes.
+    pub fn upstream_depth(&self) -> Option<Depth> {
+        let [clause] = self.clauses.as_slice() else {
+            return None;
+        };
+        match &clause.expr {
+            Expr::Up { depth, .. } => Some(*depth),
+            Expr::UpDown { up, .. } => Some(*up),
+            Expr::Down { .. } => Some(Some(0)),
+            e if is_primary(e) => Some(Some(0)),
+            _ => None,
+        }
+    }
+
+    /// The same single clause with `depth` levels upstream (unlimited for `None`), written in
+    /// the clause's own syntax: `++embeddings+`, `*embeddings+`, `2+key:embeddings+`.
+    pub fn with_upstream(&self, depth: Depth) -> Option<String> {
+        let [clause] = self.clauses.as_slice() else {
+            return None;
+        };
+        let (inner, down) = match &clause.expr {
+            Expr::Up { inner, .. } => (inner.as_ref(), None),
+            Expr::Down { inner, depth } => (inner.as_ref(), Some(*depth)),
+            Expr::UpDown { inner, down, .. } => (inner.as_ref(), Some(*down)),
+            e if is_primary(e) => (e, None),
+            _ => return None,
+        };
+        let primary = self.primary_text(inner)?;
+        Some(if clause.legacy {
+            let up = match depth {
+                None => "*".to_owned(),
+                Some(n) => "+".repeat(n as usize),
+            };
+            let down = match down {
+                None => String::new(),
+                Some(None) => "*".to_owned(),
+                Some(Some(n)) => "+".repeat(n as usize),
+            };
+            format!("{up}{primary}{down}")
+        } else {
+            let up = match depth {
+                None => "+".to_owned(),
+                Some(0) => String::new(),
+                Some(n) => format!("{n}+"),
+            };
+            let down = match down {
+                None => String::new(),
+                Some(None) => "+".to_owned(),
+                Some(Some(n)) => format!("+{n}"),
+            };
+            format!("{up}{primary}{down}")
         })
     }
 
-    /// For a single `up? KEY down?` clause: the same clause with `hops` levels of upstream, as
-    /// text (`++embeddings+`). `None` for other shapes.
-    pub fn with_upstream(&self, hops: Depth) -> Option<String> {
-        let (key, down) = match &self.expr {
-            Expr::Key { key, .. } => (key, None),
-            Expr::Traverse { inner, down, .. } => match inner.as_ref() {
-                Expr::Key { key, .. } => (key, *down),
-                _ => return None,
-            },
-            _ => return None,
-        };
-        let side = |d: Option<Depth>| match d {
-            None => String::new(),
-            Some(Depth::Unlimited) => "*".into(),
-            Some(Depth::Hops(n)) => "+".repeat(n as usize),
-        };
-        Some(format!("{}{key}{}", side(Some(hops)), side(down)))
-    }
-
-    /// The upstream depth of a single clause (0 when it has none).
-    pub fn upstream_depth(&self) -> Option<Depth> {
-        match &self.expr {
-            Expr::Key { .. } => Some(Depth::Hops(0)),
-            Expr::Traverse { up, .. } => Some(up.unwrap_or(Depth::Hops(0))),
+    fn primary_text(&self, e: &Expr) -> Option<String> {
+        match e {
+            Expr::Name { span, .. } | Expr::Attr { span, .. } => {
+                Some(self.text[span.clone()].to_owned())
+            }
             _ => None,
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Walk {
-    Up,
-    Down,
+fn is_primary(e: &Expr) -> bool {
+    matches!(e, Expr::Name { .. } | Expr::Attr { .. })
 }
 
-/// Nodes reachable from `from` within `depth` hops in one direction (excluding `from` itself
-/// unless reached again).
-fn walk(graph: &AssetGraph, from: &FixedBitSet, depth: Depth, dir: Walk) -> FixedBitSet {
-    let mut seen = FixedBitSet::with_capacity(graph.len());
-    let mut frontier: Vec<usize> = from.ones().collect();
-    let max = match depth {
-        Depth::Hops(n) => n,
-        Depth::Unlimited => u32::MAX,
-    };
-    let mut level = 0;
-    while !frontier.is_empty() && level < max {
-        let mut next = Vec::new();
-        for n in frontier {
-            let neighbours: Box<dyn Iterator<Item = usize>> = match dir {
-                Walk::Up => Box::new(graph.parents(n)),
-                Walk::Down => Box::new(graph.children(n)),
-            };
-            for m in neighbours {
-                if !seen.put(m) {
-                    next.push(m);
-                }
+/// Splits at commas outside quotes and parentheses; an empty clause is an error.
+fn split_clauses(text: &str) -> Result<Vec<Span>, SelectionError> {
+    let mut spans = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth <= 0 => {
+                spans.push(start..i);
+                start = i + 1;
             }
+            _ => {}
         }
-        frontier = next;
-        level += 1;
     }
-    seen
+    spans.push(start..text.len());
+    if spans.len() == 1 && text.trim().is_empty() {
+        return Err(SelectionError::new(
+            text,
+            0..text.len().max(1),
+            "empty selection".into(),
+            Some(
+                "select assets with NAME, key:NAME, tag:K=V, group:G, `*`, ... (`assets --help`)"
+                    .into(),
+            ),
+        ));
+    }
+    for (i, span) in spans.iter().enumerate() {
+        if text[span.clone()].trim().is_empty() {
+            // Point at the comma before the empty clause (or after it, for a leading one).
+            let at = if i == 0 { span.end } else { span.start - 1 };
+            return Err(SelectionError::new(
+                text,
+                at..at + 1,
+                "empty clause between commas".into(),
+                None,
+            ));
+        }
+    }
+    Ok(spans)
+}
+
+/// Whether a clause that fits neither syntax is better explained by the grammar's error
+/// (it uses attributes, operators or parentheses) than by the legacy form's.
+fn prefers_grammar_error(clause: &str) -> bool {
+    let t = clause.trim();
+    t.contains([':', '(', ')', '"', '=', '<', '@'])
+        || t.split_whitespace()
+            .any(|w| matches!(w, "and" | "or" | "not" | "AND" | "OR" | "NOT"))
+        || !t.chars().any(|c| c.is_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -233,8 +327,16 @@ mod tests {
     use crate::definitions::AssetDef;
     use crate::graph::tests::{asset, graph};
 
-    /// raw → chunks → embeddings → eval → model → predictions, embeddings → predictions,
-    /// plus an external `vendor` feeding `raw`.
+    fn sel(g: &AssetGraph, s: &str) -> Vec<String> {
+        Selection::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .resolve_keys(g, &StatusSnapshot::unavailable())
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .into_iter()
+            .map(|k| k.to_string())
+            .collect()
+    }
+
     fn rag() -> AssetGraph {
         graph(vec![
             AssetDef::external("vendor").build(),
@@ -244,70 +346,79 @@ mod tests {
             asset("eval", &["embeddings", "chunks"]),
             asset("model", &["embeddings"]),
             asset("predictions", &["model", "embeddings"]),
-            asset("other/thing", &[]),
         ])
     }
 
-    fn sel(g: &AssetGraph, s: &str) -> Vec<String> {
-        let set = Selection::parse(s).unwrap().resolve(g).unwrap();
-        let mut keys: Vec<String> = set.ones().map(|i| g.key(i).to_string()).collect();
-        keys.sort();
-        keys
-    }
-
     #[test]
-    fn legacy_forms_mean_what_they_mean_in_dagster() {
+    fn the_two_syntaxes_disagree_where_dagster_does() {
         let g = rag();
-        assert_eq!(sel(&g, "embeddings"), ["embeddings"]);
         assert_eq!(
             sel(&g, "embeddings+"),
             ["embeddings", "eval", "model", "predictions"]
         );
-        assert_eq!(sel(&g, "model+"), ["model", "predictions"]);
-        assert_eq!(sel(&g, "raw++"), ["chunks", "embeddings", "eval", "raw"]);
-        // Two hops from chunks: eval reads chunks directly, predictions reads embeddings.
+        assert_eq!(sel(&g, "chunks+"), ["chunks", "embeddings", "eval"]);
         assert_eq!(
-            sel(&g, "chunks++"),
+            sel(&g, "key:chunks+"),
             ["chunks", "embeddings", "eval", "model", "predictions"]
         );
-        assert_eq!(sel(&g, "+embeddings"), ["chunks", "embeddings"]);
+        assert_eq!(sel(&g, "key:chunks+1"), ["chunks", "embeddings", "eval"]);
+        // Upward traversals drop external assets in both syntaxes.
+        assert_eq!(sel(&g, "*chunks"), ["chunks", "raw"]);
+        assert_eq!(sel(&g, "+key:chunks"), ["chunks", "raw"]);
+        // Commas are unions of clauses of either syntax.
         assert_eq!(
-            sel(&g, "*embeddings"),
-            ["chunks", "embeddings", "raw", "vendor"]
+            sel(&g, "model, key:raw or key:vendor"),
+            ["model", "raw", "vendor"]
         );
-        assert_eq!(sel(&g, "model*"), ["model", "predictions"]);
-        assert_eq!(sel(&g, "+model+"), ["embeddings", "model", "predictions"]);
-        assert_eq!(sel(&g, "other/thing, model"), ["model", "other/thing"]);
-        // `*` is every materializable asset: the external one is not in it.
-        assert_eq!(sel(&g, "*").len(), 7);
-        assert!(!sel(&g, "*").contains(&"vendor".to_string()));
     }
 
     #[test]
-    fn unknown_keys_get_a_caret_and_a_suggestion() {
-        let g = rag();
-        let err = Selection::parse("chunks, embedings+")
-            .unwrap()
-            .resolve(&g)
-            .unwrap_err();
-        assert_eq!(err.span(), 8..17);
-        let text = err.to_string();
-        assert!(text.contains("unknown asset \"embedings\""), "{text}");
-        assert!(text.contains("did you mean \"embeddings\"?"), "{text}");
-        assert!(text.contains("\n          ^^^^^^^^^\n"), "{text}");
-    }
-
-    #[test]
-    fn widening_upstream_rewrites_a_single_clause() {
-        let s = Selection::parse("embeddings+").unwrap();
-        assert_eq!(s.upstream_depth(), Some(Depth::Hops(0)));
-        assert_eq!(s.with_upstream(Depth::Hops(1)).unwrap(), "+embeddings+");
-        assert_eq!(s.with_upstream(Depth::Unlimited).unwrap(), "*embeddings+");
-        assert!(
-            Selection::parse("a,b")
+    fn splitting_respects_quotes_and_parentheses() {
+        assert_eq!(
+            split_clauses(r#"a, key:"x,y", (key:b or key:c)"#)
                 .unwrap()
-                .with_upstream(Depth::Hops(1))
+                .len(),
+            3
+        );
+        assert_eq!(split_clauses("a,,b").unwrap_err().span(), 1..2);
+        assert_eq!(split_clauses(",a").unwrap_err().span(), 0..1);
+        assert_eq!(split_clauses("a,").unwrap_err().span(), 1..2);
+        assert!(
+            split_clauses("  ")
+                .unwrap_err()
+                .message()
+                .contains("empty selection")
+        );
+    }
+
+    #[test]
+    fn widening_upstream_keeps_the_clause_syntax() {
+        let s = Selection::parse("embeddings+").unwrap();
+        assert_eq!(s.upstream_depth(), Some(Some(0)));
+        assert_eq!(s.with_upstream(Some(2)).unwrap(), "++embeddings+");
+        assert_eq!(s.with_upstream(None).unwrap(), "*embeddings+");
+        let s = Selection::parse("key:embeddings+2").unwrap();
+        assert_eq!(s.with_upstream(Some(1)).unwrap(), "1+key:embeddings+2");
+        assert_eq!(s.with_upstream(None).unwrap(), "+key:embeddings+2");
+        assert!(
+            Selection::parse("a, b")
+                .unwrap()
+                .with_upstream(Some(1))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_clause_that_fits_neither_syntax_gets_the_more_useful_error() {
+        let e = Selection::parse("chunks embeddings").unwrap_err();
+        assert!(
+            e.message()
+                .contains("unexpected `embeddings` after the asset name"),
+            "{e}"
+        );
+        let e = Selection::parse("chunks and embeddings").unwrap_err();
+        assert!(e.help().unwrap().contains("key:chunks"), "{e}");
+        let e = Selection::parse("*+").unwrap_err();
+        assert!(e.message().contains("cannot carry a traversal"), "{e}");
     }
 }

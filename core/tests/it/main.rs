@@ -1,4 +1,6 @@
 //! Integration tests of the `stemma` crate: the `#[asset]` and `#[asset_check]` macros as a
-//! user writes them.
+//! user writes them, and the selection language's golden files and properties.
 
 mod macros;
+mod selection_golden;
+mod selection_props;

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use serde_json::json;
 use stemma::instance::{CheckStatus, LatestMaterialization};
 use stemma::selection::Selection;
 use stemma::spec::DepKind;
+use stemma::status::StatusSnapshot;
 use stemma::{AssetGraph, Engine, Materialize, RunStatus};
 use tokio_util::sync::CancellationToken;
 
@@ -17,26 +19,47 @@ use super::printer::{Printer, age, count, duration, local_time};
 use super::progress::Progress;
 use super::{CliResult, Failure, GraphFormat};
 
-/// The assets a selection names, in topological order; every asset without one.
-fn selected_nodes(graph: &AssetGraph, select: Option<&str>) -> Result<Vec<usize>, Failure> {
-    match select {
-        None => Ok(graph.topo_order().to_vec()),
-        Some(text) => {
-            let set = Selection::parse(text)
-                .and_then(|s| s.resolve(graph))
-                .map_err(stemma::Error::from)?;
-            Ok(graph
-                .topo_order()
-                .iter()
-                .copied()
-                .filter(|&n| set.contains(n))
-                .collect())
-        }
-    }
+/// The assets a selection names, in topological order; every asset without one. `status`
+/// is called only when the selection needs the instance (`status:`, `changed:`, ...).
+fn selected_nodes(
+    graph: &AssetGraph,
+    select: Option<&str>,
+    status: impl FnOnce() -> stemma::Result<StatusSnapshot>,
+) -> Result<Vec<usize>, Failure> {
+    let Some(text) = select else {
+        return Ok(graph.topo_order().to_vec());
+    };
+    let selection = Selection::parse(text).map_err(stemma::Error::from)?;
+    let snapshot = if selection.needs_status() {
+        status()?
+    } else {
+        StatusSnapshot::unavailable()
+    };
+    let set = selection
+        .resolve(graph, &snapshot)
+        .map_err(stemma::Error::from)?;
+    Ok(graph
+        .topo_order()
+        .iter()
+        .copied()
+        .filter(|&n| set.contains(n))
+        .collect())
 }
 
-pub(crate) fn list(graph: &AssetGraph, select: Option<&str>, printer: Printer) -> CliResult {
-    let nodes = selected_nodes(graph, select)?;
+/// The status of a code location's assets when no engine is open: opens the instance.
+fn status_from_home(graph: &AssetGraph, home: &Path) -> stemma::Result<StatusSnapshot> {
+    let instance = stemma::Instance::open(home)?;
+    StatusSnapshot::load(graph, &instance, chrono::Utc::now().timestamp_micros())
+}
+
+pub(crate) fn list(
+    graph: &AssetGraph,
+    select: Option<&str>,
+    home: &Path,
+    printer: Printer,
+) -> CliResult {
+    let mut nodes = selected_nodes(graph, select, || status_from_home(graph, home))?;
+    nodes.sort_by(|&a, &b| graph.key(a).cmp(graph.key(b)));
     if printer.json {
         let assets: Vec<serde_json::Value> = nodes
             .iter()
@@ -110,7 +133,9 @@ pub(crate) fn list(graph: &AssetGraph, select: Option<&str>, printer: Printer) -
         row.push(first_line(spec.description.as_deref().unwrap_or("")));
         table.add_row(row);
     }
-    printer.out(table);
+    if !nodes.is_empty() {
+        printer.out(table);
+    }
     printer.err(style(format!("{} assets", nodes.len())).dim().for_stderr());
     Ok(ExitCode::SUCCESS)
 }
@@ -137,10 +162,11 @@ pub(crate) fn config(graph: &AssetGraph, printer: Printer) -> CliResult {
 pub(crate) fn graph(
     graph: &AssetGraph,
     select: Option<&str>,
+    home: &Path,
     format: GraphFormat,
     printer: Printer,
 ) -> CliResult {
-    let nodes = selected_nodes(graph, select)?;
+    let nodes = selected_nodes(graph, select, || status_from_home(graph, home))?;
     let included: std::collections::HashSet<usize> = nodes.iter().copied().collect();
     let edges: Vec<(usize, usize, DepKind)> = nodes
         .iter()
@@ -338,7 +364,8 @@ async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
 
 pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) -> CliResult {
     let graph = engine.graph();
-    let nodes = selected_nodes(graph, select)?;
+    let snapshot = engine.status()?;
+    let nodes = selected_nodes(graph, select, || Ok(snapshot.clone()))?;
     let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
     for m in engine.instance().latest_materializations(None)? {
         latest.entry(m.asset.to_string()).or_default().push(m);
@@ -394,6 +421,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
                 json!({
                     "key": key,
                     "external": graph.asset(n).is_external(),
+                    "state": snapshot.get(n).map(state).unwrap_or("unknown"),
                     "materializations": mats,
                     "checks": cs,
                 })
@@ -404,6 +432,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
     }
     let mut table = printer.table(&[
         "ASSET",
+        "STATE",
         "LAST MATERIALIZED",
         "RUN",
         "DATA VERSION",
@@ -423,9 +452,17 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
             _ if graph.asset(n).is_external() => format!("{key} (external)"),
             _ => key.clone(),
         };
+        let state = snapshot.get(n).map(state).unwrap_or("unknown");
+        let state_cell = match state {
+            "fresh" => style(state).green().to_string(),
+            "stale" | "partial" => style(state).yellow().to_string(),
+            "failed" => style(state).red().to_string(),
+            other => style(other).dim().to_string(),
+        };
         match newest {
             Some(m) => table.add_row(vec![
                 label,
+                state_cell,
                 format!("{} ({})", local_time(m.timestamp), age(m.timestamp)),
                 m.run_id
                     .as_ref()
@@ -438,6 +475,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
                 never += 1;
                 table.add_row(vec![
                     label,
+                    state_cell,
                     style("never").yellow().to_string(),
                     "-".into(),
                     "-".into(),
@@ -459,6 +497,18 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
         .for_stderr(),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One word for an asset's state: failed beats stale beats partial (some partitions
+/// missing) beats missing beats fresh.
+fn state(s: &stemma::status::AssetStatus) -> &'static str {
+    match (s.failed, s.stale, s.materialized, s.missing) {
+        (true, ..) => "failed",
+        (_, true, ..) => "stale",
+        (_, _, false, true) if s.last_materialized.is_some() => "partial",
+        (_, _, false, _) => "missing",
+        _ => "fresh",
+    }
 }
 
 fn check_summary(defined: usize, evaluated: &[CheckStatus]) -> String {
@@ -488,7 +538,7 @@ fn check_summary(defined: usize, evaluated: &[CheckStatus]) -> String {
 }
 
 pub(crate) async fn wipe(engine: &Engine, select: &str, yes: bool, printer: Printer) -> CliResult {
-    let nodes = selected_nodes(engine.graph(), Some(select))?;
+    let nodes = selected_nodes(engine.graph(), Some(select), || engine.status())?;
     let keys: Vec<String> = nodes
         .iter()
         .map(|&n| engine.graph().key(n).to_string())

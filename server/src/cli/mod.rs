@@ -20,15 +20,23 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use printer::Printer;
 
-const SELECT_HELP: &str = "Assets to act on. Clauses (Dagster's forms), joined by commas:
-  NAME         one asset (a key path: raw/documents)
-  NAME+        it and its direct children; each extra + is one more level (NAME++)
-  +NAME        it and its direct parents; ++NAME two levels up
-  NAME*, *NAME it and all its descendants / ancestors
-  +NAME+       parents, it and children
-  *            every materializable asset
-Note: as in Dagster, `NAME+` is one hop here, while `key:NAME+` in Dagster's newer grammar is
-unlimited.";
+const SELECT_HELP: &str = "Assets to act on: clauses joined by commas (a union). A clause is either
+Dagster's legacy form:
+  NAME          one asset; prefixed keys are written raw/documents
+  NAME+, NAME++ it and its children, one level per +    (+NAME, ++NAME: parents)
+  NAME*, *NAME  it and all its descendants / ancestors   (*NAME*: both)
+  *             every materializable asset
+or Dagster's selection grammar:
+  key:PATTERN   anchored, * matches anything (key:raw/*); quote to match all: key:\"*\"
+  tag:K tag:K=V owner:O group:G kind:K is:external|materializable
+  partitions:none|static|time|dynamic|multi
+  and, or, not, ( )      precedence not > and > or
+  +X X+ N+X X+N N+X+M    traversals; unlimited without N (upward keeps materializable only)
+  roots(X) sinks(X)
+and beyond Dagster, resolved against the instance:
+  status:materialized|missing|stale|fresh|failed   changed:code|deps|any
+  not_materialized_in_hours:N   @X (dbt: X, its descendants and all their ancestors)
+As in Dagster, NAME+ is one hop while key:NAME+ is unlimited; tag:K matches only an empty value.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -203,10 +211,10 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
     let graph = AssetGraph::new(definitions)?;
     let home = cli.home.unwrap_or_else(crate::default_home);
     match cli.command {
-        Command::List { select } => commands::list(&graph, select.as_deref(), printer),
+        Command::List { select } => commands::list(&graph, select.as_deref(), &home, printer),
         Command::Config => commands::config(&graph, printer),
         Command::Graph { format, select } => {
-            commands::graph(&graph, select.as_deref(), format, printer)
+            commands::graph(&graph, select.as_deref(), &home, format, printer)
         }
         command => {
             let engine = crate::open_engine(graph, &home)?;
