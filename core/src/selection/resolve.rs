@@ -16,7 +16,7 @@ use super::ast::{
     Attr, ChangedValue, Depth, Expr, IsValue, PartitionsValue, Span, StatusValue, Value,
 };
 use crate::error::did_you_mean;
-use crate::graph::AssetGraph;
+use crate::graph::{AssetGraph, AttrMap};
 use crate::key::AssetKey;
 use crate::spec::PartitionsDefinition;
 use crate::status::{AssetStatus, StatusSnapshot};
@@ -144,6 +144,20 @@ impl Resolver<'_> {
         Err(self.error(span, format!("unknown asset \"{name}\""), Some(help)))
     }
 
+    /// The assets an attribute value has, or an error naming the value and its near misses.
+    fn lookup<'m>(
+        &self,
+        map: &'m AttrMap,
+        value: &str,
+        span: &Span,
+        message: String,
+        what: &str,
+    ) -> Result<&'m [u32], SelectionError> {
+        map.get(value)
+            .map(Vec::as_slice)
+            .ok_or_else(|| self.error(span, message, suggest(value, map.keys(), what)))
+    }
+
     /// The materializable members of an index entry.
     fn materializable_of(&self, nodes: &[u32]) -> FixedBitSet {
         let mut set = self.of(nodes.iter().map(|&n| n as usize));
@@ -183,17 +197,14 @@ impl Resolver<'_> {
                 .filter(|(_, d)| d.spec().owners.is_empty())
                 .map(|(n, _)| n)),
             Attr::Owner(Value::Text(owner)) => {
-                let owners = &g.attrs().owners;
-                match owners.get(owner) {
-                    Some(nodes) => self.of(nodes.iter().map(|&n| n as usize)),
-                    None => {
-                        return Err(self.error(
-                            span,
-                            format!("no asset is owned by `{owner}`"),
-                            suggest(owner, owners.keys(), "owners"),
-                        ));
-                    }
-                }
+                let nodes = self.lookup(
+                    &g.attrs().owners,
+                    owner,
+                    span,
+                    format!("no asset is owned by `{owner}`"),
+                    "owners",
+                )?;
+                self.of(nodes.iter().map(|&n| n as usize))
             }
             Attr::Group(Value::Null) => self.empty(),
             Attr::Group(Value::Text(group)) => {
@@ -208,16 +219,9 @@ impl Resolver<'_> {
                     set.intersect_with(g.materializable());
                     set
                 } else {
-                    match groups.get(group) {
-                        Some(nodes) => self.materializable_of(nodes),
-                        None => {
-                            return Err(self.error(
-                                span,
-                                format!("no group `{group}`"),
-                                suggest(group, groups.keys(), "groups"),
-                            ));
-                        }
-                    }
+                    let nodes =
+                        self.lookup(groups, group, span, format!("no group `{group}`"), "groups")?;
+                    self.materializable_of(nodes)
                 }
             }
             Attr::Kind(Value::Null) => {
@@ -229,17 +233,14 @@ impl Resolver<'_> {
                 set
             }
             Attr::Kind(Value::Text(kind)) => {
-                let kinds = &g.attrs().kinds;
-                match kinds.get(kind) {
-                    Some(nodes) => self.materializable_of(nodes),
-                    None => {
-                        return Err(self.error(
-                            span,
-                            format!("no asset has kind `{kind}`"),
-                            suggest(kind, kinds.keys(), "kinds"),
-                        ));
-                    }
-                }
+                let nodes = self.lookup(
+                    &g.attrs().kinds,
+                    kind,
+                    span,
+                    format!("no asset has kind `{kind}`"),
+                    "kinds",
+                )?;
+                self.materializable_of(nodes)
             }
             Attr::Is(IsValue::External) => g.external().clone(),
             Attr::Is(IsValue::Materializable) => g.materializable().clone(),
