@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use stemma::BoxError;
+use stemma::hash::StableHasher;
 use stemma::prelude::*;
 
 /// One document.
@@ -22,34 +24,107 @@ fn builtin_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
+/// Where the documents come from, as the run's config says.
+enum Source {
+    Synthetic {
+        count: usize,
+        seed: u64,
+    },
+    Folder(PathBuf),
+    /// The shipped corpus and Stemma's own README files.
+    Builtin,
+}
+
+fn source(ctx: &AssetContext) -> Result<Source, BoxError> {
+    let count: usize = ctx.config().get("synthetic_docs")?;
+    let seed: u64 = ctx.config().get("seed")?;
+    Ok(if count > 0 {
+        Source::Synthetic { count, seed }
+    } else {
+        match ctx.config().get_opt::<PathBuf>("source_dir")? {
+            Some(dir) => Source::Folder(dir),
+            None => Source::Builtin,
+        }
+    })
+}
+
+/// One file to index.
+struct SourceFile {
+    path: PathBuf,
+    doc_id: String,
+    topic: String,
+}
+
+/// The files of a folder or of the builtin sources, in a stable order.
+fn source_files(source: &Source) -> Result<Vec<SourceFile>, String> {
+    match source {
+        Source::Synthetic { .. } => Ok(Vec::new()),
+        Source::Folder(dir) => folder_files(dir, None),
+        Source::Builtin => {
+            let mut files = folder_files(&builtin_corpus(), None).map_err(|e| {
+                format!("{e}; pass --config source_dir=DIR to index another folder")
+            })?;
+            files.extend(project_docs());
+            Ok(files)
+        }
+    }
+}
+
+/// The files `raw_documents` reads, observed by their content: Stemma records a new version
+/// whenever a file is added, removed or edited, which makes `raw_documents` (and everything
+/// downstream) stale.
+pub fn source_documents() -> AssetDef {
+    AssetDef::external("source_documents")
+        .group("rag")
+        .kind("markdown")
+        .owner("team:ml")
+        .description(
+            "The .md/.markdown/.txt files raw_documents reads (source_dir, or the shipped corpus \
+             and Stemma's README files), observed by a hash of their paths and contents.",
+        )
+        .observe_blocking(|ctx: &AssetContext| -> Result<String, BoxError> {
+            let source = source(ctx)?;
+            if let Source::Synthetic { count, seed } = source {
+                return Ok(format!("synthetic documents: {count}, seed {seed}"));
+            }
+            let mut h = StableHasher::new("assets.source_documents.v1");
+            for f in source_files(&source)? {
+                let bytes = std::fs::read(&f.path)
+                    .map_err(|e| format!("reading {}: {e}", f.path.display()))?;
+                h.str(&f.doc_id).str(&f.topic).bytes(&bytes);
+            }
+            Ok(h.finish_hex())
+        })
+        .build()
+}
+
 /// Documents to index: the Markdown and text files under `source_dir` (by default the corpus
 /// shipped in `assets/corpus/` and Stemma's own README files), or `synthetic_docs` generated
 /// documents. A document's topic is the folder it is in.
-#[asset(group = "rag", kinds = ["parquet"], owners = ["team:ml"], tags(layer = "bronze"))]
+#[asset(
+    group = "rag",
+    kinds = ["parquet"],
+    owners = ["team:ml"],
+    tags(layer = "bronze"),
+    deps = ["source_documents"]
+)]
 pub fn raw_documents(ctx: &AssetContext) -> AssetResult<Rows<Document>> {
-    let synthetic: usize = ctx.config().get("synthetic_docs")?;
-    let seed: u64 = ctx.config().get("seed")?;
-    let docs = if synthetic > 0 {
-        ctx.add_metadata(
-            "source",
-            format!("{synthetic} synthetic documents (seed {seed})"),
-        );
-        generate(synthetic, seed)
-    } else {
-        match ctx.config().get_opt::<PathBuf>("source_dir")? {
-            Some(dir) => {
-                ctx.add_metadata("source", MetadataValue::path(&dir));
-                read_folder(&dir, None)?
-            }
-            None => {
-                let corpus = builtin_corpus();
-                ctx.add_metadata("source", MetadataValue::path(&corpus));
-                let mut docs = read_folder(&corpus, None).map_err(|e| {
-                    format!("{e}; pass --config source_dir=DIR to index another folder")
-                })?;
-                docs.extend(project_docs()?);
-                docs
-            }
+    let source = source(ctx)?;
+    let docs = match &source {
+        Source::Synthetic { count, seed } => {
+            ctx.add_metadata(
+                "source",
+                format!("{count} synthetic documents (seed {seed})"),
+            );
+            generate(*count, *seed)
+        }
+        Source::Folder(dir) => {
+            ctx.add_metadata("source", MetadataValue::path(dir));
+            read_files(source_files(&source)?)?
+        }
+        Source::Builtin => {
+            ctx.add_metadata("source", MetadataValue::path(builtin_corpus()));
+            read_files(source_files(&source)?)?
         }
     };
     let words: u64 = docs.iter().map(|d| u64::from(d.words)).sum();
@@ -72,6 +147,17 @@ pub fn raw_documents(ctx: &AssetContext) -> AssetResult<Rows<Document>> {
 /// Reads every `.md`, `.markdown` and `.txt` file under `root`, sorted by path. The topic of a
 /// file is its first folder below `root` (or `topic` when given).
 pub fn read_folder(root: &Path, topic: Option<&str>) -> Result<Vec<Document>, String> {
+    read_files(folder_files(root, topic)?)
+}
+
+fn read_files(files: Vec<SourceFile>) -> Result<Vec<Document>, String> {
+    files
+        .into_iter()
+        .map(|f| document(&f.path, f.doc_id, f.topic))
+        .collect()
+}
+
+fn folder_files(root: &Path, topic: Option<&str>) -> Result<Vec<SourceFile>, String> {
     if !root.exists() {
         return Err(format!("source folder {} does not exist", root.display()));
     }
@@ -87,7 +173,7 @@ pub fn read_folder(root: &Path, topic: Option<&str>) -> Result<Vec<Document>, St
             root.display()
         ));
     }
-    files
+    Ok(files
         .into_iter()
         .map(|path| {
             let rel = path.strip_prefix(root).unwrap_or(&path);
@@ -102,9 +188,13 @@ pub fn read_folder(root: &Path, topic: Option<&str>) -> Result<Vec<Document>, St
                     "general".to_owned()
                 }
             });
-            document(&path, parts.join("/"), topic)
+            SourceFile {
+                doc_id: parts.join("/"),
+                topic,
+                path,
+            }
         })
-        .collect()
+        .collect())
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -155,9 +245,9 @@ fn document(path: &Path, doc_id: String, topic: String) -> Result<Document, Stri
 }
 
 /// Stemma's own documentation: the workspace README and the README of each top-level folder.
-fn project_docs() -> Result<Vec<Document>, String> {
+fn project_docs() -> Vec<SourceFile> {
     let Some(workspace) = Path::new(env!("CARGO_MANIFEST_DIR")).parent() else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let mut paths = vec![workspace.join("README.md")];
     if let Ok(entries) = std::fs::read_dir(workspace) {
@@ -171,13 +261,17 @@ fn project_docs() -> Result<Vec<Document>, String> {
     paths
         .into_iter()
         .filter(|p| p.is_file())
-        .map(|p| {
-            let id = p
+        .map(|path| {
+            let id = path
                 .strip_prefix(workspace)
-                .unwrap_or(&p)
+                .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            document(&p, format!("stemma/{id}"), "stemma".to_owned())
+            SourceFile {
+                doc_id: format!("stemma/{id}"),
+                topic: "stemma".to_owned(),
+                path,
+            }
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! The default Stemma code location: a retrieval (RAG) pipeline and a model trained on it.
 //!
 //! ```text
-//! raw_documents ─► chunks ─► embeddings ─┬─► retrieval_eval ──(gate)──┐
+//! (source_documents) ─► raw_documents ─► chunks ─► embeddings ─┬─► retrieval_eval ──(gate)──┐
 //!                     └──────────────────┘                            ▼
 //!                                        └──────────────────────► topic_model ─► predictions
 //! ```
@@ -31,6 +31,7 @@ use stemma::prelude::*;
 pub fn definitions() -> Definitions {
     Definitions::new()
         .assets([
+            documents::source_documents(),
             documents::raw_documents(),
             chunks::chunks(),
             embed::embeddings(),

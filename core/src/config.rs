@@ -198,16 +198,19 @@ impl RunConfig {
     }
 }
 
+/// The config values an asset read, by name (`None`: read, but it had no value).
+pub type ConfigReads = BTreeMap<String, Option<String>>;
+
 /// What an asset sees through `ctx.config()`: typed reads that are remembered, because the
 /// config an asset actually read is part of its provenance.
 #[derive(Debug)]
 pub struct ConfigView<'a> {
     config: &'a RunConfig,
-    reads: &'a Mutex<BTreeMap<String, String>>,
+    reads: &'a Mutex<ConfigReads>,
 }
 
 impl<'a> ConfigView<'a> {
-    pub(crate) fn new(config: &'a RunConfig, reads: &'a Mutex<BTreeMap<String, String>>) -> Self {
+    pub(crate) fn new(config: &'a RunConfig, reads: &'a Mutex<ConfigReads>) -> Self {
         ConfigView { config, reads }
     }
 
@@ -230,12 +233,14 @@ impl<'a> ConfigView<'a> {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        let Some(raw) = self.config.raw(name)? else {
+        let raw = self.config.raw(name)?;
+        // Reading "no value" is a read too: giving one later changes what the asset sees.
+        if let Ok(mut reads) = self.reads.lock() {
+            reads.insert(name.to_owned(), raw.map(str::to_owned));
+        }
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        if let Ok(mut reads) = self.reads.lock() {
-            reads.insert(name.to_owned(), raw.to_owned());
-        }
         raw.parse::<T>().map(Some).map_err(|e| {
             Error::Config(format!(
                 "config {name}={raw:?} cannot be read as {}: {e}",
@@ -267,11 +272,10 @@ mod tests {
         assert_eq!(view.get_opt::<String>("source_dir").unwrap(), None);
         assert!(view.get::<String>("source_dir").is_err());
         let reads = reads.into_inner().unwrap();
-        assert_eq!(reads.get("synthetic_docs").map(String::as_str), Some("50"));
-        assert_eq!(
-            reads.get("min_recall_at_5").map(String::as_str),
-            Some("0.5")
-        );
+        assert_eq!(reads["synthetic_docs"].as_deref(), Some("50"));
+        assert_eq!(reads["min_recall_at_5"].as_deref(), Some("0.5"));
+        // Reading an unset field is recorded as such.
+        assert_eq!(reads.get("source_dir"), Some(&None));
     }
 
     #[test]

@@ -24,6 +24,11 @@ use crate::value::{FromValue, IntoOutput, Value};
 pub type ComputeFn =
     Arc<dyn Fn(AssetContext, Inputs) -> BoxFuture<'static, Result<Value, BoxError>> + Send + Sync>;
 
+/// An external asset's observer: returns a token that changes whenever the data does (a content
+/// hash, a modification time, an ETag). Stemma hashes it into the asset's data version.
+pub type ObserveFn =
+    Arc<dyn Fn(AssetContext) -> BoxFuture<'static, Result<String, BoxError>> + Send + Sync>;
+
 /// A check's function, type-erased.
 pub type CheckFn = Arc<
     dyn Fn(AssetContext, Inputs) -> BoxFuture<'static, Result<CheckResult, BoxError>> + Send + Sync,
@@ -83,6 +88,7 @@ impl Inputs {
 pub struct AssetDef {
     pub(crate) spec: AssetSpec,
     pub(crate) compute: Option<ComputeFn>,
+    pub(crate) observe: Option<ObserveFn>,
     pub(crate) problems: Vec<String>,
 }
 
@@ -98,6 +104,7 @@ impl AssetDef {
             spec: AssetSpec::new(key),
             prefix: Vec::new(),
             compute: None,
+            observe: None,
             problems,
         }
     }
@@ -120,6 +127,17 @@ impl AssetDef {
     pub fn is_external(&self) -> bool {
         self.compute.is_none()
     }
+
+    /// Whether Stemma can observe this external asset's version.
+    pub fn is_observable(&self) -> bool {
+        self.observe.is_some()
+    }
+
+    /// The same asset with another code version — an explicit bump, or a deployment's override.
+    pub fn with_code_version(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_version = Some(version.into());
+        self
+    }
 }
 
 impl fmt::Debug for AssetDef {
@@ -137,6 +155,7 @@ pub struct AssetBuilder {
     spec: AssetSpec,
     prefix: Vec<String>,
     compute: Option<ComputeFn>,
+    observe: Option<ObserveFn>,
     problems: Vec<String>,
 }
 
@@ -234,6 +253,28 @@ impl AssetBuilder {
         self
     }
 
+    /// Marks the asset volatile: always recomputed (its output depends on the world), though an
+    /// unchanged output still spares its downstream.
+    pub fn volatile(mut self, volatile: bool) -> Self {
+        self.spec.volatile = volatile;
+        self
+    }
+
+    /// How to observe an external asset's current version without computing it: a cheap
+    /// function returning a token that changes whenever the data does.
+    pub fn observe_blocking<F, E>(mut self, f: F) -> Self
+    where
+        F: Fn(&AssetContext) -> Result<String, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        let f = Arc::new(f);
+        self.observe = Some(Arc::new(move |ctx| {
+            let f = Arc::clone(&f);
+            run_blocking(move || f(&ctx).map_err(Into::into)).boxed()
+        }));
+        self
+    }
+
     /// An async function body; it runs on the async runtime, so it must not block.
     pub fn compute<F, Fut, R>(mut self, f: F) -> Self
     where
@@ -271,6 +312,16 @@ impl AssetBuilder {
             self.problems
                 .push("is declared external but has a function; drop one of the two".into());
         }
+        if self.observe.is_some() && !self.spec.external {
+            self.problems.push(
+                "has an observer but is not external; only external assets are observed".into(),
+            );
+        }
+        if self.spec.volatile && self.spec.external {
+            self.problems.push(
+                "is external and volatile; volatile applies to assets Stemma computes".into(),
+            );
+        }
         if !self.spec.external && self.compute.is_none() {
             self.problems.push(
                 "has no function: give it one with .compute(...) or declare it with AssetDef::external"
@@ -280,6 +331,7 @@ impl AssetBuilder {
         AssetDef {
             spec: self.spec,
             compute: self.compute,
+            observe: self.observe,
             problems: self.problems,
         }
     }

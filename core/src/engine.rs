@@ -6,15 +6,18 @@ use std::sync::Arc;
 
 use fixedbitset::FixedBitSet;
 
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::event::{Clock, Event, EventKind, RunStatus, SystemClock};
 use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
 use crate::graph::AssetGraph;
+use crate::hash::DataVersion;
 use crate::instance::{Instance, ProcessIdentity};
 use crate::io::IoManagers;
 use crate::key::AssetKey;
-use crate::plan::{MissingInput, Plan, PlanError, StoredIndex, plan};
+use crate::plan::{MissingInput, Plan, PlanError, Previous, PreviousIndex, StoredIndex, plan};
 use crate::selection::Selection;
+use crate::staleness::{Staleness, VersionState};
 use crate::status::StatusSnapshot;
 
 /// The engine of one code location against one instance.
@@ -24,19 +27,28 @@ pub struct Engine {
     instance: Arc<Instance>,
     io: Arc<IoManagers>,
     clock: Arc<dyn Clock>,
+    /// The config observers and staleness see, and runs use unless they bring their own.
+    config: RunConfig,
 }
 
 impl Engine {
     /// Checks that every IO manager key the assets use is registered.
-    pub fn new(graph: AssetGraph, instance: Instance, io: IoManagers) -> Result<Self> {
+    pub fn new(
+        graph: impl Into<Arc<AssetGraph>>,
+        instance: Instance,
+        io: IoManagers,
+    ) -> Result<Self> {
+        let graph = graph.into();
         for (_, def) in graph.assets() {
             if !def.is_external() {
                 io.get(&def.spec().io_manager)
                     .map_err(|e| Error::Definition(format!("asset {}: {e}", def.spec().key)))?;
             }
         }
+        let config = RunConfig::defaults(Arc::clone(graph.config_spec()));
         Ok(Engine {
-            graph: Arc::new(graph),
+            config,
+            graph,
             instance: Arc::new(instance),
             io: Arc::new(io),
             clock: Arc::new(SystemClock),
@@ -46,6 +58,17 @@ impl Engine {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// `key=value` config pairs for everything this engine does: observing sources (a source
+    /// folder is config), staleness, plans, and runs that bring no config of their own.
+    pub fn with_config<S: AsRef<str>>(mut self, pairs: &[S]) -> Result<Self> {
+        self.config = self.graph.config_spec().parse_pairs(pairs)?;
+        Ok(self)
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
     }
 
     pub fn graph(&self) -> &AssetGraph {
@@ -69,6 +92,18 @@ impl Engine {
         Ok((selection, set))
     }
 
+    /// [`select`](Self::select) after the sources were observed.
+    fn select_observed(&self, text: &str) -> Result<(Selection, FixedBitSet)> {
+        let selection = Selection::parse(text)?;
+        let status = if selection.needs_status() {
+            StatusSnapshot::load(&self.graph, &self.instance, self.clock.now())?
+        } else {
+            StatusSnapshot::unavailable()
+        };
+        let set = selection.resolve(&self.graph, &status)?;
+        Ok((selection, set))
+    }
+
     /// The status snapshot a selection needs (nothing is read when it needs none).
     pub fn status_for(&self, selection: &Selection) -> Result<StatusSnapshot> {
         if selection.needs_status() {
@@ -78,44 +113,146 @@ impl Engine {
         }
     }
 
-    /// Every asset's status as the instance has it now.
+    /// Every asset's status as the instance has it now (observing external sources first).
     pub fn status(&self) -> Result<StatusSnapshot> {
+        self.observe_sources(&self.config)?;
         StatusSnapshot::load(&self.graph, &self.instance, self.clock.now())
     }
 
-    /// The latest materializations of the assets the selected ones read.
-    fn stored_inputs(&self, selected: &FixedBitSet) -> Result<StoredIndex> {
+    /// The versions of every asset partition, and their staleness, as the instance has them now
+    /// (observing external sources first).
+    pub fn staleness(&self) -> Result<(VersionState, Staleness)> {
+        self.observe_sources(&self.config)?;
+        let versions = VersionState::load(&self.graph, &self.instance)?;
+        let staleness = Staleness::compute(&self.graph, &versions);
+        Ok((versions, staleness))
+    }
+
+    /// Runs the observer of every observable external asset under `config` and records an
+    /// observation when the version it reports differs from the last one recorded. Observers
+    /// are cheap by contract (a listing, a checksum, an ETag). An observer that fails is
+    /// reported as a warning and its asset keeps its last version; the nodes whose observation
+    /// failed are returned (a run never counts their readers as up to date).
+    pub fn observe_sources(&self, config: &RunConfig) -> Result<Vec<usize>> {
+        let observable: Vec<usize> = self
+            .graph
+            .assets()
+            .filter(|(_, d)| d.is_observable())
+            .map(|(n, _)| n)
+            .collect();
+        let mut events = Vec::new();
+        let mut failed = Vec::new();
+        for n in observable {
+            let def = self.graph.asset(n);
+            let Some(observe) = def.observe.clone() else {
+                continue;
+            };
+            let key = &def.spec().key;
+            let ctx = crate::execute::AssetContext::new(
+                key.clone(),
+                None,
+                crate::event::RunId::new(),
+                config.clone(),
+                crate::execute::StepLogger::discard(),
+            );
+            let token = match block_on(observe(ctx))? {
+                Ok(token) => token,
+                Err(e) => {
+                    tracing::warn!(
+                        target: "stemma::engine",
+                        "could not observe {key}, keeping its last version: {e}"
+                    );
+                    failed.push(n);
+                    continue;
+                }
+            };
+            let mut h = crate::hash::StableHasher::new("stemma.observation.v1");
+            h.str(&token);
+            let version = DataVersion::from_hex(h.finish_hex().as_str());
+            let current = self.instance.latest(key, None)?;
+            if current.is_none_or(|c| c.data_version != version) {
+                events.push(
+                    Event::new(
+                        self.clock.now(),
+                        EventKind::Observation {
+                            data_version: version,
+                        },
+                    )
+                    .asset(key, None),
+                );
+            }
+        }
+        if !events.is_empty() {
+            self.instance.append_blocking(events)?;
+        }
+        Ok(failed)
+    }
+
+    /// The latest materializations of the assets the selected ones read, and the previous
+    /// materializations (with provenance) of the selected ones.
+    fn stored_state(&self, selected: &FixedBitSet) -> Result<(StoredIndex, PreviousIndex)> {
         let mut wanted = HashSet::new();
+        let mut mine = HashSet::new();
         for n in selected.ones() {
+            mine.insert(self.graph.key(n).clone());
             for &(up, _) in self.graph.deps(n) {
                 wanted.insert(self.graph.key(up).clone());
             }
         }
-        if wanted.is_empty() {
-            return Ok(StoredIndex::new());
-        }
-        Ok(self
+        let stored = if wanted.is_empty() {
+            StoredIndex::new()
+        } else {
+            self.instance
+                .latest_materializations(Some(&wanted))?
+                .into_iter()
+                .map(|m| ((m.asset.clone(), m.partition.clone()), m))
+                .collect()
+        };
+        let previous = self
             .instance
-            .latest_materializations(Some(&wanted))?
+            .latest_with_provenance(Some(&mine))?
             .into_iter()
-            .map(|m| ((m.asset.clone(), m.partition.clone()), m))
-            .collect())
+            .filter_map(|(latest, provenance)| {
+                let provenance = provenance?;
+                Some((
+                    (latest.asset.clone(), latest.partition.clone()),
+                    Previous { latest, provenance },
+                ))
+            })
+            .collect();
+        Ok((stored, previous))
     }
 
-    /// Plans a request without running it.
+    /// The config a request runs with: its own pairs, else the engine's.
+    fn request_config(&self, request: &Materialize) -> Result<RunConfig> {
+        if request.config.is_empty() {
+            Ok(self.config.clone())
+        } else {
+            self.graph.config_spec().parse_pairs(&request.config)
+        }
+    }
+
+    /// Plans a request without running it (observing sources first).
     pub fn plan(&self, request: &Materialize) -> Result<Plan> {
-        let (selection, selected) = self.select(&request.selection)?;
-        let stored = self.stored_inputs(&selected)?;
+        let config = self.request_config(request)?;
+        self.observe_sources(&config)?;
+        self.plan_observed(request)
+    }
+
+    fn plan_observed(&self, request: &Materialize) -> Result<Plan> {
+        let (selection, selected) = self.select_observed(&request.selection)?;
+        let (stored, previous) = self.stored_state(&selected)?;
         match plan(
             &self.graph,
             &selected,
-            request.partition.as_deref(),
+            &request.partitions,
             &stored,
+            &previous,
         ) {
             Ok(p) => Ok(p),
             Err(PlanError::Other(e)) => Err(e),
             Err(PlanError::Missing(missing)) => {
-                Err(self.missing_error(&selection, request.partition.as_deref(), &missing))
+                Err(self.missing_error(&selection, &request.partitions, &missing))
             }
         }
     }
@@ -123,7 +260,7 @@ impl Engine {
     fn missing_error(
         &self,
         selection: &Selection,
-        partition: Option<&str>,
+        partitions: &[String],
         missing: &[MissingInput],
     ) -> Error {
         let lines: Vec<String> = missing
@@ -152,7 +289,7 @@ impl Engine {
             },
             lines.join("\n")
         );
-        if let Some(hint) = self.suggest_wider(selection, partition, missing) {
+        if let Some(hint) = self.suggest_wider(selection, partitions, missing) {
             text.push_str(&format!(
                 "\nnothing was run; include them in the selection: {hint}"
             ));
@@ -166,10 +303,14 @@ impl Engine {
     fn suggest_wider(
         &self,
         selection: &Selection,
-        partition: Option<&str>,
+        partitions: &[String],
         missing: &[MissingInput],
     ) -> Option<String> {
-        let status = self.status_for(selection).ok()?;
+        let status = if selection.needs_status() {
+            StatusSnapshot::load(&self.graph, &self.instance, self.clock.now()).ok()?
+        } else {
+            StatusSnapshot::unavailable()
+        };
         let plans = |text: &str| -> bool {
             let Ok(s) = Selection::parse(text) else {
                 return false;
@@ -177,10 +318,10 @@ impl Engine {
             let Ok(set) = s.resolve(&self.graph, &status) else {
                 return false;
             };
-            let Ok(stored) = self.stored_inputs(&set) else {
+            let Ok((stored, previous)) = self.stored_state(&set) else {
                 return false;
             };
-            plan(&self.graph, &set, partition, &stored).is_ok()
+            plan(&self.graph, &set, partitions, &stored, &previous).is_ok()
         };
         if let Some(Some(h)) = selection.upstream_depth() {
             let deepest = self.graph.layers().len() as u32;
@@ -212,8 +353,9 @@ impl Engine {
         request: Materialize,
         observer: Arc<dyn RunObserver>,
     ) -> Result<RunOutcome> {
-        let config = self.graph.config_spec().parse_pairs(&request.config)?;
-        let plan = self.plan(&request)?;
+        let config = self.request_config(&request)?;
+        let unobserved = self.observe_sources(&config)?;
+        let plan = self.plan_observed(&request)?;
         let concurrency = request.concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
@@ -225,13 +367,15 @@ impl Engine {
             clock: Arc::clone(&self.clock),
             run_id: crate::event::RunId::new(),
             config: config.clone(),
+            force: request.force,
+            unobserved,
             observer,
             cancel: request.cancel.clone(),
             plan,
         });
         run.commit(vec![run.event(EventKind::RunStarted {
             selection: request.selection.clone(),
-            partition: request.partition.clone(),
+            partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
             steps: run.plan.steps.len() as u32,
             config: config.given().clone(),
             pid: me.pid,
@@ -271,6 +415,34 @@ impl Engine {
             .collect();
         self.instance.append(events).await?;
         Ok(keys)
+    }
+}
+
+/// Runs a future to completion from synchronous code, whatever runtime (if any) surrounds it:
+/// on a multi-threaded tokio runtime by blocking this worker in place, otherwise on a small
+/// runtime of its own on a scoped thread (a current-thread runtime cannot be blocked).
+fn block_on<F>(future: F) -> Result<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    use tokio::runtime::{Builder, Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            Ok(tokio::task::block_in_place(|| h.block_on(future)))
+        }
+        _ => std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map(|rt| rt.block_on(future))
+                })
+                .join()
+        })
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        .map_err(|e| Error::io("starting a runtime to observe sources", e)),
     }
 }
 

@@ -133,11 +133,15 @@ pub struct InputVersion {
 pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_version: Option<String>,
+    /// The version of every input read (data and ordering dependencies, per partition).
     #[serde(default)]
     pub inputs: Vec<InputVersion>,
-    /// The config values the asset read, by name.
+    /// The assets it depended on when it was computed (data and ordering dependencies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<AssetKey>,
+    /// The config values the asset read, by name (`null`: read while it had no value).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub config: BTreeMap<String, String>,
+    pub config: BTreeMap<String, Option<String>>,
 }
 
 /// A committed value of an asset (partition).
@@ -212,6 +216,17 @@ pub enum EventKind {
     StepSkipped {
         reason: String,
     },
+    /// The step's inputs, code and config equal those of a committed materialization, which is
+    /// reused; nothing ran.
+    StepUpToDate {
+        /// The event id of the reused materialization.
+        materialization: i64,
+        data_version: DataVersion,
+    },
+    /// An external asset's version, as its observer reported it.
+    Observation {
+        data_version: DataVersion,
+    },
     Materialization(Materialization),
     CheckEvaluation(CheckEvaluation),
     Log {
@@ -232,6 +247,8 @@ impl EventKind {
             EventKind::StepSucceeded { .. } => "step_succeeded",
             EventKind::StepFailed { .. } => "step_failed",
             EventKind::StepSkipped { .. } => "step_skipped",
+            EventKind::StepUpToDate { .. } => "step_up_to_date",
+            EventKind::Observation { .. } => "observation",
             EventKind::Materialization(_) => "materialization",
             EventKind::CheckEvaluation(_) => "check_evaluation",
             EventKind::Log { .. } => "log",

@@ -206,9 +206,9 @@ impl AssetGraph {
         self.index.get(key).copied()
     }
 
-    /// The node id of the asset written `key`.
+    /// The node id of the asset written `key` (no allocation).
     pub fn node_by_str(&self, key: &str) -> Option<usize> {
-        AssetKey::parse(key).ok().and_then(|k| self.node(&k))
+        self.index.get(key).copied()
     }
 
     pub fn asset(&self, node: usize) -> &AssetDef {

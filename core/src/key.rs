@@ -109,6 +109,14 @@ impl fmt::Debug for AssetKey {
     }
 }
 
+/// Lets maps keyed by `AssetKey` be searched with a `&str` without allocating (the joined string
+/// hashes and compares like the key).
+impl std::borrow::Borrow<str> for AssetKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::str::FromStr for AssetKey {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

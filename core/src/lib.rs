@@ -50,6 +50,7 @@ pub mod key;
 pub mod plan;
 pub mod selection;
 pub mod spec;
+pub mod staleness;
 pub mod status;
 pub mod value;
 

@@ -3,20 +3,34 @@
 //! A step is one (asset, partition) to materialize. Each of its data inputs comes either from
 //! another step of the same run or from the latest committed materialization of the upstream
 //! (partition). An input that is neither — never materialized and not selected — makes the
-//! plan fail before anything runs, naming the upstream.
+//! plan fail before anything runs, naming the upstream. Ordering-only dependencies are tracked
+//! the same way for their versions (they count in provenance), but nothing is loaded and a
+//! missing one is no error. Each step also carries the committed materialization it would
+//! replace, so the executor can tell when it is already up to date.
 
 use std::collections::HashMap;
 
 use fixedbitset::FixedBitSet;
 
 use crate::error::{Error, Result};
+use crate::event::Provenance;
 use crate::graph::AssetGraph;
 use crate::instance::LatestMaterialization;
 use crate::key::AssetKey;
-use crate::spec::{DepKind, PartitionKey, PartitionsDefinition};
+use crate::spec::{DepKind, PartitionKey, PartitionMapping};
 
 /// Latest materializations by (asset, partition), as the planner needs them.
 pub type StoredIndex = HashMap<(AssetKey, Option<PartitionKey>), LatestMaterialization>;
+
+/// The committed materialization a step would replace, with what it was computed from.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub latest: LatestMaterialization,
+    pub provenance: Provenance,
+}
+
+/// Previous materializations of the selected assets, by (asset, partition).
+pub type PreviousIndex = HashMap<(AssetKey, Option<PartitionKey>), Previous>;
 
 /// One (asset, partition) to materialize.
 #[derive(Debug, Clone)]
@@ -26,6 +40,10 @@ pub struct Step {
     pub partition: Option<PartitionKey>,
     /// One entry per data dependency, in the order the function takes them.
     pub inputs: Vec<PlannedInput>,
+    /// One entry per ordering-only dependency: versions only, never loaded.
+    pub order_inputs: Vec<PlannedInput>,
+    /// The committed materialization this step would replace.
+    pub previous: Option<Previous>,
     /// Steps that must finish first (data and ordering deps), without repeats.
     pub upstream: Vec<usize>,
     /// Steps that wait for this one.
@@ -85,12 +103,14 @@ impl From<Error> for PlanError {
     }
 }
 
-/// Plans `selected` (node ids) for `partition`.
+/// Plans `selected` (node ids) for `partitions` (each selected partitioned asset gets one step
+/// per key, `*` meaning all of its keys; unpartitioned assets one step).
 pub fn plan(
     graph: &AssetGraph,
     selected: &FixedBitSet,
-    partition: Option<&str>,
+    partitions: &[String],
     stored: &StoredIndex,
+    previous: &PreviousIndex,
 ) -> Result<Plan, PlanError> {
     let nodes: Vec<usize> = graph
         .topo_order()
@@ -112,21 +132,33 @@ pub fn plan(
         .into());
     }
 
-    let step_partition = |n: usize| -> Result<Option<PartitionKey>> {
-        match (&graph.spec(n).partitions, partition) {
-            (None, _) => Ok(None),
-            (Some(def), Some(p)) => def
-                .validate_key(p)
-                .map(Some)
-                .map_err(|e| Error::Plan(format!("asset {}: {e}", graph.key(n)))),
-            (Some(def), None) => Err(Error::Plan(format!(
-                "asset {} is partitioned ({}); choose a partition with --partition KEY",
+    let step_partitions = |n: usize| -> Result<Vec<Option<PartitionKey>>> {
+        match &graph.spec(n).partitions {
+            None => Ok(vec![None]),
+            Some(def) if partitions.is_empty() => Err(Error::Plan(format!(
+                "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
                 graph.key(n),
                 def.describe()
             ))),
+            // `*`: every partition of the asset.
+            Some(def) if partitions.iter().any(|p| p == "*") => {
+                Ok(def.keys().cloned().map(Some).collect())
+            }
+            Some(def) => {
+                let mut seen = std::collections::HashSet::with_capacity(partitions.len());
+                partitions
+                    .iter()
+                    .filter(|p| seen.insert(p.as_str()))
+                    .map(|p| {
+                        def.validate_key(p)
+                            .map(Some)
+                            .map_err(|e| Error::Plan(format!("asset {}: {e}", graph.key(n))))
+                    })
+                    .collect()
+            }
         }
     };
-    if partition.is_some() && nodes.iter().all(|&n| graph.spec(n).partitions.is_none()) {
+    if !partitions.is_empty() && nodes.iter().all(|&n| graph.spec(n).partitions.is_none()) {
         return Err(Error::Plan(
             "--partition was given but none of the selected assets is partitioned".into(),
         )
@@ -137,49 +169,62 @@ pub fn plan(
     let mut step_of: HashMap<(usize, Option<PartitionKey>), usize> =
         HashMap::with_capacity(nodes.len());
     for &n in &nodes {
-        let p = step_partition(n)?;
-        step_of.insert((n, p.clone()), steps.len());
-        steps.push(Step {
-            node: n,
-            asset: graph.key(n).clone(),
-            partition: p,
-            inputs: Vec::new(),
-            upstream: Vec::new(),
-            downstream: Vec::new(),
-        });
+        for p in step_partitions(n)? {
+            step_of.insert((n, p.clone()), steps.len());
+            steps.push(Step {
+                node: n,
+                asset: graph.key(n).clone(),
+                previous: previous.get(&(graph.key(n).clone(), p.clone())).cloned(),
+                partition: p,
+                inputs: Vec::new(),
+                order_inputs: Vec::new(),
+                upstream: Vec::new(),
+                downstream: Vec::new(),
+            });
+        }
     }
 
     let mut missing: Vec<MissingInput> = Vec::new();
     for step in &mut steps {
         let mut inputs = Vec::new();
+        let mut order_inputs = Vec::new();
         let mut upstream = Vec::new();
         for &(up, kind) in graph.deps(step.node) {
-            let (wanted, combine) =
-                upstream_partitions(graph.spec(up).partitions.as_ref(), &step.partition);
+            let up_parts = graph.spec(up).partitions.as_ref();
+            let mapping =
+                PartitionMapping::between(up_parts, graph.spec(step.node).partitions.as_ref());
+            let wanted = mapping.upstream_keys(up_parts, step.partition.as_ref());
+            let combine = mapping == PartitionMapping::All;
             let mut parts = Vec::with_capacity(wanted.len());
             for q in wanted {
                 if let Some(&u) = step_of.get(&(up, q.clone())) {
                     upstream.push(u);
                     parts.push(InputPart::Step(u));
-                } else if kind == DepKind::Data {
+                } else {
                     match stored.get(&(graph.key(up).clone(), q.clone())) {
                         Some(m) => parts.push(InputPart::Stored(m.clone())),
-                        None => note_missing(&mut missing, up, q, &step.asset),
+                        None if kind == DepKind::Data => {
+                            note_missing(&mut missing, up, q, &step.asset)
+                        }
+                        None => {}
                     }
                 }
             }
-            if kind == DepKind::Data {
-                inputs.push(PlannedInput {
-                    asset: graph.key(up).clone(),
-                    node: up,
-                    parts,
-                    combine,
-                });
+            let planned = PlannedInput {
+                asset: graph.key(up).clone(),
+                node: up,
+                parts,
+                combine,
+            };
+            match kind {
+                DepKind::Data => inputs.push(planned),
+                DepKind::Order => order_inputs.push(planned),
             }
         }
         upstream.sort_unstable();
         upstream.dedup();
         step.inputs = inputs;
+        step.order_inputs = order_inputs;
         step.upstream = upstream;
     }
     if !missing.is_empty() {
@@ -191,19 +236,6 @@ pub fn plan(
         }
     }
     Ok(Plan { steps })
-}
-
-/// Which partitions of an upstream a step reads, and whether they are combined.
-fn upstream_partitions(
-    up: Option<&PartitionsDefinition>,
-    down: &Option<PartitionKey>,
-) -> (Vec<Option<PartitionKey>>, bool) {
-    match (up, down) {
-        (None, _) => (vec![None], false),
-        // Identity: the graph guarantees both share their partitions definition.
-        (Some(_), Some(p)) => (vec![Some(p.clone())], false),
-        (Some(def), None) => (def.keys().cloned().map(Some).collect(), true),
-    }
 }
 
 fn note_missing(
@@ -235,6 +267,7 @@ mod tests {
     use crate::definitions::AssetDef;
     use crate::graph::tests::{asset, graph};
     use crate::selection::Selection;
+    use crate::spec::PartitionsDefinition;
 
     fn resolve(g: &AssetGraph, s: &str) -> FixedBitSet {
         Selection::parse(s)
@@ -250,7 +283,14 @@ mod tests {
             asset("a", &[]),
             asset("c", &["a", "b"]),
         ]);
-        let p = plan(&g, &resolve(&g, "*"), None, &StoredIndex::new()).unwrap();
+        let p = plan(
+            &g,
+            &resolve(&g, "*"),
+            &[],
+            &StoredIndex::new(),
+            &PreviousIndex::new(),
+        )
+        .unwrap();
         let labels: Vec<String> = p.steps.iter().map(Step::label).collect();
         assert_eq!(labels, ["a", "b", "c"]);
         assert_eq!(p.steps[2].upstream, [0, 1]);
@@ -265,9 +305,13 @@ mod tests {
             asset("b", &["a"]),
             asset("c", &["b"]),
         ]);
-        let Err(PlanError::Missing(missing)) =
-            plan(&g, &resolve(&g, "b+"), None, &StoredIndex::new())
-        else {
+        let Err(PlanError::Missing(missing)) = plan(
+            &g,
+            &resolve(&g, "b+"),
+            &[],
+            &StoredIndex::new(),
+            &PreviousIndex::new(),
+        ) else {
             panic!("expected a missing input")
         };
         assert_eq!(missing.len(), 1);
@@ -290,17 +334,30 @@ mod tests {
                 .build(),
             asset("summary", &["daily"]),
         ]);
-        let err = match plan(&g, &resolve(&g, "daily"), None, &StoredIndex::new()) {
+        let none = PreviousIndex::new();
+        let err = match plan(&g, &resolve(&g, "daily"), &[], &StoredIndex::new(), &none) {
             Err(PlanError::Other(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
         assert!(err.contains("--partition KEY"), "{err}");
-        let err = match plan(&g, &resolve(&g, "daily"), Some("mars"), &StoredIndex::new()) {
+        let err = match plan(
+            &g,
+            &resolve(&g, "daily"),
+            &["mars".into()],
+            &StoredIndex::new(),
+            &none,
+        ) {
             Err(PlanError::Other(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
         assert!(err.contains("partition \"mars\" does not exist"), "{err}");
-        let p = plan(&g, &resolve(&g, "daily+"), Some("eu"), &StoredIndex::new());
+        let p = plan(
+            &g,
+            &resolve(&g, "daily+"),
+            &["eu".into()],
+            &StoredIndex::new(),
+            &none,
+        );
         // summary is unpartitioned and reads every partition of daily: us is missing.
         let Err(PlanError::Missing(m)) = p else {
             panic!()
@@ -312,8 +369,9 @@ mod tests {
         let p = plan(
             &g,
             &resolve(&g, "daily, per_region"),
-            Some("eu"),
+            &["eu".into()],
             &StoredIndex::new(),
+            &none,
         )
         .unwrap();
         assert_eq!(p.steps.len(), 2);
@@ -322,5 +380,34 @@ mod tests {
             p.steps[1].inputs[0].parts[..],
             [InputPart::Step(0)]
         ));
+        // Repeats collapse; `*` means every partition.
+        let p = plan(
+            &g,
+            &resolve(&g, "daily"),
+            &["us".into(), "us".into()],
+            &StoredIndex::new(),
+            &none,
+        )
+        .unwrap();
+        assert_eq!(p.steps.len(), 1);
+        let p = plan(
+            &g,
+            &resolve(&g, "*"),
+            &["*".into()],
+            &StoredIndex::new(),
+            &none,
+        )
+        .unwrap();
+        let labels: Vec<String> = p.steps.iter().map(Step::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "daily[eu]",
+                "daily[us]",
+                "summary",
+                "per_region[eu]",
+                "per_region[us]"
+            ]
+        );
     }
 }

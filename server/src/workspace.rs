@@ -15,7 +15,7 @@ pub fn default_home() -> PathBuf {
 }
 
 /// Opens the instance in `home` and registers the default IO manager over `home/storage`.
-pub fn open_engine(graph: AssetGraph, home: &Path) -> Result<Engine> {
+pub fn open_engine(graph: impl Into<Arc<AssetGraph>>, home: &Path) -> Result<Engine> {
     let instance = Instance::open(home)?;
     let storage = ObjectStoreIoManager::local(home.join("storage"))?;
     let io = IoManagers::new().register(stemma::spec::DEFAULT_IO_MANAGER, Arc::new(storage));

@@ -64,9 +64,14 @@ fn graph_prints_dot_mermaid_and_json() {
 
     let json = home.json(&["graph"]);
     let assets = json["assets"].as_array().unwrap();
-    assert_eq!(assets.len(), 6);
+    assert_eq!(assets.len(), 7);
     let predictions = assets.iter().find(|a| a["key"] == "predictions").unwrap();
-    assert_eq!(predictions["layer"], 5);
+    assert_eq!(predictions["layer"], 6);
+    let source = assets
+        .iter()
+        .find(|a| a["key"] == "source_documents")
+        .unwrap();
+    assert_eq!(source["external"], true);
 }
 
 #[test]
@@ -132,7 +137,13 @@ fn piped_output_is_plain_and_json_is_parseable() {
         "escape codes in piped output"
     );
 
-    let json = home.run(&["materialize", "--select", "raw_documents", "--json"]);
+    let json = home.run(&[
+        "materialize",
+        "--select",
+        "raw_documents",
+        "--force",
+        "--json",
+    ]);
     json.assert_ok();
     let lines: Vec<Value> = json
         .stdout()

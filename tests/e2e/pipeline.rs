@@ -43,7 +43,22 @@ fn materializes_everything_then_everything_downstream_of_embeddings() {
         before[1]
     );
 
-    let second = home.run(&["materialize", "--select", "embeddings+"]);
+    // Nothing changed: every step is up to date and no body runs.
+    let again = home.run(&["materialize", "--select", "embeddings+"]);
+    again.assert_ok();
+    assert!(
+        again.stdout().contains("all 4 steps up to date"),
+        "{}",
+        again.stdout()
+    );
+    assert!(!again.stderr().contains('✓'), "{}", again.stderr());
+    assert!(
+        again.stderr().contains("= embeddings"),
+        "{}",
+        again.stderr()
+    );
+
+    let second = home.run(&["materialize", "--select", "embeddings+", "--force"]);
     second.assert_ok();
     assert!(
         second.stdout().contains("materialized 4 assets"),
@@ -66,7 +81,7 @@ fn materializes_everything_then_everything_downstream_of_embeddings() {
         assert_eq!(b["data_version"], a["data_version"]);
     }
 
-    // `runs show` of the second run lists exactly the four steps.
+    // `runs show` of the forced run lists exactly the four steps.
     let show = home.json(&["runs", "show", &run2[..8]]);
     let steps: Vec<&str> = show["steps"]
         .as_array()

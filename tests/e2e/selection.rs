@@ -42,7 +42,13 @@ fn list_prints_the_resolved_keys_sorted() {
         .collect();
     assert_eq!(
         rows,
-        ["chunks", "embeddings", "predictions", "raw_documents"]
+        [
+            "chunks",
+            "embeddings",
+            "predictions",
+            "raw_documents",
+            "source_documents"
+        ]
     );
     // Dagster's two syntaxes disagree on `+`, and we follow Dagster.
     assert_eq!(
@@ -50,7 +56,7 @@ fn list_prints_the_resolved_keys_sorted() {
         ["chunks", "embeddings", "retrieval_eval"]
     );
     assert_eq!(keys(&home.json(&["list", "-s", "key:chunks+"])).len(), 5);
-    assert_eq!(keys(&home.json(&["list", "-s", "@embeddings"])).len(), 6);
+    assert_eq!(keys(&home.json(&["list", "-s", "@embeddings"])).len(), 7);
 }
 
 #[test]
@@ -60,9 +66,11 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
     assert_eq!(keys(&home.json(&["list", "-s", "status:missing"])).len(), 6);
     home.run(&["materialize", "--select", "*"]).assert_ok();
     assert!(keys(&home.json(&["list", "-s", "status:stale"])).is_empty());
-    assert_eq!(keys(&home.json(&["list", "-s", "status:fresh"])).len(), 6);
+    // Six materialized assets and the observed source documents.
+    assert_eq!(keys(&home.json(&["list", "-s", "status:fresh"])).len(), 7);
 
-    // New documents: everything downstream of them is now stale, raw_documents is fresh.
+    // New documents: everything downstream of them is now stale, raw_documents is fresh (as
+    // judged with the config it was materialized with: under the defaults it is stale too).
     home.run(&[
         "materialize",
         "-s",
@@ -71,7 +79,7 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
         "synthetic_docs=40",
     ])
     .assert_ok();
-    let stale = keys(&home.json(&["list", "-s", "status:stale"]));
+    let stale = keys(&home.json(&["list", "-s", "status:stale", "-c", "synthetic_docs=40"]));
     assert_eq!(
         stale,
         [
@@ -82,7 +90,7 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
             "topic_model"
         ]
     );
-    let status = home.json(&["status"]);
+    let status = home.json(&["status", "-c", "synthetic_docs=40"]);
     let state = |k: &str| {
         status
             .as_array()
@@ -94,7 +102,7 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
     };
     assert_eq!(state("raw_documents"), "fresh");
     assert_eq!(state("predictions"), "stale");
-    let text = home.run(&["status"]);
+    let text = home.run(&["status", "-c", "synthetic_docs=40"]);
     let chunks = text
         .stdout()
         .lines()
@@ -104,18 +112,32 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
     assert!(chunks.contains("stale"), "{chunks}");
 
     // `status:stale+` works from the command line and brings everything back up to date.
-    let run = home.run(&["materialize", "--select", "status:stale+"]);
+    let run = home.run(&[
+        "materialize",
+        "--select",
+        "status:stale+",
+        "-c",
+        "synthetic_docs=40",
+    ]);
     run.assert_ok();
     assert!(
         run.stdout().contains("materialized 5 assets"),
         "{}",
         run.stdout()
     );
-    assert!(keys(&home.json(&["list", "-s", "status:stale"])).is_empty());
+    assert!(
+        keys(&home.json(&["list", "-s", "status:stale", "-c", "synthetic_docs=40"])).is_empty()
+    );
     assert!(home.latest("chunks").unwrap()["rows"].as_u64().unwrap() > 40);
 
     // A selection that matches nothing is an error for materialize, not a silent no-op.
-    let run = home.run(&["materialize", "--select", "status:stale"]);
+    let run = home.run(&[
+        "materialize",
+        "--select",
+        "status:stale",
+        "-c",
+        "synthetic_docs=40",
+    ]);
     run.assert_code(2);
     assert!(
         run.stderr().contains("matches no assets"),

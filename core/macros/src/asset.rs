@@ -25,6 +25,7 @@ const OPTIONS: &[&str] = &[
     "partitions",
     "retry",
     "metadata",
+    "volatile",
 ];
 
 /// Dagster's limit, checked at compile time so the error points at the attribute.
@@ -151,6 +152,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
     for (k, v) in opts.pairs("metadata")? {
         builder = quote!(#builder.metadata(#k, #v));
+    }
+    if opts.flag("volatile")? {
+        builder = quote!(#builder.volatile(true));
     }
 
     // The body, kept as written in an inner function.

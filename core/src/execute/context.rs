@@ -25,6 +25,13 @@ impl StepLogger {
         StepLogger { sink }
     }
 
+    /// A logger whose lines go nowhere (observations outside a run).
+    pub(crate) fn discard() -> Self {
+        StepLogger {
+            sink: Arc::new(|_, _| {}),
+        }
+    }
+
     pub fn log(&self, level: LogLevel, message: impl fmt::Display) {
         (self.sink)(level, message.to_string());
     }
@@ -53,7 +60,7 @@ struct Inner {
     partition: Option<PartitionKey>,
     run_id: RunId,
     config: RunConfig,
-    config_reads: Mutex<BTreeMap<String, String>>,
+    config_reads: Mutex<crate::config::ConfigReads>,
     metadata: Mutex<Metadata>,
 }
 
@@ -120,7 +127,7 @@ impl AssetContext {
             .unwrap_or_default()
     }
 
-    pub(crate) fn config_reads(&self) -> BTreeMap<String, String> {
+    pub(crate) fn config_reads(&self) -> crate::config::ConfigReads {
         self.inner
             .config_reads
             .lock()

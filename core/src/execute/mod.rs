@@ -50,7 +50,8 @@ impl RunObserver for NoObserver {
 #[derive(Debug, Clone)]
 pub struct Materialize {
     pub(crate) selection: String,
-    pub(crate) partition: Option<String>,
+    pub(crate) partitions: Vec<String>,
+    pub(crate) force: bool,
     pub(crate) concurrency: Option<usize>,
     pub(crate) config: Vec<String>,
     pub(crate) cancel: CancellationToken,
@@ -61,16 +62,33 @@ impl Materialize {
     pub fn new(selection: impl Into<String>) -> Self {
         Materialize {
             selection: selection.into(),
-            partition: None,
+            partitions: Vec::new(),
+            force: false,
             concurrency: None,
             config: Vec::new(),
             cancel: CancellationToken::new(),
         }
     }
 
-    /// The partition of the selected partitioned assets.
+    /// A partition of the selected partitioned assets (call again to add more).
     pub fn partition(mut self, key: impl Into<String>) -> Self {
-        self.partition = Some(key.into());
+        self.partitions.push(key.into());
+        self
+    }
+
+    /// Several partitions of the selected partitioned assets, one step each, in one run.
+    pub fn partitions<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.partitions.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// Recompute every selected step, even those already up to date.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
         self
     }
 
@@ -108,7 +126,10 @@ pub struct RunOutcome {
     pub run_id: RunId,
     pub status: RunStatus,
     pub steps: usize,
+    /// Steps that ran and committed a materialization.
     pub succeeded: usize,
+    /// Steps skipped because their committed materialization was already up to date.
+    pub up_to_date: usize,
     /// Failed steps and their errors.
     pub failed: Vec<(String, String)>,
     pub skipped: usize,
@@ -127,6 +148,9 @@ pub(crate) struct Run {
     pub(crate) plan: Plan,
     pub(crate) run_id: RunId,
     pub(crate) config: RunConfig,
+    pub(crate) force: bool,
+    /// External assets whose observation failed before the run: their readers always run.
+    pub(crate) unobserved: Vec<usize>,
     pub(crate) observer: Arc<dyn RunObserver>,
     pub(crate) cancel: CancellationToken,
 }
@@ -153,11 +177,24 @@ impl Run {
     }
 }
 
-/// A value produced in this run, with its version.
+/// What a step of this run produced: a value in memory, or — when it was up to date — the
+/// committed materialization it reused, loaded by a consumer only if that consumer runs.
 #[derive(Clone)]
-pub(crate) struct Produced {
-    pub(crate) value: Arc<Value>,
-    pub(crate) data_version: DataVersion,
+pub(crate) enum Produced {
+    Value {
+        value: Arc<Value>,
+        data_version: DataVersion,
+    },
+    Stored(crate::instance::LatestMaterialization),
+}
+
+impl Produced {
+    pub(crate) fn data_version(&self) -> &DataVersion {
+        match self {
+            Produced::Value { data_version, .. } => data_version,
+            Produced::Stored(m) => &m.data_version,
+        }
+    }
 }
 
 pub(crate) enum StepOutcome {
@@ -168,6 +205,8 @@ pub(crate) enum StepOutcome {
         /// A failed blocking check: downstream must not run.
         blocked_by: Option<String>,
     },
+    /// Up to date: nothing ran, the committed materialization stands.
+    UpToDate(Produced),
     Failed(String),
     Canceled,
 }
@@ -191,7 +230,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     // How many in-run consumers still need each step's value.
     let mut consumers = vec![0usize; n];
     for step in steps {
-        for input in &step.inputs {
+        for input in step.inputs.iter().chain(&step.order_inputs) {
             for part in &input.parts {
                 if let InputPart::Step(u) = part {
                     consumers[*u] += 1;
@@ -208,6 +247,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
         status: RunStatus::Success,
         steps: n,
         succeeded: 0,
+        up_to_date: 0,
         failed: Vec::new(),
         skipped: 0,
         checks_passed: 0,
@@ -224,7 +264,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
             }
             state[s] = State::Running;
             let inputs = step::resolve_inputs(steps, s, &produced);
-            for input in &steps[s].inputs {
+            for input in steps[s].inputs.iter().chain(&steps[s].order_inputs) {
                 for part in &input.parts {
                     if let InputPart::Step(u) = part {
                         consumers[*u] -= 1;
@@ -280,6 +320,19 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                                 if waiting[d] == 0 && state[d] == State::Pending {
                                     ready.push_back(d);
                                 }
+                            }
+                        }
+                    }
+                    StepOutcome::UpToDate(p) => {
+                        state[s] = State::Done;
+                        outcome.up_to_date += 1;
+                        if consumers[s] > 0 {
+                            produced[s] = Some(p);
+                        }
+                        for &d in &steps[s].downstream {
+                            waiting[d] -= 1;
+                            if waiting[d] == 0 && state[d] == State::Pending {
+                                ready.push_back(d);
                             }
                         }
                     }

@@ -14,10 +14,10 @@ use crate::check::{CheckResult, Severity};
 use crate::definitions::{Inputs, panic_message};
 use crate::error::BoxError;
 use crate::event::{CheckEvaluation, EventKind, InputVersion, Materialization, Provenance};
-use crate::hash::{DataVersion, data_version};
+use crate::hash::{DataVersion, data_version, deps_digest, inputs_digest};
 use crate::io::{InputContext, OutputContext};
 use crate::key::AssetKey;
-use crate::plan::{InputPart, Step};
+use crate::plan::{InputPart, Previous, Step};
 use crate::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
 use crate::value::Value;
 
@@ -33,28 +33,105 @@ pub(crate) enum ResolvedPart {
     Stored(crate::instance::LatestMaterialization),
 }
 
+impl ResolvedPart {
+    fn version(&self, asset: &AssetKey) -> InputVersion {
+        match self {
+            ResolvedPart::InRun {
+                partition,
+                produced,
+            } => InputVersion {
+                asset: asset.clone(),
+                partition: partition.clone(),
+                data_version: produced.data_version().clone(),
+            },
+            ResolvedPart::Stored(m) => InputVersion {
+                asset: m.asset.clone(),
+                partition: m.partition.clone(),
+                data_version: m.data_version.clone(),
+            },
+        }
+    }
+}
+
+/// A step's inputs at launch: data inputs (loaded if it runs) and ordering-only ones (versions).
+pub(crate) struct ResolvedInputs {
+    data: Vec<Vec<ResolvedPart>>,
+    order: Vec<Vec<ResolvedPart>>,
+}
+
 pub(crate) fn resolve_inputs(
     steps: &[Step],
     s: usize,
     produced: &[Option<Produced>],
-) -> Vec<Vec<ResolvedPart>> {
-    steps[s]
-        .inputs
-        .iter()
-        .map(|input| {
-            input
-                .parts
-                .iter()
-                .filter_map(|part| match part {
-                    InputPart::Step(u) => produced[*u].clone().map(|p| ResolvedPart::InRun {
-                        partition: steps[*u].partition.clone(),
-                        produced: p,
-                    }),
-                    InputPart::Stored(m) => Some(ResolvedPart::Stored(m.clone())),
-                })
-                .collect()
-        })
+) -> ResolvedInputs {
+    let resolve = |inputs: &[crate::plan::PlannedInput]| -> Vec<Vec<ResolvedPart>> {
+        inputs
+            .iter()
+            .map(|input| {
+                input
+                    .parts
+                    .iter()
+                    .filter_map(|part| match part {
+                        InputPart::Step(u) => produced[*u].clone().map(|p| ResolvedPart::InRun {
+                            partition: steps[*u].partition.clone(),
+                            produced: p,
+                        }),
+                        InputPart::Stored(m) => Some(ResolvedPart::Stored(m.clone())),
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    ResolvedInputs {
+        data: resolve(&steps[s].inputs),
+        order: resolve(&steps[s].order_inputs),
+    }
+}
+
+/// The version of every input the step would read now, data and ordering-only.
+fn input_versions(step: &Step, inputs: &ResolvedInputs) -> Vec<InputVersion> {
+    let planned = step.inputs.iter().chain(&step.order_inputs);
+    let parts = inputs.data.iter().chain(&inputs.order);
+    planned
+        .zip(parts)
+        .flat_map(|(p, parts)| parts.iter().map(|part| part.version(&p.asset)))
         .collect()
+}
+
+/// Whether the committed materialization the step would replace was computed from exactly what
+/// the step would compute from now: the same code version, the same dependencies, the same
+/// input versions and the same config values. Volatile assets, assets without a code version
+/// and forced runs are never up to date.
+fn up_to_date<'s>(run: &Run, step: &'s Step, versions: &[InputVersion]) -> Option<&'s Previous> {
+    let spec = run.graph.spec(step.node);
+    if run.force || spec.volatile || spec.code_version.is_none() {
+        return None;
+    }
+    if run
+        .graph
+        .deps(step.node)
+        .iter()
+        .any(|(u, _)| run.unobserved.contains(u))
+    {
+        return None;
+    }
+    let previous = step.previous.as_ref()?;
+    let p = &previous.provenance;
+    if p.code_version != spec.code_version {
+        return None;
+    }
+    let (recorded_inputs, recorded_deps) = crate::instance::provenance_digests(p);
+    let now = inputs_digest(
+        versions
+            .iter()
+            .map(|i| (&i.asset, i.partition.as_ref(), &i.data_version)),
+    );
+    let deps = deps_digest(spec.deps.iter().map(|d| &d.key));
+    let config_same = p
+        .config
+        .iter()
+        .all(|(k, v)| run.config.raw(k).is_ok_and(|now| now == v.as_deref()));
+    (now == recorded_inputs && deps == recorded_deps && config_same).then_some(previous)
 }
 
 enum Failure {
@@ -65,21 +142,28 @@ enum Failure {
     Canceled,
 }
 
-pub(crate) async fn run_step(
-    run: Arc<Run>,
-    s: usize,
-    inputs: Vec<Vec<ResolvedPart>>,
-) -> StepOutcome {
+pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) -> StepOutcome {
     let step = &run.plan.steps[s];
     let spec = run.graph.spec(step.node);
     let started = Instant::now();
+    let versions = input_versions(step, &inputs);
+    if let Some(previous) = up_to_date(&run, step, &versions) {
+        run.emit(
+            run.event(EventKind::StepUpToDate {
+                materialization: previous.latest.event_id,
+                data_version: previous.latest.data_version.clone(),
+            })
+            .asset(&step.asset, step.partition.as_ref()),
+        );
+        return StepOutcome::UpToDate(Produced::Stored(previous.latest.clone()));
+    }
     let mut attempt = 1u32;
     loop {
         run.emit(
             run.event(EventKind::StepStarted { attempt })
                 .asset(&step.asset, step.partition.as_ref()),
         );
-        let failure = match attempt_once(&run, s, &inputs, attempt, started).await {
+        let failure = match attempt_once(&run, s, &inputs, &versions, attempt, started).await {
             Ok(outcome) => return outcome,
             Err(f) => f,
         };
@@ -112,7 +196,8 @@ pub(crate) async fn run_step(
 async fn attempt_once(
     run: &Arc<Run>,
     s: usize,
-    inputs: &[Vec<ResolvedPart>],
+    inputs: &ResolvedInputs,
+    versions: &[InputVersion],
     attempt: u32,
     started: Instant,
 ) -> Result<StepOutcome, Failure> {
@@ -127,7 +212,7 @@ async fn attempt_once(
     };
 
     // 1. Inputs.
-    let (loaded, input_versions) = load_inputs(run, step, inputs)
+    let loaded = load_inputs(run, step, &inputs.data)
         .await
         .map_err(Failure::Retryable)?;
 
@@ -196,7 +281,8 @@ async fn attempt_once(
             bytes: stored.bytes,
             provenance: Provenance {
                 code_version: spec.code_version.clone(),
-                inputs: input_versions,
+                inputs: versions.to_vec(),
+                deps: spec.deps.iter().map(|d| d.key.clone()).collect(),
                 config: ctx.config_reads(),
             },
             metadata,
@@ -214,7 +300,7 @@ async fn attempt_once(
             .await
             .map_err(|e| Failure::Fatal(e.to_string()))?;
         return Ok(StepOutcome::Succeeded {
-            produced: Produced {
+            produced: Produced::Value {
                 value,
                 data_version,
             },
@@ -285,7 +371,7 @@ async fn attempt_once(
         .await
         .map_err(|e| Failure::Fatal(e.to_string()))?;
     Ok(StepOutcome::Succeeded {
-        produced: Produced {
+        produced: Produced::Value {
             value,
             data_version,
         },
@@ -295,57 +381,30 @@ async fn attempt_once(
     })
 }
 
-type Loaded = (Vec<(AssetKey, Arc<Value>)>, Vec<InputVersion>);
-
 async fn load_inputs(
     run: &Run,
     step: &Step,
     inputs: &[Vec<ResolvedPart>],
-) -> Result<Loaded, String> {
+) -> Result<Vec<(AssetKey, Arc<Value>)>, String> {
     let mut loaded = Vec::with_capacity(step.inputs.len());
-    let mut versions = Vec::new();
     for (planned, parts) in step.inputs.iter().zip(inputs) {
         let mut values: Vec<(Option<PartitionKey>, Arc<Value>)> = Vec::with_capacity(parts.len());
         for part in parts {
-            match part {
+            let (partition, stored) = match part {
                 ResolvedPart::InRun {
                     partition,
-                    produced,
+                    produced: Produced::Value { value, .. },
                 } => {
-                    versions.push(InputVersion {
-                        asset: planned.asset.clone(),
-                        partition: partition.clone(),
-                        data_version: produced.data_version.clone(),
-                    });
-                    values.push((partition.clone(), Arc::clone(&produced.value)));
+                    values.push((partition.clone(), Arc::clone(value)));
+                    continue;
                 }
-                ResolvedPart::Stored(m) => {
-                    let io = run.io.get(&m.io_manager).map_err(|e| e.to_string())?;
-                    let value = io
-                        .load_input(&InputContext {
-                            asset: &m.asset,
-                            partition: m.partition.as_ref(),
-                            kind: m.value_kind,
-                            data_version: &m.data_version,
-                            location: m.location.as_deref(),
-                            downstream: Some(&step.asset),
-                        })
-                        .await
-                        .map_err(|e| {
-                            format!(
-                                "loading input {} (materialized by run {}) failed: {e}",
-                                crate::event::step_label(&m.asset, m.partition.as_ref()),
-                                m.run_id.as_ref().map_or("?", |r| r.short())
-                            )
-                        })?;
-                    versions.push(InputVersion {
-                        asset: m.asset.clone(),
-                        partition: m.partition.clone(),
-                        data_version: m.data_version.clone(),
-                    });
-                    values.push((m.partition.clone(), Arc::new(value)));
-                }
-            }
+                ResolvedPart::InRun {
+                    partition,
+                    produced: Produced::Stored(m),
+                } => (partition.clone(), m),
+                ResolvedPart::Stored(m) => (m.partition.clone(), m),
+            };
+            values.push((partition, Arc::new(load_stored(run, step, stored).await?)));
         }
         let value = if planned.combine {
             let parts = values
@@ -374,7 +433,32 @@ async fn load_inputs(
         };
         loaded.push((planned.asset.clone(), value));
     }
-    Ok((loaded, versions))
+    Ok(loaded)
+}
+
+/// Loads a committed value through the IO manager that stored it.
+async fn load_stored(
+    run: &Run,
+    step: &Step,
+    m: &crate::instance::LatestMaterialization,
+) -> Result<Value, String> {
+    let io = run.io.get(&m.io_manager).map_err(|e| e.to_string())?;
+    io.load_input(&InputContext {
+        asset: &m.asset,
+        partition: m.partition.as_ref(),
+        kind: m.value_kind,
+        data_version: &m.data_version,
+        location: m.location.as_deref(),
+        downstream: Some(&step.asset),
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "loading input {} (materialized by run {}) failed: {e}",
+            crate::event::step_label(&m.asset, m.partition.as_ref()),
+            m.run_id.as_ref().map_or("?", |r| r.short())
+        )
+    })
 }
 
 async fn hash_and_describe(value: &Arc<Value>) -> Result<(DataVersion, Metadata), String> {

@@ -11,6 +11,7 @@
 //!   whatever the order of object keys.
 
 mod json;
+mod provenance;
 mod table;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::error::Result;
 use crate::value::Value;
 
 pub use json::hash_json;
+pub use provenance::{InputRef, InputsHasher, deps_digest, inputs_digest, inputs_digest_sorted};
 pub use table::hash_table;
 
 /// The version of the hashing recipes; part of every domain string.

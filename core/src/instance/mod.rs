@@ -30,6 +30,7 @@ use crate::hash::DataVersion;
 use crate::key::AssetKey;
 use crate::spec::PartitionKey;
 use crate::value::ValueKind;
+pub(crate) use schema::provenance_digests;
 use writer::{Request, Writer};
 
 /// The file name of the database inside the instance directory.
@@ -225,9 +226,11 @@ impl Instance {
         Ok(out)
     }
 
-    /// Every latest materialization with the provenance it recorded.
+    /// Every latest materialization (of the assets in `only`, if given) with the provenance it
+    /// recorded.
     pub fn latest_with_provenance(
         &self,
+        only: Option<&HashSet<AssetKey>>,
     ) -> Result<Vec<(LatestMaterialization, Option<crate::event::Provenance>)>> {
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(
@@ -241,6 +244,10 @@ impl Instance {
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         rows.into_iter()
+            .filter_map(|(row, provenance)| match row {
+                Ok(row) if only.is_some_and(|o| !o.contains(&row.asset)) => None,
+                other => Some((other, provenance)),
+            })
             .map(|(row, provenance)| {
                 let row = row.map_err(|e| Error::instance(&self.db, e))?;
                 let provenance = provenance
@@ -414,8 +421,8 @@ impl Instance {
             .collect()
     }
 
-    /// The materialization recorded by event `event_id`.
-    pub fn materialization(&self, event_id: i64) -> Result<Option<crate::event::Materialization>> {
+    /// The event with id `event_id`.
+    pub fn event(&self, event_id: i64) -> Result<Option<Event>> {
         let row = self.read(|c| {
             c.prepare_cached(
                 "SELECT id, run_id, ts, asset_key, partition, body FROM event_log WHERE id = ?1",
@@ -423,13 +430,69 @@ impl Instance {
             .query_row([event_id], event_columns)
             .optional()
         })?;
-        match row {
-            None => Ok(None),
-            Some(cols) => match self.event_from_columns(cols)?.kind {
-                EventKind::Materialization(m) => Ok(Some(m)),
-                _ => Ok(None),
-            },
-        }
+        row.map(|cols| self.event_from_columns(cols)).transpose()
+    }
+
+    /// The materialization recorded by event `event_id`.
+    pub fn materialization(&self, event_id: i64) -> Result<Option<crate::event::Materialization>> {
+        Ok(match self.event(event_id)?.map(|e| e.kind) {
+            Some(EventKind::Materialization(m)) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// Calls `f` with every latest version (materialization or observation), borrowing each
+    /// row's text so that nothing is allocated per row: a staleness pass over a million
+    /// partitions reads them in one sweep.
+    pub fn for_each_version(&self, mut f: impl FnMut(crate::staleness::RowRef<'_>)) -> Result<()> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition, event_id, ts, data_version, code_version,
+                        inputs_digest, deps_digest
+                 FROM asset_latest",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let text = |i: usize| -> rusqlite::Result<&str> {
+                    r.get_ref(i)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })
+                };
+                let opt_text = |i: usize| -> rusqlite::Result<Option<&str>> {
+                    r.get_ref(i)?.as_str_or_null().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })
+                };
+                let opt_blob = |i: usize| -> rusqlite::Result<Option<&[u8]>> {
+                    r.get_ref(i)?.as_blob_or_null().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Blob,
+                            Box::new(e),
+                        )
+                    })
+                };
+                f(crate::staleness::RowRef {
+                    asset: text(0)?,
+                    partition: text(1)?,
+                    event_id: r.get(2)?,
+                    timestamp: r.get(3)?,
+                    data_version: text(4)?,
+                    code_version: opt_text(5)?,
+                    inputs_digest: opt_blob(6)?,
+                    deps_digest: opt_blob(7)?,
+                });
+            }
+            Ok(())
+        })
     }
 
     fn event_from_columns(&self, cols: EventColumns) -> Result<Event> {

@@ -4,12 +4,22 @@
 //! transaction that re-reads the version first, so two processes opening a new instance at the
 //! same moment migrate it once.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use crate::event::Provenance;
+use crate::hash::{deps_digest, inputs_digest};
+
+/// One step of the schema: SQL, or code for what SQL cannot compute (digests).
+pub(crate) enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[Migration] = &[
     // v1: the event log and its projections.
-    r"
+    Migration::Sql(
+        r"
     CREATE TABLE event_log (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id     TEXT,
@@ -70,10 +80,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (asset_key, check_name, partition)
     ) WITHOUT ROWID;
     ",
+    ),
     // v2: what staleness and `status:` selections need without reading the whole log — the
     // provenance of each latest materialization, and the last final failure of each asset
     // partition. Both are backfilled from the event log, which stays the truth.
-    r"
+    Migration::Sql(
+        r"
     ALTER TABLE asset_latest ADD COLUMN provenance TEXT;
     UPDATE asset_latest SET provenance = (
         SELECT json_extract(e.body, '$.provenance') FROM event_log e WHERE e.id = asset_latest.event_id
@@ -99,7 +111,58 @@ pub(crate) const MIGRATIONS: &[&str] = &[
                         AND COALESCE(f.partition, '') = COALESCE(e.partition, '')
                         AND json_extract(f.body, '$.retrying') = 0);
     ",
+    ),
+    // v3: the digests staleness compares — of the inputs a materialization read and of the
+    // assets it depended on — so that a staleness pass never parses provenance JSON.
+    Migration::Code(digests_v3),
 ];
+
+fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE asset_latest ADD COLUMN inputs_digest BLOB;
+         ALTER TABLE asset_latest ADD COLUMN deps_digest BLOB;",
+    )?;
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT asset_key, partition, provenance FROM asset_latest WHERE provenance IS NOT NULL",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = tx.prepare(
+        "UPDATE asset_latest SET inputs_digest = ?3, deps_digest = ?4
+         WHERE asset_key = ?1 AND partition = ?2",
+    )?;
+    for (asset, partition, provenance) in rows {
+        let Ok(p) = serde_json::from_str::<Provenance>(&provenance) else {
+            continue;
+        };
+        let (inputs, deps) = provenance_digests(&p);
+        update.execute(params![
+            asset,
+            partition,
+            inputs.as_bytes(),
+            deps.as_bytes()
+        ])?;
+    }
+    Ok(())
+}
+
+/// The digests of a provenance, as the instance stores them. Records written before the
+/// declared dependencies were recorded use the assets they read.
+pub(crate) fn provenance_digests(p: &Provenance) -> (blake3::Hash, blake3::Hash) {
+    let inputs = inputs_digest(
+        p.inputs
+            .iter()
+            .map(|i| (&i.asset, i.partition.as_ref(), &i.data_version)),
+    );
+    let deps = if p.deps.is_empty() {
+        deps_digest(p.inputs.iter().map(|i| &i.asset))
+    } else {
+        deps_digest(p.deps.iter())
+    };
+    (inputs, deps)
+}
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -121,9 +184,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {
             "its schema is version {current}, written by a newer Stemma; this build knows up to {VERSION}"
         ));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)
-            .map_err(|e| format!("migration to schema v{} failed: {e}", i + 1))?;
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql),
+            Migration::Code(f) => f(&tx),
+        }
+        .map_err(|e| format!("migration to schema v{} failed: {e}", i + 1))?;
     }
     tx.pragma_update(None, "user_version", VERSION)
         .map_err(|e| e.to_string())?;
@@ -144,8 +210,11 @@ mod tests {
         for start in 0..VERSION {
             let mut conn = Connection::open_in_memory().unwrap();
             let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..start as usize] {
-                tx.execute_batch(sql).unwrap();
+            for migration in &MIGRATIONS[..start as usize] {
+                match migration {
+                    Migration::Sql(sql) => tx.execute_batch(sql).unwrap(),
+                    Migration::Code(f) => f(&tx).unwrap(),
+                }
             }
             tx.pragma_update(None, "user_version", start).unwrap();
             tx.commit().unwrap();
@@ -163,7 +232,10 @@ mod tests {
     #[test]
     fn v2_backfills_provenance_and_failures_from_the_log() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        let Migration::Sql(v1) = MIGRATIONS[0] else {
+            unreachable!()
+        };
+        conn.execute_batch(v1).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         let materialization = r#"{"type":"materialization","data_version":"aa","value_kind":"table","io_manager":"default","provenance":{"code_version":"c1","inputs":[{"asset":"up","data_version":"bb"}]}}"#;
         conn.execute(
@@ -200,6 +272,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!((event, error.as_str()), (3, "final"));
+        // v3 computed the digests from the backfilled provenance.
+        let (inputs, deps): (Vec<u8>, Vec<u8>) = conn
+            .query_row(
+                "SELECT inputs_digest, deps_digest FROM asset_latest WHERE asset_key = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let up = crate::key::AssetKey::parse("up").unwrap();
+        let bb = crate::hash::DataVersion::from_hex("bb");
+        assert_eq!(inputs, inputs_digest([(&up, None, &bb)]).as_bytes());
+        assert_eq!(deps, deps_digest([&up]).as_bytes());
     }
 
     #[test]

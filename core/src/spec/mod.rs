@@ -1,6 +1,7 @@
 //! What an asset is, independent of how it is computed: its key, dependencies and descriptive
 //! attributes.
 
+mod mapping;
 mod metadata;
 mod partitions;
 mod retry;
@@ -9,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+pub use mapping::PartitionMapping;
 pub use metadata::{ColumnInfo, Metadata, MetadataValue};
 pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
 pub use retry::{Backoff, RetryPolicy};
@@ -61,6 +63,9 @@ pub struct AssetSpec {
     pub partitions: Option<PartitionsDefinition>,
     /// Declared here, computed elsewhere: never materialized by Stemma.
     pub external: bool,
+    /// Its output depends on the world (a clock, a remote API): always recomputed, never
+    /// skipped as up to date. Its output hash still lets unchanged results stop downstream work.
+    pub volatile: bool,
 }
 
 impl AssetSpec {
@@ -80,6 +85,7 @@ impl AssetSpec {
             io_manager: DEFAULT_IO_MANAGER.to_owned(),
             partitions: None,
             external: false,
+            volatile: false,
         }
     }
 

@@ -114,6 +114,27 @@ impl PartitionsDefinition {
         }
     }
 
+    /// The position of `key`, if it is one of the partitions.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        match self {
+            PartitionsDefinition::Static(s) => s.index.get(key).copied(),
+        }
+    }
+
+    /// The key at position `i`.
+    pub fn key_at(&self, i: usize) -> Option<&PartitionKey> {
+        match self {
+            PartitionsDefinition::Static(s) => s.keys.get(i),
+        }
+    }
+
+    /// Partition positions ordered by key, as canonical encodings (digests) need them.
+    pub fn indices_by_key(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by(|&a, &b| self.key_at(a).cmp(&self.key_at(b)));
+        order
+    }
+
     /// All keys, in order. Static definitions are small; other kinds will page.
     pub fn keys(&self) -> impl Iterator<Item = &PartitionKey> {
         match self {

@@ -46,19 +46,26 @@ fn selected_nodes(
         .collect())
 }
 
-/// The status of a code location's assets when no engine is open: opens the instance.
-fn status_from_home(graph: &AssetGraph, home: &Path) -> stemma::Result<StatusSnapshot> {
-    let instance = stemma::Instance::open(home)?;
-    StatusSnapshot::load(graph, &instance, chrono::Utc::now().timestamp_micros())
+/// The status of a code location's assets when no engine is open: opens the instance (and
+/// observes the sources, as `status` does).
+fn status_from_home(
+    graph: &Arc<AssetGraph>,
+    home: &Path,
+    config: &[String],
+) -> stemma::Result<StatusSnapshot> {
+    crate::open_engine(Arc::clone(graph), home)?
+        .with_config(config)?
+        .status()
 }
 
 pub(crate) fn list(
-    graph: &AssetGraph,
+    graph: &Arc<AssetGraph>,
     select: Option<&str>,
     home: &Path,
+    config: &[String],
     printer: Printer,
 ) -> CliResult {
-    let mut nodes = selected_nodes(graph, select, || status_from_home(graph, home))?;
+    let mut nodes = selected_nodes(graph, select, || status_from_home(graph, home, config))?;
     nodes.sort_by(|&a, &b| graph.key(a).cmp(graph.key(b)));
     if printer.json {
         let assets: Vec<serde_json::Value> = nodes
@@ -160,13 +167,14 @@ pub(crate) fn config(graph: &AssetGraph, printer: Printer) -> CliResult {
 }
 
 pub(crate) fn graph(
-    graph: &AssetGraph,
+    graph: &Arc<AssetGraph>,
     select: Option<&str>,
     home: &Path,
+    config: &[String],
     format: GraphFormat,
     printer: Printer,
 ) -> CliResult {
-    let nodes = selected_nodes(graph, select, || status_from_home(graph, home))?;
+    let nodes = selected_nodes(graph, select, || status_from_home(graph, home, config))?;
     let included: std::collections::HashSet<usize> = nodes.iter().copied().collect();
     let edges: Vec<(usize, usize, DepKind)> = nodes
         .iter()
@@ -267,21 +275,12 @@ pub(crate) fn graph(
 
 pub(crate) async fn materialize(
     engine: &Engine,
-    select: String,
-    partition: Option<String>,
-    concurrency: Option<u32>,
-    config: Vec<String>,
+    request: Materialize,
     printer: Printer,
 ) -> CliResult {
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
-    let mut request = Materialize::new(select).config(config).cancel_token(cancel);
-    if let Some(p) = partition {
-        request = request.partition(p);
-    }
-    if let Some(n) = concurrency {
-        request = request.concurrency(n as usize);
-    }
+    let request = request.cancel_token(cancel);
     let progress = Arc::new(Progress::new(printer));
     let result = engine.materialize(request, progress.clone()).await;
     progress.finish();
@@ -295,6 +294,7 @@ pub(crate) async fn materialize(
             "status": outcome.status,
             "steps": outcome.steps,
             "succeeded": outcome.succeeded,
+            "up_to_date": outcome.up_to_date,
             "failed": outcome.failed.iter().map(|(s, e)| json!({"step": s, "error": e})).collect::<Vec<_>>(),
             "skipped": outcome.skipped,
             "checks_passed": outcome.checks_passed,
@@ -307,9 +307,21 @@ pub(crate) async fn materialize(
             (p, 0) => format!("; checks: {p} passed"),
             (p, f) => format!("; checks: {p} passed, {f} failed"),
         };
+        let fresh = match outcome.up_to_date {
+            0 => String::new(),
+            n => format!(", {n} up to date"),
+        };
         match outcome.status {
+            RunStatus::Success if outcome.succeeded == 0 && outcome.up_to_date > 0 => {
+                printer.out(format!(
+                    "{} run {run}: all {} step{} up to date, nothing to materialize ({elapsed}; --force recomputes)",
+                    style("Succeeded:").green().bold(),
+                    outcome.up_to_date,
+                    if outcome.up_to_date == 1 { "" } else { "s" },
+                ))
+            }
             RunStatus::Success => printer.out(format!(
-                "{} run {run} materialized {} asset{} in {elapsed}{checks}",
+                "{} run {run} materialized {} asset{}{fresh} in {elapsed}{checks}",
                 style("Succeeded:").green().bold(),
                 outcome.succeeded,
                 if outcome.succeeded == 1 { "" } else { "s" },
@@ -322,7 +334,7 @@ pub(crate) async fn materialize(
             )),
             _ => {
                 printer.out(format!(
-                    "{} run {run} after {elapsed}: {} materialized, {} failed, {} skipped{checks}",
+                    "{} run {run} after {elapsed}: {} materialized{fresh}, {} failed, {} skipped{checks}",
                     style("Failed:").red().bold(),
                     outcome.succeeded,
                     outcome.failed.len(),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stemma::{AssetGraph, Definitions, Error, StepLogLayer};
+use stemma::{AssetGraph, Definitions, Error, Materialize, StepLogLayer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -55,6 +55,11 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    /// Run configuration, KEY=VALUE (repeatable); `assets config` shows the fields. It is what
+    /// runs use and what sources are observed and staleness judged with.
+    #[arg(long = "config", short = 'c', global = true, value_name = "KEY=VALUE")]
+    config: Vec<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -66,19 +71,20 @@ enum Command {
         #[arg(long, short, help = SELECT_HELP)]
         select: Option<String>,
     },
-    /// Materialize the selected assets (and run their checks).
+    /// Materialize the selected assets (and run their checks). A step whose code, inputs and
+    /// config equal those of its last materialization is skipped as up to date.
     Materialize {
         #[arg(long, short, help = SELECT_HELP)]
         select: String,
-        /// The partition of the selected partitioned assets.
-        #[arg(long, value_name = "KEY")]
-        partition: Option<String>,
+        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable).
+        #[arg(long, value_name = "KEY", value_delimiter = ',')]
+        partition: Vec<String>,
+        /// Recompute every selected step, even those already up to date.
+        #[arg(long)]
+        force: bool,
         /// At most N steps at once (default: the number of cores).
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         concurrency: Option<u32>,
-        /// Run configuration, KEY=VALUE (repeatable); `assets config` shows the fields.
-        #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
-        config: Vec<String>,
     },
     /// Show each asset's last materialization and check results.
     Status {
@@ -208,25 +214,38 @@ where
 }
 
 async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliResult {
-    let graph = AssetGraph::new(definitions)?;
+    let graph = std::sync::Arc::new(AssetGraph::new(definitions)?);
     let home = cli.home.unwrap_or_else(crate::default_home);
     match cli.command {
-        Command::List { select } => commands::list(&graph, select.as_deref(), &home, printer),
-        Command::Config => commands::config(&graph, printer),
-        Command::Graph { format, select } => {
-            commands::graph(&graph, select.as_deref(), &home, format, printer)
+        Command::List { select } => {
+            commands::list(&graph, select.as_deref(), &home, &cli.config, printer)
         }
+        Command::Config => commands::config(&graph, printer),
+        Command::Graph { format, select } => commands::graph(
+            &graph,
+            select.as_deref(),
+            &home,
+            &cli.config,
+            format,
+            printer,
+        ),
         command => {
-            let engine = crate::open_engine(graph, &home)?;
+            // Bad config is refused before the instance is touched.
+            graph.config_spec().parse_pairs(&cli.config)?;
+            let engine = crate::open_engine(graph, &home)?.with_config(&cli.config)?;
             match command {
                 Command::Materialize {
                     select,
                     partition,
+                    force,
                     concurrency,
-                    config,
                 } => {
-                    commands::materialize(&engine, select, partition, concurrency, config, printer)
-                        .await
+                    let request = Materialize::new(select).partitions(partition).force(force);
+                    let request = match concurrency {
+                        Some(n) => request.concurrency(n as usize),
+                        None => request,
+                    };
+                    commands::materialize(&engine, request, printer).await
                 }
                 Command::Status { select } => commands::status(&engine, select.as_deref(), printer),
                 Command::Wipe { select, yes } => {

@@ -135,6 +135,16 @@ impl RunObserver for Progress {
                 self.advance();
                 self.refresh(&state);
             }
+            EventKind::StepUpToDate { data_version, .. } => {
+                self.line(format!(
+                    "  {} {label:<LABEL_WIDTH$} {:>12}  {}",
+                    style("=").dim().for_stderr(),
+                    "up to date",
+                    style(data_version.short()).dim().for_stderr(),
+                ));
+                self.advance();
+                self.refresh(&state);
+            }
             EventKind::StepFailed {
                 error,
                 attempt,

@@ -97,7 +97,9 @@ fn step_views(events: &[Event], run_ended: bool) -> Vec<StepView> {
             None => {
                 if !matches!(
                     e.kind,
-                    EventKind::StepStarted { .. } | EventKind::StepSkipped { .. }
+                    EventKind::StepStarted { .. }
+                        | EventKind::StepSkipped { .. }
+                        | EventKind::StepUpToDate { .. }
                 ) {
                     continue;
                 }
@@ -134,6 +136,10 @@ fn step_views(events: &[Event], run_ended: bool) -> Vec<StepView> {
             EventKind::StepSkipped { reason } => {
                 v.status = "skipped";
                 v.error = Some(reason.clone());
+            }
+            EventKind::StepUpToDate { data_version, .. } => {
+                v.status = "up_to_date";
+                v.data_version = Some(data_version.short().to_owned());
             }
             EventKind::Materialization(m) => {
                 v.rows = m.rows;
@@ -212,6 +218,7 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
             "succeeded" => style(v.status).green().to_string(),
             "failed" | "interrupted" => style(v.status).red().to_string(),
             "skipped" => style(v.status).yellow().to_string(),
+            "up_to_date" => style("up to date").dim().to_string(),
             other => other.to_owned(),
         };
         table.add_row(vec![
@@ -282,6 +289,9 @@ pub(crate) fn logs(engine: &Engine, id: &str, step: Option<&str>, printer: Print
                 )
             }
             EventKind::StepSkipped { reason } => format!("SKIP  {reason}"),
+            EventKind::StepUpToDate { data_version, .. } => {
+                format!("UP TO DATE {}", data_version.short())
+            }
             EventKind::Materialization(m) => format!(
                 "MATERIALIZED {} {}",
                 m.data_version.short(),

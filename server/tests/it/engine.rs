@@ -293,7 +293,7 @@ async fn provenance_records_code_version_inputs_and_the_config_read() {
     assert_eq!(scaled.provenance.inputs[0].data_version, base.data_version);
     assert_eq!(
         scaled.provenance.config.iter().collect::<Vec<_>>(),
-        [(&"factor".to_owned(), &"3".to_owned())]
+        [(&"factor".to_owned(), &Some("3".to_owned()))]
     );
     assert_eq!(scaled.rows, Some(3));
     assert_eq!(scaled.metadata["factor"].as_i64(), Some(3));
