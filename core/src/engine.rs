@@ -7,6 +7,7 @@ use std::sync::Arc;
 use fixedbitset::FixedBitSet;
 
 use crate::config::RunConfig;
+use crate::decision::{StepPreview, preview};
 use crate::error::{Error, Result};
 use crate::event::{Clock, Event, EventKind, RunStatus, SystemClock};
 use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
@@ -69,6 +70,11 @@ impl Engine {
 
     pub fn config(&self) -> &RunConfig {
         &self.config
+    }
+
+    /// The engine clock's current time.
+    pub fn now(&self) -> crate::event::Timestamp {
+        self.clock.now()
     }
 
     pub fn graph(&self) -> &AssetGraph {
@@ -237,6 +243,21 @@ impl Engine {
         let config = self.request_config(request)?;
         self.observe_sources(&config)?;
         self.plan_observed(request)
+    }
+
+    /// What materializing `request` would do, step by step — run (and why), run only if an
+    /// upstream step produces new data, or skip as up to date — without running anything.
+    pub fn preview(&self, request: &Materialize) -> Result<Vec<StepPreview>> {
+        let config = self.request_config(request)?;
+        let unobserved = self.observe_sources(&config)?;
+        let plan = self.plan_observed(request)?;
+        Ok(preview(
+            &self.graph,
+            &plan,
+            &config,
+            request.force,
+            &unobserved,
+        ))
     }
 
     fn plan_observed(&self, request: &Materialize) -> Result<Plan> {

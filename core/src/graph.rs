@@ -211,6 +211,39 @@ impl AssetGraph {
         self.index.get(key).copied()
     }
 
+    /// The node id of the asset a user named, or an error that suggests a close key.
+    pub fn lookup(&self, key: &str) -> Result<usize> {
+        self.node_by_str(key).ok_or_else(|| {
+            let hint = did_you_mean(key, self.assets.iter().map(|a| a.spec.key.as_str()))
+                .map(|k| format!("; did you mean \"{k}\"?"))
+                .unwrap_or_default();
+            Error::Plan(format!("no asset \"{key}\" is defined{hint}"))
+        })
+    }
+
+    /// The position of partition `key` of `node`: 0 for an unpartitioned asset without one; an
+    /// error naming the asset when the partition does not fit it.
+    pub fn partition_index(&self, node: usize, key: Option<&str>) -> Result<usize> {
+        let asset = self.key(node);
+        match (&self.spec(node).partitions, key) {
+            (None, None) => Ok(0),
+            (None, Some(_)) => Err(Error::Plan(format!(
+                "asset {asset} is not partitioned; leave out --partition"
+            ))),
+            (Some(def), None) => Err(Error::Plan(format!(
+                "asset {asset} is partitioned ({}); choose one with --partition KEY",
+                def.describe()
+            ))),
+            (Some(def), Some(k)) => {
+                def.validate_key(k)
+                    .map_err(|e| Error::Plan(format!("asset {asset}: {e}")))?;
+                def.index_of(k).ok_or_else(|| {
+                    Error::Internal(format!("partition {k} of {asset} validated but not found"))
+                })
+            }
+        }
+    }
+
     pub fn asset(&self, node: usize) -> &AssetDef {
         &self.assets[node]
     }

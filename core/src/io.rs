@@ -5,9 +5,14 @@
 //! says otherwise), registered explicitly at start-up.
 //!
 //! The contract:
-//! * `handle_output` writes a *new* object and returns its location; it never overwrites a
-//!   committed object, and an error or crash part-way leaves nothing visible. The object only
-//!   becomes the asset's current value when the engine commits the materialization event.
+//! * `handle_output` writes an object named by the value's content hash (`data_version`, which
+//!   the engine computes from the value) and returns its location. An error or crash part-way
+//!   leaves nothing visible; writing a name that exists replaces it atomically with the same
+//!   content and refreshes its modification time (garbage collection spares recent objects).
+//!   The object only becomes the asset's current value when the engine commits the
+//!   materialization event.
+//! * `list_objects` and `delete_object` let garbage collection find and remove objects no
+//!   retained materialization points to.
 //! * `load_input` reads back exactly what a recorded materialization points to.
 
 use std::collections::BTreeMap;
@@ -55,6 +60,15 @@ pub struct StoredObject {
     pub bytes: Option<u64>,
 }
 
+/// One object an IO manager holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// As `handle_output` returned it.
+    pub location: String,
+    pub bytes: u64,
+    pub last_modified: crate::event::Timestamp,
+}
+
 /// Stores and loads asset values.
 #[async_trait]
 pub trait IoManager: Send + Sync + fmt::Debug {
@@ -63,6 +77,24 @@ pub trait IoManager: Send + Sync + fmt::Debug {
 
     /// Reads back the value a materialization recorded.
     async fn load_input(&self, ctx: &InputContext<'_>) -> Result<Value>;
+
+    /// Every object this manager has stored (for garbage collection). Managers that cannot
+    /// list say so, and garbage collection leaves them alone.
+    async fn list_objects(&self) -> Result<Vec<ObjectInfo>> {
+        Err(Error::Storage(format!(
+            "{} cannot list its objects",
+            self.describe()
+        )))
+    }
+
+    /// Deletes one stored object (garbage collection calls this only for objects no retained
+    /// materialization points to).
+    async fn delete_object(&self, location: &str) -> Result<()> {
+        Err(Error::Storage(format!(
+            "{} cannot delete {location}",
+            self.describe()
+        )))
+    }
 
     /// Where this manager keeps things, for people (`file:///…/storage`).
     fn describe(&self) -> String;

@@ -37,6 +37,7 @@ extern crate self as stemma;
 
 pub mod check;
 pub mod config;
+pub mod decision;
 pub mod definitions;
 pub mod engine;
 pub mod error;
@@ -47,6 +48,7 @@ pub mod hash;
 pub mod instance;
 pub mod io;
 pub mod key;
+pub mod lifecycle;
 pub mod plan;
 pub mod selection;
 pub mod spec;
@@ -64,7 +66,7 @@ pub use execute::{AssetContext, Materialize, NoObserver, RunObserver, RunOutcome
 pub use graph::AssetGraph;
 pub use hash::DataVersion;
 pub use instance::Instance;
-pub use io::{InputContext, IoManager, IoManagers, OutputContext, StoredObject};
+pub use io::{InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, StoredObject};
 pub use key::AssetKey;
 pub use selection::Selection;
 pub use spec::{

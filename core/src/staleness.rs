@@ -16,12 +16,14 @@
 //! partitions take a fraction of a second. Detailed causes for one asset partition (which input,
 //! which versions) come from its recorded provenance on demand ([`explain`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::error::Result;
-use crate::event::{EventKind, Timestamp};
+use crate::event::{EventKind, Timestamp, step_label};
 use crate::graph::AssetGraph;
 use crate::hash::{DataVersion, InputsHasher, deps_digest};
 use crate::instance::Instance;
@@ -58,7 +60,8 @@ pub mod cause {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Freshness {
     Fresh,
     Stale,
@@ -335,7 +338,8 @@ pub struct Summary {
 }
 
 /// One reason an asset partition is stale, in detail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "cause", rename_all = "snake_case")]
 pub enum Cause {
     CodeChanged {
         recorded: Option<String>,
@@ -369,6 +373,47 @@ pub enum Cause {
     ProvenanceUnknown,
 }
 
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = |a: &AssetKey, p: &Option<PartitionKey>| step_label(a, p.as_ref());
+        match self {
+            Cause::CodeChanged { recorded, current } => write!(
+                f,
+                "code changed ({} → {})",
+                recorded.as_deref().unwrap_or("none"),
+                current.as_deref().unwrap_or("none")
+            ),
+            Cause::DepsChanged { added, removed } => {
+                let mut parts: Vec<String> = added.iter().map(|k| format!("+{k}")).collect();
+                parts.extend(removed.iter().map(|k| format!("-{k}")));
+                write!(f, "dependencies changed ({})", parts.join(", "))
+            }
+            Cause::InputChanged {
+                asset,
+                partition,
+                read,
+                now,
+            } => write!(
+                f,
+                "input {} changed ({} → {})",
+                label(asset, partition),
+                read.short(),
+                now.short()
+            ),
+            Cause::InputAppeared { asset, partition } => {
+                write!(f, "input {} appeared", label(asset, partition))
+            }
+            Cause::UpstreamMissing { asset, partition } => {
+                write!(f, "upstream {} is missing", label(asset, partition))
+            }
+            Cause::UpstreamStale { asset, partition } => {
+                write!(f, "upstream {} is stale", label(asset, partition))
+            }
+            Cause::ProvenanceUnknown => write!(f, "no provenance was recorded"),
+        }
+    }
+}
+
 /// Why one asset partition is in its state.
 #[derive(Debug, Clone)]
 pub struct Explanation {
@@ -399,7 +444,9 @@ pub fn explain(
     if state.freshness != Freshness::Stale {
         return Ok(out);
     }
-    let row = versions.row(node, i).expect("a stale partition has a row");
+    let Some(row) = versions.row(node, i) else {
+        return Ok(out);
+    };
     let provenance = match instance.event(row.event_id)?.map(|e| e.kind) {
         Some(EventKind::Materialization(m)) => m.provenance,
         _ => {
@@ -413,12 +460,12 @@ pub fn explain(
             current: spec.code_version.clone(),
         });
     }
-    let current: BTreeSet<&AssetKey> = graph
-        .deps(node)
-        .iter()
-        .map(|&(u, _)| graph.key(u))
-        .collect();
     if state.causes & cause::DEPS_CHANGED != 0 {
+        let current: BTreeSet<&AssetKey> = graph
+            .deps(node)
+            .iter()
+            .map(|&(u, _)| graph.key(u))
+            .collect();
         let recorded: BTreeSet<&AssetKey> = if provenance.deps.is_empty() {
             provenance.inputs.iter().map(|i| &i.asset).collect()
         } else {
@@ -435,6 +482,19 @@ pub fn explain(
                 .collect(),
         });
     }
+    let read: HashMap<(&str, Option<&str>), &DataVersion> = provenance
+        .inputs
+        .iter()
+        .map(|inp| {
+            (
+                (
+                    inp.asset.as_str(),
+                    inp.partition.as_ref().map(PartitionKey::as_str),
+                ),
+                &inp.data_version,
+            )
+        })
+        .collect();
     // Compare every input it would read now with what it read.
     for &(up, _) in graph.deps(node) {
         let mapping =
@@ -445,36 +505,178 @@ pub fn explain(
             PartitionMapping::All => (0..partition_count(graph, up)).collect(),
         };
         for q in positions {
-            let (asset, partition) = (graph.key(up).clone(), key_at(graph, up, q).cloned());
-            let read = provenance
-                .inputs
-                .iter()
-                .find(|inp| inp.asset == asset && inp.partition == partition);
-            match (versions.row(up, q), read) {
-                (Some(r), Some(read)) if versions.version(r) != read.data_version.as_str() => {
+            let partition = key_at(graph, up, q);
+            let was = read
+                .get(&(graph.key(up).as_str(), partition.map(PartitionKey::as_str)))
+                .copied();
+            let label = || (graph.key(up).clone(), partition.cloned());
+            match (versions.row(up, q), was) {
+                (Some(r), Some(was)) if versions.version(r) != was.as_str() => {
+                    let (asset, partition) = label();
                     out.causes.push(Cause::InputChanged {
-                        asset: asset.clone(),
-                        partition: partition.clone(),
-                        read: read.data_version.clone(),
+                        asset,
+                        partition,
+                        read: was.clone(),
                         now: DataVersion::from_hex(versions.version(r)),
                     });
                 }
-                (Some(_), None) => out.causes.push(Cause::InputAppeared {
-                    asset: asset.clone(),
-                    partition: partition.clone(),
-                }),
+                (Some(_), None) => {
+                    let (asset, partition) = label();
+                    out.causes.push(Cause::InputAppeared { asset, partition });
+                }
                 (None, _) if !graph.asset(up).is_external() => {
-                    out.causes.push(Cause::UpstreamMissing {
-                        asset: asset.clone(),
-                        partition: partition.clone(),
-                    });
+                    let (asset, partition) = label();
+                    out.causes.push(Cause::UpstreamMissing { asset, partition });
                 }
                 _ => {}
             }
             if staleness.state(up, q).freshness == Freshness::Stale {
+                let (asset, partition) = label();
                 out.causes.push(Cause::UpstreamStale { asset, partition });
             }
         }
     }
     Ok(out)
+}
+
+/// A stale asset partition and, recursively, the stale upstream partitions it traces back to.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhyNode {
+    pub asset: AssetKey,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionKey>,
+    pub state: Freshness,
+    /// What is wrong here, apart from stale upstreams. Non-empty at a root cause.
+    pub causes: Vec<Cause>,
+    /// The stale upstream partitions, explained.
+    pub upstream: Vec<WhyNode>,
+    /// Stale upstream partitions left out (past the first few of one asset).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: usize,
+    /// Explained earlier in the tree.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub repeated: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl WhyNode {
+    /// The nodes with causes of their own (the root causes), each once, depth first.
+    pub fn roots(&self) -> Vec<&WhyNode> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(n) = stack.pop() {
+            if !n.causes.is_empty() && !n.repeated {
+                out.push(n);
+            }
+            stack.extend(n.upstream.iter().rev());
+        }
+        out
+    }
+}
+
+/// Upstream partitions of one asset expanded in a why-stale tree; the rest are counted.
+const EXPAND_PARTITIONS: usize = 3;
+
+/// Explains why asset `node`, partition position `i`, is stale, as a tree down to the root
+/// causes. Shared upstreams are explained once (later occurrences are marked `repeated`).
+pub fn why_stale(
+    graph: &AssetGraph,
+    versions: &VersionState,
+    staleness: &Staleness,
+    instance: &Instance,
+    node: usize,
+    i: usize,
+) -> Result<WhyNode> {
+    let mut seen = HashSet::new();
+    why_node(graph, versions, staleness, instance, node, i, &mut seen)
+}
+
+fn why_node(
+    graph: &AssetGraph,
+    versions: &VersionState,
+    staleness: &Staleness,
+    instance: &Instance,
+    node: usize,
+    i: usize,
+    seen: &mut HashSet<(usize, usize)>,
+) -> Result<WhyNode> {
+    let explanation = explain(graph, versions, staleness, instance, node, i)?;
+    let mut out = WhyNode {
+        asset: explanation.asset,
+        partition: explanation.partition,
+        state: explanation.freshness,
+        causes: Vec::new(),
+        upstream: Vec::new(),
+        more: 0,
+        repeated: false,
+    };
+    seen.insert((node, i));
+    let mut expanded: HashMap<usize, usize> = HashMap::new();
+    for c in explanation.causes {
+        let Cause::UpstreamStale { asset, partition } = c else {
+            out.causes.push(c);
+            continue;
+        };
+        let Some(up) = graph.node_by_str(asset.as_str()) else {
+            continue;
+        };
+        let q = match (&graph.spec(up).partitions, &partition) {
+            (Some(def), Some(p)) => def.index_of(p.as_str()).unwrap_or(0),
+            _ => 0,
+        };
+        let count = expanded.entry(up).or_default();
+        *count += 1;
+        if *count > EXPAND_PARTITIONS {
+            out.more += 1;
+            continue;
+        }
+        if seen.contains(&(up, q)) {
+            out.upstream.push(WhyNode {
+                asset,
+                partition,
+                state: Freshness::Stale,
+                causes: Vec::new(),
+                upstream: Vec::new(),
+                more: 0,
+                repeated: true,
+            });
+        } else {
+            out.upstream
+                .push(why_node(graph, versions, staleness, instance, up, q, seen)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Causes in a few words each, one line per kind and asset (partitions of one upstream are
+/// counted, not listed): `upstream chunks is stale`, `input daily changed (3 partitions)`.
+pub fn brief(causes: &[Cause]) -> Vec<String> {
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    let mut add = |text: String| match lines.iter_mut().find(|(t, _)| *t == text) {
+        Some((_, n)) => *n += 1,
+        None => lines.push((text, 1)),
+    };
+    for c in causes {
+        match c {
+            Cause::InputChanged { asset, .. } => add(format!("input {asset} changed")),
+            Cause::InputAppeared { asset, .. } => add(format!("input {asset} appeared")),
+            Cause::UpstreamMissing { asset, .. } => add(format!("upstream {asset} missing")),
+            Cause::UpstreamStale { asset, .. } => add(format!("upstream {asset} stale")),
+            Cause::CodeChanged { .. } => add("code changed".into()),
+            other => add(other.to_string()),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(text, n)| {
+            if n > 1 {
+                format!("{text} ({n} partitions)")
+            } else {
+                text
+            }
+        })
+        .collect()
 }

@@ -11,6 +11,13 @@ use stemma::{AssetKey, DataVersion, PartitionKey};
 /// The layout version, part of the path so a future layout never collides with this one.
 const LAYOUT: &str = "v1";
 
+/// Where every object of this layout lives (relative to the store's root and `prefix`).
+pub fn layout_root(prefix: &Path) -> Path {
+    let mut parts: Vec<String> = prefix.parts().map(|p| p.as_ref().to_owned()).collect();
+    parts.push(LAYOUT.to_owned());
+    Path::from_iter(parts)
+}
+
 /// The object path of a value (relative to the store's root and `prefix`).
 pub fn object_path(
     prefix: &Path,

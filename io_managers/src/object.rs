@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
-use stemma::io::{InputContext, IoManager, OutputContext, StoredObject};
+use stemma::io::{InputContext, IoManager, ObjectInfo, OutputContext, StoredObject};
 use stemma::{Error, Result, Value};
 
 use crate::format::{decode, encode, extension};
-use crate::layout::object_path;
+use crate::layout::{layout_root, object_path};
 
 /// Tables and large blobs are encoded on a blocking thread above this size.
 const ENCODE_INLINE_ROWS: usize = 16_384;
@@ -102,16 +103,24 @@ impl IoManager for ObjectStoreIoManager {
             encode(value)?
         };
         let len = bytes.len() as u64;
-        let size = match self
+        let payload = PutPayload::from(bytes);
+        let written = match self
             .store
-            .put_opts(&path, PutPayload::from(bytes), PutMode::Create.into())
+            .put_opts(&path, payload.clone(), PutMode::Create.into())
             .await
         {
-            Ok(_) => len,
-            // Objects are named by content: an existing one holds the same value. Keep it.
+            // Objects are named by content: an existing one holds the same value. Write it
+            // again (atomically) so that its modification time is fresh, and garbage
+            // collection, which spares recent objects, cannot delete it before this run commits.
             Err(object_store::Error::AlreadyExists { .. }) => {
-                self.store.head(&path).await.map(|m| m.size).unwrap_or(len)
+                self.store
+                    .put_opts(&path, payload, PutMode::Overwrite.into())
+                    .await
             }
+            other => other,
+        };
+        let size = match written {
+            Ok(_) => len,
             Err(e) => {
                 return Err(Error::Storage(format!(
                     "writing {} to {}: {e}",
@@ -149,6 +158,36 @@ impl IoManager for ObjectStoreIoManager {
             .map_err(|e| Error::Internal(format!("decoding task failed: {e}")))?
             .map_err(|e| Error::Storage(format!("decoding {}: {e}", self.object_url(location))))?;
         Ok(value)
+    }
+
+    async fn list_objects(&self) -> Result<Vec<ObjectInfo>> {
+        let root = layout_root(&self.prefix);
+        let listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&root))
+            .try_collect()
+            .await
+            .map_err(|e| Error::Storage(format!("listing {}: {e}", self.describe())))?;
+        Ok(listed
+            .into_iter()
+            .map(|m| ObjectInfo {
+                location: m.location.to_string(),
+                bytes: m.size,
+                last_modified: m.last_modified.timestamp_micros(),
+            })
+            .collect())
+    }
+
+    async fn delete_object(&self, location: &str) -> Result<()> {
+        let path = Path::parse(location)
+            .map_err(|e| Error::Storage(format!("invalid stored location {location:?}: {e}")))?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::Storage(format!(
+                "deleting {}: {e}",
+                self.object_url(location)
+            ))),
+        }
     }
 
     fn describe(&self) -> String {

@@ -11,10 +11,11 @@ use super::context::{AssetContext, LogSink, StepLogger};
 use super::logs::SinkGuard;
 use super::{Produced, Run, StepOutcome};
 use crate::check::{CheckResult, Severity};
+use crate::decision::StepFacts;
 use crate::definitions::{Inputs, panic_message};
 use crate::error::BoxError;
 use crate::event::{CheckEvaluation, EventKind, InputVersion, Materialization, Provenance};
-use crate::hash::{DataVersion, data_version, deps_digest, inputs_digest};
+use crate::hash::{DataVersion, data_version};
 use crate::io::{InputContext, OutputContext};
 use crate::key::AssetKey;
 use crate::plan::{InputPart, Previous, Step};
@@ -98,40 +99,20 @@ fn input_versions(step: &Step, inputs: &ResolvedInputs) -> Vec<InputVersion> {
         .collect()
 }
 
-/// Whether the committed materialization the step would replace was computed from exactly what
-/// the step would compute from now: the same code version, the same dependencies, the same
-/// input versions and the same config values. Volatile assets, assets without a code version
-/// and forced runs are never up to date.
+/// The committed materialization a step can reuse instead of running, if it is up to date
+/// (see [`crate::decision`]).
 fn up_to_date<'s>(run: &Run, step: &'s Step, versions: &[InputVersion]) -> Option<&'s Previous> {
-    let spec = run.graph.spec(step.node);
-    if run.force || spec.volatile || spec.code_version.is_none() {
-        return None;
+    let facts = StepFacts {
+        graph: &run.graph,
+        step,
+        config: &run.config,
+        force: run.force,
+        unobserved: &run.unobserved,
+    };
+    match facts.reason(versions) {
+        Some(_) => None,
+        None => step.previous.as_ref(),
     }
-    if run
-        .graph
-        .deps(step.node)
-        .iter()
-        .any(|(u, _)| run.unobserved.contains(u))
-    {
-        return None;
-    }
-    let previous = step.previous.as_ref()?;
-    let p = &previous.provenance;
-    if p.code_version != spec.code_version {
-        return None;
-    }
-    let (recorded_inputs, recorded_deps) = crate::instance::provenance_digests(p);
-    let now = inputs_digest(
-        versions
-            .iter()
-            .map(|i| (&i.asset, i.partition.as_ref(), &i.data_version)),
-    );
-    let deps = deps_digest(spec.deps.iter().map(|d| &d.key));
-    let config_same = p
-        .config
-        .iter()
-        .all(|(k, v)| run.config.raw(k).is_ok_and(|now| now == v.as_deref()));
-    (now == recorded_inputs && deps == recorded_deps && config_same).then_some(previous)
 }
 
 enum Failure {

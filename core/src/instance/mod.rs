@@ -11,6 +11,7 @@
 //!   rebooted) are ended as failures, so the instance never shows a ghost run.
 
 mod process;
+mod retention;
 mod schema;
 mod writer;
 
@@ -22,6 +23,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 pub use process::ProcessIdentity;
+pub use retention::{PruneReport, Referenced, Retention};
 
 use crate::check::Severity;
 use crate::error::{Error, Result};
@@ -222,6 +224,59 @@ impl Instance {
             if only.is_none_or(|o| o.contains(&row.asset)) {
                 out.push(row);
             }
+        }
+        Ok(out)
+    }
+
+    /// Every materialization the event log still holds (of the assets in `only`, if given),
+    /// oldest first.
+    pub fn materializations(
+        &self,
+        only: Option<&HashSet<AssetKey>>,
+    ) -> Result<Vec<LatestMaterialization>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, run_id, ts, asset_key, partition, body FROM event_log
+                 WHERE kind = 'materialization' ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, run_id, ts, asset, partition, body) in rows {
+            let asset = self.key(asset.as_deref().unwrap_or_default())?;
+            if only.is_some_and(|o| !o.contains(&asset)) {
+                continue;
+            }
+            let EventKind::Materialization(m) = serde_json::from_str(&body).map_err(|e| {
+                Error::instance(&self.db, format!("event {id} cannot be read: {e}"))
+            })?
+            else {
+                continue;
+            };
+            out.push(LatestMaterialization {
+                asset,
+                partition: self.partition(partition.as_deref().unwrap_or_default())?,
+                event_id: id,
+                run_id: run_id.as_deref().map(RunId::from_string),
+                timestamp: ts,
+                data_version: m.data_version,
+                code_version: m.provenance.code_version,
+                value_kind: m.value_kind,
+                io_manager: m.io_manager,
+                location: m.location,
+                rows: m.rows,
+                bytes: m.bytes,
+            });
         }
         Ok(out)
     }

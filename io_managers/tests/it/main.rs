@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 use bytes::Bytes;
 use stemma::hash::data_version;
-use stemma::io::{InputContext, IoManager, OutputContext, StoredObject};
+use stemma::io::{InputContext, IoManager, ObjectInfo, OutputContext, StoredObject};
 use stemma::spec::AssetSpec;
 use stemma::{AssetKey, DataVersion, PartitionKey, RunId, Table, Value};
 use stemma_io::ObjectStoreIoManager;
@@ -113,27 +113,48 @@ async fn conformance(io: &dyn IoManager) {
     let (again, _) = store(io, "raw/sales", Some("eu"), &table()).await;
     assert_eq!(again, eu);
 
-    // A committed object is never overwritten: a write that lands on an existing name keeps
-    // the existing content.
-    let asset = AssetKey::parse("guarded").unwrap();
-    let spec = AssetSpec::new(asset.clone());
-    let first = Value::Json(serde_json::json!("first"));
-    let dv = data_version(&first).unwrap();
-    let ctx = OutputContext {
-        asset: &asset,
-        partition: None,
-        spec: &spec,
-        run_id: &RunId::new(),
-        data_version: &dv,
+    // Objects are named by content, so writing a name again writes the same content: the
+    // object stays readable and its modification time is refreshed (garbage collection spares
+    // recent objects, so a run that reuses an old object keeps it alive until it commits).
+    let modified = |objects: &[ObjectInfo], location: &str| {
+        objects
+            .iter()
+            .find(|o| o.location == location)
+            .map(|o| o.last_modified)
+            .unwrap_or_else(|| panic!("{location} is not listed"))
     };
-    let stored = io.handle_output(&ctx, &first).await.unwrap();
-    io.handle_output(&ctx, &Value::Json(serde_json::json!("second")))
-        .await
-        .unwrap();
-    let back = load(io, "guarded", stemma::ValueKind::Json, &stored, &dv)
+    let (first, dv) = store(io, "reused", None, &table()).await;
+    let location = first.location.clone().unwrap();
+    let before = modified(&io.list_objects().await.unwrap(), &location);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (second, _) = store(io, "reused", None, &table()).await;
+    assert_eq!(second, first);
+    let after = modified(&io.list_objects().await.unwrap(), &location);
+    assert!(after > before, "{before} -> {after}");
+    let back = load(io, "reused", stemma::ValueKind::Table, &first, &dv)
         .await
         .unwrap();
     assert_eq!(data_version(&back).unwrap(), dv);
+
+    // Listing shows every stored object (nothing for `Nothing`); deleting removes one, and
+    // deleting a missing object is not an error.
+    let listed = io.list_objects().await.unwrap();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|o| o.bytes > 0 && o.location.starts_with("v1/"))
+    );
+    io.delete_object(&location).await.unwrap();
+    io.delete_object(&location).await.unwrap();
+    let listed = io.list_objects().await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().all(|o| o.location != location));
+    assert!(
+        load(io, "reused", stemma::ValueKind::Table, &first, &dv)
+            .await
+            .is_err()
+    );
 
     // A missing object is a clear error that names it.
     let missing = StoredObject {

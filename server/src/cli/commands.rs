@@ -11,6 +11,7 @@ use serde_json::json;
 use stemma::instance::{CheckStatus, LatestMaterialization};
 use stemma::selection::Selection;
 use stemma::spec::DepKind;
+use stemma::staleness::{brief, cause, explain};
 use stemma::status::StatusSnapshot;
 use stemma::{AssetGraph, Engine, Materialize, RunStatus};
 use tokio_util::sync::CancellationToken;
@@ -376,8 +377,44 @@ async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
 
 pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) -> CliResult {
     let graph = engine.graph();
-    let snapshot = engine.status()?;
+    let (versions, staleness) = engine.staleness()?;
+    let failures = engine.instance().latest_failures()?;
+    let snapshot = StatusSnapshot::from_state(
+        graph,
+        &versions,
+        &staleness,
+        &failures,
+        chrono::Utc::now().timestamp_micros(),
+    );
     let nodes = selected_nodes(graph, select, || Ok(snapshot.clone()))?;
+    // Why each stale asset is stale, in a few words.
+    let causes_of = |n: usize| -> Vec<String> {
+        let Ok(s) = snapshot.get(n) else {
+            return Vec::new();
+        };
+        let p = s.partitions;
+        let Some(def) = &graph.spec(n).partitions else {
+            if !s.stale {
+                return Vec::new();
+            }
+            return explain(graph, &versions, &staleness, engine.instance(), n, 0)
+                .map(|e| brief(&e.causes))
+                .unwrap_or_else(|e| vec![format!("cannot tell: {e}")]);
+        };
+        let mut out = Vec::new();
+        if p.stale > 0 {
+            out.push(format!(
+                "{} of {} partitions stale: {}",
+                p.stale,
+                def.len(),
+                cause::describe(p.causes).join(", ")
+            ));
+        }
+        if p.missing > 0 && p.missing < def.len() {
+            out.push(format!("{} of {} partitions missing", p.missing, def.len()));
+        }
+        out
+    };
     let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
     for m in engine.instance().latest_materializations(None)? {
         latest.entry(m.asset.to_string()).or_default().push(m);
@@ -430,10 +467,17 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
                             .collect()
                     })
                     .unwrap_or_default();
+                let partitions = snapshot.get(n).ok().map(|s| s.partitions);
                 json!({
                     "key": key,
                     "external": graph.asset(n).is_external(),
                     "state": snapshot.get(n).map(state).unwrap_or("unknown"),
+                    "causes": causes_of(n),
+                    "partitions": partitions.map(|p| json!({
+                        "fresh": p.fresh,
+                        "stale": p.stale,
+                        "missing": p.missing,
+                    })),
                     "materializations": mats,
                     "checks": cs,
                 })
@@ -445,6 +489,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
     let mut table = printer.table(&[
         "ASSET",
         "STATE",
+        "CAUSE",
         "LAST MATERIALIZED",
         "RUN",
         "DATA VERSION",
@@ -471,10 +516,12 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
             "failed" => style(state).red().to_string(),
             other => style(other).dim().to_string(),
         };
+        let cause_cell = dash(truncate(&causes_of(n).join("; "), 60));
         match newest {
             Some(m) => table.add_row(vec![
                 label,
                 state_cell,
+                cause_cell,
                 format!("{} ({})", local_time(m.timestamp), age(m.timestamp)),
                 m.run_id
                     .as_ref()
@@ -488,6 +535,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
                 table.add_row(vec![
                     label,
                     state_cell,
+                    cause_cell,
                     style("never").yellow().to_string(),
                     "-".into(),
                     "-".into(),
@@ -598,10 +646,14 @@ fn dash(s: String) -> String {
 }
 
 fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 72 {
-        format!("{}…", line.chars().take(71).collect::<String>())
+    truncate(s.lines().next().unwrap_or("").trim(), 72)
+}
+
+/// At most `width` characters, with an ellipsis when cut.
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() > width {
+        format!("{}…", s.chars().take(width - 1).collect::<String>())
     } else {
-        line.to_owned()
+        s.to_owned()
     }
 }

@@ -5,9 +5,11 @@
 //! (instance, storage, files) · 4 a bug in Stemma · 130 canceled.
 
 mod commands;
+mod lifecycle;
 mod printer;
 mod progress;
 mod runs;
+mod versions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,10 +88,31 @@ enum Command {
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         concurrency: Option<u32>,
     },
-    /// Show each asset's last materialization and check results.
+    /// Show each asset's state (fresh, stale with its cause, missing, failed), last
+    /// materialization and check results.
     Status {
         #[arg(long, short, help = SELECT_HELP)]
         select: Option<String>,
+    },
+    /// Explain why an asset (partition) is stale, as a tree down to the root causes.
+    WhyStale {
+        /// The asset key (prefixed keys are written raw/documents).
+        key: String,
+        /// The partition to explain (default: the first stale one).
+        #[arg(long, value_name = "KEY")]
+        partition: Option<String>,
+    },
+    /// Show what `materialize` would do with the same arguments — which steps would run and
+    /// why, which would be skipped as up to date — without running anything.
+    Plan {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: String,
+        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable).
+        #[arg(long, value_name = "KEY", value_delimiter = ',')]
+        partition: Vec<String>,
+        /// Plan as if every step were forced.
+        #[arg(long)]
+        force: bool,
     },
     /// Inspect runs.
     Runs {
@@ -110,6 +133,36 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short)]
         yes: bool,
+    },
+    /// Prune the event log by a retention policy and delete stored objects that no retained
+    /// materialization points to.
+    Gc {
+        /// Keep the latest N materializations of every asset partition (and the runs that made
+        /// them).
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        keep_last: u32,
+        /// Keep everything younger than this (7d, 12h, 30m, 0s).
+        #[arg(long, value_name = "AGE", default_value = "7d", value_parser = lifecycle::parse_duration)]
+        keep_younger_than: std::time::Duration,
+        /// Spare unreferenced objects modified more recently than this (a run in flight may
+        /// have written them).
+        #[arg(long, value_name = "AGE", default_value = "1h", value_parser = lifecycle::parse_duration)]
+        grace: std::time::Duration,
+        /// Report what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rebuild the database file afterwards to give the freed space back.
+        #[arg(long)]
+        vacuum: bool,
+    },
+    /// Re-read and re-hash stored objects; report any whose content no longer matches its
+    /// recorded data version (exit 1).
+    Verify {
+        #[arg(long, short, help = SELECT_HELP)]
+        select: Option<String>,
+        /// Every materialization the event log retains, not only the latest ones.
+        #[arg(long)]
+        all: bool,
     },
     /// Show the config fields `--config` accepts.
     Config,
@@ -248,8 +301,38 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                     commands::materialize(&engine, request, printer).await
                 }
                 Command::Status { select } => commands::status(&engine, select.as_deref(), printer),
+                Command::WhyStale { key, partition } => {
+                    versions::why_stale(&engine, &key, partition.as_deref(), printer)
+                }
+                Command::Plan {
+                    select,
+                    partition,
+                    force,
+                } => {
+                    let request = Materialize::new(select).partitions(partition).force(force);
+                    versions::plan(&engine, request, printer)
+                }
                 Command::Wipe { select, yes } => {
                     commands::wipe(&engine, &select, yes, printer).await
+                }
+                Command::Gc {
+                    keep_last,
+                    keep_younger_than,
+                    grace,
+                    dry_run,
+                    vacuum,
+                } => {
+                    let options = stemma::lifecycle::GcOptions {
+                        keep_last: keep_last as usize,
+                        keep_younger_than,
+                        grace,
+                        dry_run,
+                        vacuum,
+                    };
+                    lifecycle::gc(&engine, options, printer).await
+                }
+                Command::Verify { select, all } => {
+                    lifecycle::verify(&engine, select.as_deref(), all, printer).await
                 }
                 Command::Runs { command } => match command {
                     RunsCommand::List { limit } => runs::list(&engine, limit, printer),

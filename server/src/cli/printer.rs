@@ -138,6 +138,22 @@ pub(crate) fn count(n: u64) -> String {
     out
 }
 
+/// `512 B`, `1.5 KB`, `12.3 MB`, `2.0 GB` (powers of 1000).
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +165,8 @@ mod tests {
         assert_eq!(duration(123.0), "0.12s");
         assert_eq!(duration(12_345.0), "12.3s");
         assert_eq!(duration(125_000.0), "2m05s");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1_500), "1.5 KB");
+        assert_eq!(bytes(12_345_678), "12.3 MB");
     }
 }
