@@ -549,6 +549,13 @@ impl Definitions {
         self
     }
 
+    /// Every asset passed through `f`: a deployment's overrides (code versions, IO managers)
+    /// or a test's edits.
+    pub fn map_assets(mut self, f: impl FnMut(AssetDef) -> AssetDef) -> Self {
+        self.assets = self.assets.into_iter().map(f).collect();
+        self
+    }
+
     pub fn asset_defs(&self) -> &[AssetDef] {
         &self.assets
     }

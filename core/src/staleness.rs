@@ -680,3 +680,344 @@ pub fn brief(causes: &[Cause]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::AssetDef;
+    use crate::event::{InputVersion, Provenance};
+    use crate::graph::tests::graph;
+    use crate::instance::provenance_digests;
+    use crate::spec::PartitionsDefinition;
+
+    /// An asset with code version "1" reading `inputs`.
+    fn versioned(key: &str, inputs: &[&str]) -> AssetDef {
+        let mut b = AssetDef::builder(key).code_version("1");
+        for i in inputs {
+            b = b.input(i);
+        }
+        b.compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+            .build()
+    }
+
+    fn partitioned(key: &str, inputs: &[&str], parts: &PartitionsDefinition) -> AssetDef {
+        let mut b = AssetDef::builder(key)
+            .code_version("1")
+            .partitions(parts.clone());
+        for i in inputs {
+            b = b.input(i);
+        }
+        b.compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+            .build()
+    }
+
+    /// Records in memory, as the instance would, materializations with their provenance.
+    struct World<'g> {
+        graph: &'g AssetGraph,
+        state: VersionState,
+        next_id: i64,
+        /// Current data version by (asset, partition).
+        current: HashMap<(String, String), String>,
+    }
+
+    impl<'g> World<'g> {
+        fn new(graph: &'g AssetGraph) -> Self {
+            World {
+                graph,
+                state: VersionState::new(graph),
+                next_id: 1,
+                current: HashMap::new(),
+            }
+        }
+
+        /// Materializes `asset[partition]` with data version `dv`, reading the current versions
+        /// of `inputs` (asset, partition) and recording `deps` and code version `code`.
+        fn materialize(
+            &mut self,
+            asset: &str,
+            partition: &str,
+            dv: &str,
+            code: &str,
+            inputs: &[(&str, &str)],
+            deps: &[&str],
+        ) {
+            let provenance = Provenance {
+                code_version: Some(code.into()),
+                inputs: inputs
+                    .iter()
+                    .map(|(a, p)| InputVersion {
+                        asset: AssetKey::parse(a).unwrap(),
+                        partition: (!p.is_empty()).then(|| PartitionKey::new(p).unwrap()),
+                        data_version: DataVersion::from_hex(
+                            &self.current[&((*a).to_owned(), (*p).to_owned())],
+                        ),
+                    })
+                    .collect(),
+                deps: deps.iter().map(|d| AssetKey::parse(d).unwrap()).collect(),
+                config: Default::default(),
+            };
+            let (inputs_digest, deps_digest) = provenance_digests(&provenance);
+            self.state.insert(
+                self.graph,
+                RowRef {
+                    asset,
+                    partition,
+                    event_id: self.next_id,
+                    timestamp: self.next_id,
+                    data_version: dv,
+                    code_version: Some(code),
+                    inputs_digest: Some(inputs_digest.as_bytes()),
+                    deps_digest: Some(deps_digest.as_bytes()),
+                },
+            );
+            self.next_id += 1;
+            self.current
+                .insert((asset.to_owned(), partition.to_owned()), dv.to_owned());
+        }
+
+        /// An observation of an external asset.
+        fn observe(&mut self, asset: &str, dv: &str) {
+            self.state.insert(
+                self.graph,
+                RowRef {
+                    asset,
+                    partition: "",
+                    event_id: self.next_id,
+                    timestamp: self.next_id,
+                    data_version: dv,
+                    code_version: None,
+                    inputs_digest: None,
+                    deps_digest: None,
+                },
+            );
+            self.next_id += 1;
+            self.current
+                .insert((asset.to_owned(), String::new()), dv.to_owned());
+        }
+
+        fn staleness(&self) -> Staleness {
+            Staleness::compute(self.graph, &self.state)
+        }
+
+        fn state(&self, asset: &str, partition: usize) -> PartitionState {
+            self.staleness()
+                .state(self.graph.node_by_str(asset).unwrap(), partition)
+        }
+    }
+
+    fn fresh() -> PartitionState {
+        PartitionState {
+            freshness: Freshness::Fresh,
+            causes: 0,
+        }
+    }
+
+    fn stale(causes: u8) -> PartitionState {
+        PartitionState {
+            freshness: Freshness::Stale,
+            causes,
+        }
+    }
+
+    fn chain(w: &mut World<'_>) {
+        w.materialize("a", "", "a1", "1", &[], &[]);
+        w.materialize("b", "", "b1", "1", &[("a", "")], &["a"]);
+        w.materialize("c", "", "c1", "1", &[("b", "")], &["b"]);
+    }
+
+    #[test]
+    fn a_new_input_version_makes_the_reader_stale_and_its_downstream_upstream_stale() {
+        let g = graph(vec![
+            versioned("a", &[]),
+            versioned("b", &["a"]),
+            versioned("c", &["b"]),
+        ]);
+        let mut w = World::new(&g);
+        assert_eq!(w.state("a", 0).freshness, Freshness::Missing);
+        chain(&mut w);
+        for k in ["a", "b", "c"] {
+            assert_eq!(w.state(k, 0), fresh(), "{k}");
+        }
+        w.materialize("a", "", "a2", "1", &[], &[]);
+        assert_eq!(w.state("a", 0), fresh());
+        assert_eq!(w.state("b", 0), stale(cause::INPUTS_CHANGED));
+        assert_eq!(w.state("c", 0), stale(cause::UPSTREAM_STALE));
+        // Recomputing b brings c's staleness down to its own input.
+        w.materialize("b", "", "b2", "1", &[("a", "")], &["a"]);
+        assert_eq!(w.state("b", 0), fresh());
+        assert_eq!(w.state("c", 0), stale(cause::INPUTS_CHANGED));
+    }
+
+    #[test]
+    fn a_recompute_with_identical_output_leaves_downstream_fresh() {
+        let g = graph(vec![
+            versioned("a", &[]),
+            versioned("b", &["a"]),
+            versioned("c", &["b"]),
+        ]);
+        let mut w = World::new(&g);
+        chain(&mut w);
+        // a is recomputed (a new materialization) but its content is the same.
+        w.materialize("a", "", "a1", "1", &[], &[]);
+        for k in ["a", "b", "c"] {
+            assert_eq!(w.state(k, 0), fresh(), "{k}");
+        }
+    }
+
+    #[test]
+    fn code_and_dependency_changes_are_causes() {
+        // b's code is now version 2 and it also reads x, which it did not when materialized.
+        let g = graph(vec![
+            versioned("a", &[]),
+            versioned("x", &[]),
+            AssetDef::builder("b")
+                .code_version("2")
+                .input("a")
+                .input("x")
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+                .build(),
+            versioned("c", &["b"]),
+        ]);
+        let mut w = World::new(&g);
+        w.materialize("x", "", "x1", "1", &[], &[]);
+        chain(&mut w);
+        let b = w.state("b", 0);
+        assert_eq!(b.freshness, Freshness::Stale);
+        assert_eq!(
+            b.causes & (cause::CODE_CHANGED | cause::DEPS_CHANGED),
+            cause::CODE_CHANGED | cause::DEPS_CHANGED
+        );
+        assert_eq!(w.state("c", 0), stale(cause::UPSTREAM_STALE));
+        assert_eq!(w.state("a", 0), fresh());
+        assert_eq!(
+            cause::describe(b.causes)[..2],
+            ["code changed", "dependencies changed"]
+        );
+    }
+
+    #[test]
+    fn a_wiped_upstream_is_missing_for_its_readers() {
+        let g = graph(vec![
+            versioned("a", &[]),
+            versioned("b", &["a"]),
+            versioned("c", &["b"]),
+        ]);
+        let mut w = World::new(&g);
+        chain(&mut w);
+        // A state without a's row: as after `assets wipe --select a`.
+        let mut wiped = World::new(&g);
+        wiped.current = w.current.clone();
+        wiped.materialize("b", "", "b1", "1", &[("a", "")], &["a"]);
+        wiped.materialize("c", "", "c1", "1", &[("b", "")], &["b"]);
+        assert_eq!(wiped.state("a", 0).freshness, Freshness::Missing);
+        assert_eq!(wiped.state("b", 0), stale(cause::UPSTREAM_MISSING));
+        assert_eq!(wiped.state("c", 0), stale(cause::UPSTREAM_STALE));
+    }
+
+    #[test]
+    fn identity_partitions_are_judged_one_by_one() {
+        let parts = PartitionsDefinition::static_keys(["eu", "us"]);
+        let g = graph(vec![
+            partitioned("daily", &[], &parts),
+            partitioned("per_region", &["daily"], &parts),
+        ]);
+        let mut w = World::new(&g);
+        for p in ["eu", "us"] {
+            w.materialize("daily", p, &format!("d-{p}-1"), "1", &[], &[]);
+            w.materialize(
+                "per_region",
+                p,
+                &format!("r-{p}"),
+                "1",
+                &[("daily", p)],
+                &["daily"],
+            );
+        }
+        w.materialize("daily", "eu", "d-eu-2", "1", &[], &[]);
+        let eu = parts.index_of("eu").unwrap();
+        let us = parts.index_of("us").unwrap();
+        assert_eq!(w.state("per_region", eu), stale(cause::INPUTS_CHANGED));
+        assert_eq!(w.state("per_region", us), fresh());
+        let s = w.staleness().summary(g.node_by_str("per_region").unwrap());
+        assert_eq!((s.fresh, s.stale, s.missing), (1, 1, 0));
+    }
+
+    #[test]
+    fn an_unpartitioned_reader_of_a_thousand_partitions_sees_each_one() {
+        let keys: Vec<String> = (0..1000).map(|i| format!("p{i:04}")).collect();
+        let parts = PartitionsDefinition::static_keys(keys.iter().map(String::as_str));
+        let g = graph(vec![
+            partitioned("daily", &[], &parts),
+            versioned("summary", &["daily"]),
+        ]);
+        let mut w = World::new(&g);
+        for k in &keys {
+            w.materialize("daily", k, &format!("v-{k}"), "1", &[], &[]);
+        }
+        let inputs: Vec<(&str, &str)> = keys.iter().map(|k| ("daily", k.as_str())).collect();
+        w.materialize("summary", "", "s1", "1", &inputs, &["daily"]);
+        assert_eq!(w.state("summary", 0), fresh());
+        // One partition out of a thousand changes.
+        w.materialize("daily", "p0567", "v-new", "1", &[], &[]);
+        assert_eq!(w.state("summary", 0), stale(cause::INPUTS_CHANGED));
+        // One partition is missing (a state where it never was materialized).
+        let mut partial = World::new(&g);
+        partial.current = w.current.clone();
+        for k in keys.iter().filter(|k| *k != "p0001") {
+            partial.materialize("daily", k, &format!("v-{k}"), "1", &[], &[]);
+        }
+        partial.materialize("summary", "", "s1", "1", &inputs[2..], &["daily"]);
+        let s = partial.state("summary", 0);
+        assert_eq!(s.causes & cause::UPSTREAM_MISSING, cause::UPSTREAM_MISSING);
+        let daily = partial.staleness().summary(g.node_by_str("daily").unwrap());
+        assert_eq!((daily.fresh, daily.missing), (999, 1));
+    }
+
+    #[test]
+    fn externals_are_fresh_when_observed_and_their_readers_follow_them() {
+        // An unobserved external has no version: its reader is not stale for it.
+        let g2 = graph(vec![
+            AssetDef::external("source").build(),
+            AssetDef::builder("reader")
+                .code_version("1")
+                .dep("source")
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(()))
+                .build(),
+        ]);
+        let mut w = World::new(&g2);
+        w.materialize("reader", "", "r1", "1", &[], &["source"]);
+        assert_eq!(w.state("source", 0).freshness, Freshness::Missing);
+        assert_eq!(w.state("reader", 0), fresh());
+        // Observed: the reader did not read that version.
+        w.observe("source", "o1");
+        assert_eq!(w.state("source", 0), fresh());
+        assert_eq!(w.state("reader", 0), stale(cause::INPUTS_CHANGED));
+        w.materialize("reader", "", "r1", "1", &[("source", "")], &["source"]);
+        assert_eq!(w.state("reader", 0), fresh());
+        // The same version observed again changes nothing; a new one makes it stale.
+        w.observe("source", "o1");
+        assert_eq!(w.state("reader", 0), fresh());
+        w.observe("source", "o2");
+        assert_eq!(w.state("reader", 0), stale(cause::INPUTS_CHANGED));
+    }
+
+    #[test]
+    fn brief_causes_count_partitions_of_one_upstream() {
+        let key = AssetKey::parse("daily").unwrap();
+        let causes: Vec<Cause> = ["a", "b", "c"]
+            .iter()
+            .map(|p| Cause::UpstreamStale {
+                asset: key.clone(),
+                partition: Some(PartitionKey::new(p).unwrap()),
+            })
+            .chain([Cause::CodeChanged {
+                recorded: Some("1".into()),
+                current: Some("2".into()),
+            }])
+            .collect();
+        assert_eq!(
+            brief(&causes),
+            ["upstream daily stale (3 partitions)", "code changed"]
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod pipeline;
 mod selection;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -4,6 +4,7 @@
 mod checks;
 mod engine;
 mod partitions;
+mod versions;
 
 use std::sync::{Arc, Mutex, Once};
 
@@ -25,6 +26,16 @@ impl Fixture {
         let graph = AssetGraph::new(definitions).unwrap();
         let engine = stemma_server::open_engine(graph, dir.path()).unwrap();
         Fixture { engine, _dir: dir }
+    }
+
+    /// The instance directory.
+    pub fn home(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The file of a stored object.
+    pub fn object(&self, location: &str) -> std::path::PathBuf {
+        self.home().join("storage").join(location)
     }
 
     /// Materializes `selection`, collecting every event.
