@@ -1,9 +1,16 @@
 //! Shared generators for Stemma's benchmarks: synthetic asset graphs and tables.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use stemma::{AssetDef, Definitions, Table};
+use stemma::event::{InputVersion, Materialization, Provenance};
+use stemma::hash::StableHasher;
+use stemma::spec::{PartitionKey, PartitionMapping};
+use stemma::{
+    AssetDef, AssetGraph, DataVersion, Definitions, Event, EventKind, PartitionsDefinition, Table,
+    ValueKind,
+};
 
 /// `n` no-op assets in layers of `width`; each asset after the first layer depends on two or
 /// three assets of the layer before (the shape of the Dagster comparison's graphs). Assets
@@ -55,6 +62,117 @@ pub fn table(rows: usize) -> Table {
                 ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
                 ("value", Arc::new(Float64Array::from(values)) as ArrayRef),
                 ("name", Arc::new(StringArray::from(names)) as ArrayRef),
+            ])
+            .expect("valid batch"),
+        );
+        start += n;
+    }
+    let schema = batches[0].schema();
+    Table::new(schema, batches).expect("one schema")
+}
+
+/// `chains` chains of `length` assets (code version "1"), every asset partitioned by the same
+/// `partitions` static keys, each reading the one before it partition by partition.
+pub fn partitioned_chains(chains: usize, length: usize, partitions: usize) -> Definitions {
+    let keys: Vec<String> = (0..partitions).map(|i| format!("p{i:06}")).collect();
+    let parts = PartitionsDefinition::static_keys(keys.iter().map(String::as_str));
+    Definitions::new().assets((0..chains * length).map(|i| {
+        let (chain, pos) = (i / length, i % length);
+        let b = AssetDef::builder(&format!("c{chain}_{pos}"))
+            .code_version("1")
+            .partitions(parts.clone());
+        let b = if pos > 0 {
+            b.input(&format!("c{chain}_{}", pos - 1))
+        } else {
+            b
+        };
+        b.compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+            .build()
+    }))
+}
+
+/// Materialization events for every asset partition of `graph`, upstream first, each recording
+/// the versions it read: a history in which everything is fresh.
+pub fn consistent_history(graph: &AssetGraph) -> Vec<Event> {
+    let mut current: HashMap<(usize, Option<PartitionKey>), DataVersion> = HashMap::new();
+    let mut events = Vec::new();
+    for &node in graph.topo_order() {
+        let spec = graph.spec(node);
+        let partitions: Vec<Option<PartitionKey>> = match &spec.partitions {
+            Some(def) => def.keys().cloned().map(Some).collect(),
+            None => vec![None],
+        };
+        for p in partitions {
+            let mut inputs = Vec::new();
+            for &(up, _) in graph.deps(node) {
+                let up_parts = graph.spec(up).partitions.as_ref();
+                let mapping = PartitionMapping::between(up_parts, spec.partitions.as_ref());
+                for q in mapping.upstream_keys(up_parts, p.as_ref()) {
+                    inputs.push(InputVersion {
+                        asset: graph.key(up).clone(),
+                        data_version: current[&(up, q.clone())].clone(),
+                        partition: q,
+                    });
+                }
+            }
+            let mut h = StableHasher::new("stemma.bench.v1");
+            h.str(spec.key.as_str())
+                .opt_str(p.as_ref().map(PartitionKey::as_str));
+            let dv = DataVersion::from_hex(&h.finish_hex());
+            events.push(
+                Event::new(
+                    0,
+                    EventKind::Materialization(Materialization {
+                        data_version: dv.clone(),
+                        value_kind: ValueKind::Json,
+                        io_manager: "default".into(),
+                        location: None,
+                        rows: None,
+                        bytes: None,
+                        provenance: Provenance {
+                            code_version: spec.code_version.clone(),
+                            inputs,
+                            deps: spec.deps.iter().map(|d| d.key.clone()).collect(),
+                            config: Default::default(),
+                        },
+                        metadata: Default::default(),
+                    }),
+                )
+                .asset(&spec.key, p.as_ref()),
+            );
+            current.insert((node, p), dv);
+        }
+    }
+    events
+}
+
+/// A table of about `megabytes` MB in memory: an id, a float, a low-cardinality category and
+/// a text column, in batches of 64 Ki rows (about 60 bytes a row).
+pub fn wide_table(megabytes: usize) -> Table {
+    let rows = megabytes * 1_000_000 / 60;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let n = (rows - start).min(65_536);
+        let ids: Vec<i64> = (start as i64..(start + n) as i64).collect();
+        let values: Vec<f64> = ids.iter().map(|i| (*i as f64).sqrt()).collect();
+        let categories: Vec<&str> = ids
+            .iter()
+            .map(|i| ["alpha", "beta", "gamma", "delta"][(*i % 4) as usize])
+            .collect();
+        let texts: Vec<String> = ids
+            .iter()
+            .map(|i| format!("document {i} chunk {} of the corpus", i % 97))
+            .collect();
+        batches.push(
+            RecordBatch::try_from_iter([
+                ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+                ("value", Arc::new(Float64Array::from(values)) as ArrayRef),
+                (
+                    "category",
+                    Arc::new(StringArray::from(categories)) as ArrayRef,
+                ),
+                ("text", Arc::new(StringArray::from(texts)) as ArrayRef),
             ])
             .expect("valid batch"),
         );

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::event::{EventKind, Timestamp, step_label};
 use crate::graph::AssetGraph;
-use crate::hash::{DataVersion, InputsHasher, deps_digest};
+use crate::hash::{DataVersion, InputsHasher, VersionBytes, deps_digest};
 use crate::instance::Instance;
 use crate::key::AssetKey;
 use crate::spec::{PartitionKey, PartitionMapping};
@@ -85,12 +85,19 @@ const MISSING: PartitionState = PartitionState {
 pub struct VersionRow {
     pub event_id: i64,
     pub timestamp: Timestamp,
-    /// The data version, as a range of the state's text arena.
-    version: (u32, u16),
+    /// The data version, decoded for hashing.
+    version: StoredVersion,
     /// Whether the recorded code version equals the current one.
     pub code_matches: bool,
     pub inputs_digest: Option<[u8; 32]>,
     pub deps_digest: Option<[u8; 32]>,
+}
+
+/// A data version: the bytes of a hex digest, or (rarely) text kept in the state's arena.
+#[derive(Clone, Copy, Debug)]
+enum StoredVersion {
+    Hash([u8; 32]),
+    Text(u32, u16),
 }
 
 /// The latest committed version of every asset partition of a graph, indexed by node and
@@ -98,7 +105,7 @@ pub struct VersionRow {
 #[derive(Debug)]
 pub struct VersionState {
     rows: Vec<Vec<Option<VersionRow>>>,
-    /// Data versions, concatenated: one allocation for all rows.
+    /// Data versions that are not hex digests, concatenated.
     arena: String,
 }
 
@@ -127,16 +134,177 @@ impl VersionState {
         }
     }
 
-    /// Reads every latest version from the instance.
+    /// Reads every latest version from the instance. Above [`PARALLEL_LOAD`] asset
+    /// partitions, ranges of assets are read on several connections at once.
     pub fn load(graph: &AssetGraph, instance: &Instance) -> Result<Self> {
+        let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8);
+        if total < PARALLEL_LOAD {
+            return Self::load_in_ranges(graph, instance, 1);
+        }
+        Self::load_in_ranges(graph, instance, threads)
+    }
+
+    /// Reads every latest version in `threads` ranges of assets at once, each on its own
+    /// connection and filling the rows of its own assets.
+    pub fn load_in_ranges(graph: &AssetGraph, instance: &Instance, threads: usize) -> Result<Self> {
         let mut state = Self::new(graph);
-        instance.for_each_version(|row| state.insert(graph, row))?;
+        if threads <= 1 {
+            let mut sweep = Sweep::take(&mut state, graph, (0..graph.len()).collect());
+            instance.for_each_version(|row| sweep.add(graph, row))?;
+            sweep.give_back(&mut state);
+            return Ok(state);
+        }
+        // Ranges of asset keys holding about equal numbers of partitions.
+        let mut keyed: Vec<(&str, usize)> = (0..graph.len())
+            .map(|n| (graph.key(n).as_str(), n))
+            .collect();
+        keyed.sort_unstable();
+        let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
+        let share = total.div_ceil(threads);
+        let mut bounds: Vec<&str> = Vec::new();
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut seen = 0;
+        for (key, n) in keyed {
+            if seen >= share * (bounds.len() + 1) {
+                bounds.push(key);
+                groups.push(Vec::new());
+            }
+            groups.last_mut().expect("one group at least").push(n);
+            seen += partition_count(graph, n);
+        }
+        let lows = std::iter::once(None).chain(bounds.iter().copied().map(Some));
+        let highs = bounds
+            .iter()
+            .copied()
+            .map(Some)
+            .chain(std::iter::once(None));
+        let sweeps: Vec<Sweep> = groups
+            .into_iter()
+            .map(|nodes| Sweep::take(&mut state, graph, nodes))
+            .collect();
+        let done: Vec<Result<Sweep>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sweeps
+                .into_iter()
+                .zip(lows.zip(highs))
+                .map(|(mut sweep, (from, to))| {
+                    scope.spawn(move || {
+                        instance.for_each_version_in(from, to, |row| sweep.add(graph, row))?;
+                        Ok(sweep)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for sweep in done {
+            sweep?.give_back(&mut state);
+        }
         Ok(state)
     }
 
     /// Records one row; rows of unknown assets or partitions are ignored.
     pub fn insert(&mut self, graph: &AssetGraph, row: RowRef<'_>) {
         let Some(node) = graph.node_by_str(row.asset) else {
+            return;
+        };
+        let mut sweep = Sweep::take(self, graph, vec![node]);
+        sweep.add(graph, row);
+        sweep.give_back(self);
+    }
+
+    pub fn row(&self, node: usize, partition: usize) -> Option<&VersionRow> {
+        self.rows.get(node)?.get(partition)?.as_ref()
+    }
+
+    /// The data version of a row, as text.
+    pub fn version(&self, row: &VersionRow) -> DataVersion {
+        match self.version_bytes(row) {
+            VersionBytes::Hash(bytes) => {
+                let mut text = String::with_capacity(64);
+                for b in bytes {
+                    text.push_str(&format!("{b:02x}"));
+                }
+                DataVersion::from_hex(&text)
+            }
+            VersionBytes::Text(text) => DataVersion::from_hex(text),
+        }
+    }
+
+    /// The data version of a row, as the inputs digest encodes it.
+    pub fn version_bytes(&self, row: &VersionRow) -> VersionBytes<'_> {
+        match row.version {
+            StoredVersion::Hash(bytes) => VersionBytes::Hash(bytes),
+            StoredVersion::Text(start, len) => {
+                VersionBytes::Text(&self.arena[start as usize..start as usize + len as usize])
+            }
+        }
+    }
+
+    /// The rows of one asset, by partition position.
+    pub fn rows_of(&self, node: usize) -> &[Option<VersionRow>] {
+        &self.rows[node]
+    }
+}
+
+/// Above this many asset partitions, [`VersionState::load`] reads in parallel.
+pub const PARALLEL_LOAD: usize = 100_000;
+
+/// One sweep over the instance's rows: it owns the rows of its assets (taken out of a state and
+/// given back), so that sweeps over disjoint ranges of assets can run on several threads.
+struct Sweep {
+    /// Per node of the graph, its position in `nodes`, or `u32::MAX` when not this sweep's.
+    slot: Vec<u32>,
+    nodes: Vec<usize>,
+    rows: Vec<Vec<Option<VersionRow>>>,
+    /// Text versions of this sweep's rows, and which rows hold one (by slot and partition).
+    arena: String,
+    text_rows: Vec<(u32, u32)>,
+    /// Rows arrive grouped by asset: the last asset looked up.
+    last: Option<(String, Option<usize>)>,
+}
+
+impl Sweep {
+    fn take(state: &mut VersionState, graph: &AssetGraph, nodes: Vec<usize>) -> Self {
+        let mut slot = vec![u32::MAX; graph.len()];
+        let rows = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                slot[n] = i as u32;
+                std::mem::take(&mut state.rows[n])
+            })
+            .collect();
+        Sweep {
+            slot,
+            nodes,
+            rows,
+            arena: String::new(),
+            text_rows: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn add(&mut self, graph: &AssetGraph, row: RowRef<'_>) {
+        let node = match &self.last {
+            Some((asset, node)) if asset == row.asset => *node,
+            _ => {
+                let node = graph.node_by_str(row.asset);
+                self.last = Some((row.asset.to_owned(), node));
+                node
+            }
+        };
+        let Some(node) = node else {
+            return;
+        };
+        let Some(&slot) = self.slot.get(node).filter(|s| **s != u32::MAX) else {
             return;
         };
         let spec = graph.spec(node);
@@ -148,32 +316,43 @@ impl VersionState {
             },
             _ => return,
         };
-        let start = self.arena.len() as u32;
-        self.arena.push_str(row.data_version);
+        let version = match VersionBytes::parse(row.data_version) {
+            VersionBytes::Hash(bytes) => StoredVersion::Hash(bytes),
+            VersionBytes::Text(text) => {
+                let start = self.arena.len() as u32;
+                self.arena.push_str(text);
+                self.text_rows.push((slot, index as u32));
+                StoredVersion::Text(start, text.len() as u16)
+            }
+        };
         let digest = |d: Option<&[u8]>| d.and_then(|d| <[u8; 32]>::try_from(d).ok());
-        self.rows[node][index] = Some(VersionRow {
+        self.rows[slot as usize][index] = Some(VersionRow {
             event_id: row.event_id,
             timestamp: row.timestamp,
-            version: (start, row.data_version.len() as u16),
+            version,
             code_matches: row.code_version == spec.code_version.as_deref(),
             inputs_digest: digest(row.inputs_digest),
             deps_digest: digest(row.deps_digest),
         });
     }
 
-    pub fn row(&self, node: usize, partition: usize) -> Option<&VersionRow> {
-        self.rows.get(node)?.get(partition)?.as_ref()
-    }
-
-    /// The data version of a row.
-    pub fn version(&self, row: &VersionRow) -> &str {
-        let (start, len) = row.version;
-        &self.arena[start as usize..start as usize + len as usize]
-    }
-
-    /// The rows of one asset, by partition position.
-    pub fn rows_of(&self, node: usize) -> &[Option<VersionRow>] {
-        &self.rows[node]
+    /// Puts the rows back, re-basing text versions onto the state's arena.
+    fn give_back(mut self, state: &mut VersionState) {
+        let base = state.arena.len() as u32;
+        state.arena.push_str(&self.arena);
+        // A row written twice is listed twice: re-base it once.
+        self.text_rows.sort_unstable();
+        self.text_rows.dedup();
+        for (slot, index) in self.text_rows {
+            if let Some(row) = self.rows[slot as usize][index as usize].as_mut()
+                && let StoredVersion::Text(start, len) = row.version
+            {
+                row.version = StoredVersion::Text(start + base, len);
+            }
+        }
+        for (n, rows) in self.nodes.into_iter().zip(self.rows) {
+            state.rows[n] = rows;
+        }
     }
 }
 
@@ -242,7 +421,7 @@ impl Staleness {
                 })
                 .collect();
             let done = &states;
-            let check = |i: usize| -> PartitionState {
+            let check = |hasher: &mut InputsHasher, i: usize| -> PartitionState {
                 let Some(row) = versions.row(node, i) else {
                     return MISSING;
                 };
@@ -253,13 +432,13 @@ impl Staleness {
                 if row.deps_digest.is_some_and(|d| d != current_deps) {
                     causes |= cause::DEPS_CHANGED;
                 }
-                let mut hasher = InputsHasher::new();
+                hasher.reset();
                 let mut visit = |up: usize, q: usize, causes: &mut u8| {
                     match versions.row(up, q) {
-                        Some(r) => hasher.add(
+                        Some(r) => hasher.add_bytes(
                             graph.key(up).as_str(),
                             key_at(graph, up, q).map(PartitionKey::as_str),
-                            versions.version(r),
+                            versions.version_bytes(r),
                         ),
                         // An external asset nobody has observed has no version to read.
                         None if graph.asset(up).is_external() => {}
@@ -280,7 +459,7 @@ impl Staleness {
                         }
                     }
                 }
-                let expected = *hasher.finish().as_bytes();
+                let expected = *hasher.digest().as_bytes();
                 if causes & cause::UPSTREAM_MISSING == 0 && row.inputs_digest != Some(expected) {
                     causes |= cause::INPUTS_CHANGED;
                 }
@@ -294,9 +473,13 @@ impl Staleness {
                 }
             };
             let computed: Vec<PartitionState> = if count >= PARALLEL_PARTITIONS {
-                (0..count).into_par_iter().map(check).collect()
+                (0..count)
+                    .into_par_iter()
+                    .map_init(InputsHasher::new, |h, i| check(h, i))
+                    .collect()
             } else {
-                (0..count).map(check).collect()
+                let mut h = InputsHasher::new();
+                (0..count).map(|i| check(&mut h, i)).collect()
             };
             states[node] = computed;
         }
@@ -511,13 +694,13 @@ pub fn explain(
                 .copied();
             let label = || (graph.key(up).clone(), partition.cloned());
             match (versions.row(up, q), was) {
-                (Some(r), Some(was)) if versions.version(r) != was.as_str() => {
+                (Some(r), Some(was)) if versions.version(r) != *was => {
                     let (asset, partition) = label();
                     out.causes.push(Cause::InputChanged {
                         asset,
                         partition,
                         read: was.clone(),
-                        now: DataVersion::from_hex(versions.version(r)),
+                        now: versions.version(r),
                     });
                 }
                 (Some(_), None) => {

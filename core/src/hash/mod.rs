@@ -23,7 +23,10 @@ use crate::error::Result;
 use crate::value::Value;
 
 pub use json::hash_json;
-pub use provenance::{InputRef, InputsHasher, deps_digest, inputs_digest, inputs_digest_sorted};
+pub use provenance::{
+    INPUTS_CONTEXT, InputRef, InputsHasher, VersionBytes, deps_digest, inputs_digest,
+    inputs_digest_sorted,
+};
 pub use table::hash_table;
 
 /// The version of the hashing recipes; part of every domain string.

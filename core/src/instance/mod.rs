@@ -289,9 +289,11 @@ impl Instance {
     ) -> Result<Vec<(LatestMaterialization, Option<crate::event::Provenance>)>> {
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
-                        value_kind, io_manager, location, rows, bytes, provenance
-                 FROM asset_latest",
+                "SELECT a.asset_key, a.partition, a.event_id, a.run_id, a.ts, a.data_version,
+                        a.code_version, a.value_kind, a.io_manager, a.location, a.rows, a.bytes,
+                        CASE e.kind WHEN 'materialization'
+                             THEN json_extract(e.body, '$.provenance') END
+                 FROM asset_latest a LEFT JOIN event_log e ON e.id = a.event_id",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok((latest_from_row(r)?, r.get::<_, Option<String>>(12)?))
@@ -498,56 +500,23 @@ impl Instance {
 
     /// Calls `f` with every latest version (materialization or observation), borrowing each
     /// row's text so that nothing is allocated per row: a staleness pass over a million
-    /// partitions reads them in one sweep.
-    pub fn for_each_version(&self, mut f: impl FnMut(crate::staleness::RowRef<'_>)) -> Result<()> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT asset_key, partition, event_id, ts, data_version, code_version,
-                        inputs_digest, deps_digest
-                 FROM asset_latest",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let text = |i: usize| -> rusqlite::Result<&str> {
-                    r.get_ref(i)?.as_str().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
-                };
-                let opt_text = |i: usize| -> rusqlite::Result<Option<&str>> {
-                    r.get_ref(i)?.as_str_or_null().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
-                };
-                let opt_blob = |i: usize| -> rusqlite::Result<Option<&[u8]>> {
-                    r.get_ref(i)?.as_blob_or_null().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Blob,
-                            Box::new(e),
-                        )
-                    })
-                };
-                f(crate::staleness::RowRef {
-                    asset: text(0)?,
-                    partition: text(1)?,
-                    event_id: r.get(2)?,
-                    timestamp: r.get(3)?,
-                    data_version: text(4)?,
-                    code_version: opt_text(5)?,
-                    inputs_digest: opt_blob(6)?,
-                    deps_digest: opt_blob(7)?,
-                });
-            }
-            Ok(())
-        })
+    /// partitions reads them in one sweep. Rows come grouped by asset.
+    pub fn for_each_version(&self, f: impl FnMut(crate::staleness::RowRef<'_>)) -> Result<()> {
+        self.read(|c| scan_versions(c, None, None, f))
+    }
+
+    /// [`for_each_version`](Self::for_each_version) for the assets whose key is in
+    /// `[from, to)` (either bound open when `None`), on a connection of its own: several
+    /// threads can each sweep a range at once.
+    pub fn for_each_version_in(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        f: impl FnMut(crate::staleness::RowRef<'_>),
+    ) -> Result<()> {
+        let conn = open_connection(&self.db)?;
+        scan_versions(&conn, from, to, f)
+            .map_err(|e| Error::instance(&self.db, describe(&e.to_string())))
     }
 
     fn event_from_columns(&self, cols: EventColumns) -> Result<Event> {
@@ -677,6 +646,67 @@ fn latest_from_row(
         rows: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
         bytes: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
     }))
+}
+
+/// The sweep behind [`Instance::for_each_version`], over asset keys in `[from, to)`.
+fn scan_versions(
+    c: &Connection,
+    from: Option<&str>,
+    to: Option<&str>,
+    mut f: impl FnMut(crate::staleness::RowRef<'_>),
+) -> rusqlite::Result<()> {
+    let mut sql = String::from(
+        "SELECT asset_key, partition, event_id, ts, data_version, code_version,
+                inputs_digest, deps_digest
+         FROM asset_latest",
+    );
+    let mut bounds: Vec<&str> = Vec::new();
+    let mut clauses = Vec::new();
+    if let Some(from) = from {
+        bounds.push(from);
+        clauses.push(format!("asset_key >= ?{}", bounds.len()));
+    }
+    if let Some(to) = to {
+        bounds.push(to);
+        clauses.push(format!("asset_key < ?{}", bounds.len()));
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    let mut stmt = c.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(bounds))?;
+    let conversion = |i: usize, ty: rusqlite::types::Type, e: rusqlite::types::FromSqlError| {
+        rusqlite::Error::FromSqlConversionFailure(i, ty, Box::new(e))
+    };
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| -> rusqlite::Result<&str> {
+            r.get_ref(i)?
+                .as_str()
+                .map_err(|e| conversion(i, rusqlite::types::Type::Text, e))
+        };
+        let opt_text = |i: usize| -> rusqlite::Result<Option<&str>> {
+            r.get_ref(i)?
+                .as_str_or_null()
+                .map_err(|e| conversion(i, rusqlite::types::Type::Text, e))
+        };
+        let opt_blob = |i: usize| -> rusqlite::Result<Option<&[u8]>> {
+            r.get_ref(i)?
+                .as_blob_or_null()
+                .map_err(|e| conversion(i, rusqlite::types::Type::Blob, e))
+        };
+        f(crate::staleness::RowRef {
+            asset: text(0)?,
+            partition: text(1)?,
+            event_id: r.get(2)?,
+            timestamp: r.get(3)?,
+            data_version: text(4)?,
+            code_version: opt_text(5)?,
+            inputs_digest: opt_blob(6)?,
+            deps_digest: opt_blob(7)?,
+        });
+    }
+    Ok(())
 }
 
 fn open_connection(db: &Path) -> Result<Connection> {

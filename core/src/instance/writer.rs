@@ -194,20 +194,18 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             .execute(params![run_id, status.as_str(), event.timestamp, message])?;
         }
         EventKind::Materialization(m) => {
-            let provenance = serde_json::to_string(&m.provenance)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             let (inputs_digest, deps_digest) = super::schema::provenance_digests(&m.provenance);
             tx.prepare_cached(
                 "INSERT INTO asset_latest (asset_key, partition, event_id, run_id, ts, data_version,
-                     code_version, value_kind, io_manager, location, rows, bytes, provenance,
+                     code_version, value_kind, io_manager, location, rows, bytes,
                      inputs_digest, deps_digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (asset_key, partition) DO UPDATE SET
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      data_version = excluded.data_version, code_version = excluded.code_version,
                      value_kind = excluded.value_kind, io_manager = excluded.io_manager,
                      location = excluded.location, rows = excluded.rows, bytes = excluded.bytes,
-                     provenance = excluded.provenance, inputs_digest = excluded.inputs_digest,
+                     inputs_digest = excluded.inputs_digest,
                      deps_digest = excluded.deps_digest",
             )?
             .execute(params![
@@ -223,7 +221,6 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 m.location,
                 m.rows.map(|r| r as i64),
                 m.bytes.map(|b| b as i64),
-                provenance,
                 inputs_digest.as_bytes().as_slice(),
                 deps_digest.as_bytes().as_slice()
             ])?;
@@ -236,7 +233,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                  ON CONFLICT (asset_key, partition) DO UPDATE SET
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      data_version = excluded.data_version, value_kind = 'nothing', io_manager = '',
-                     location = NULL, rows = NULL, bytes = NULL, provenance = NULL,
+                     location = NULL, rows = NULL, bytes = NULL,
                      inputs_digest = NULL, deps_digest = NULL",
             )?
             .execute(params![asset, partition, id, run_id, event.timestamp, data_version.as_str()])?;

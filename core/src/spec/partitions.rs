@@ -4,7 +4,6 @@
 //! unpartitioned asset is the special case. Static partitions are here; time windows, dynamic
 //! and multi-dimensional partitions grow this enum.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -163,7 +162,7 @@ impl PartitionsDefinition {
 #[derive(Clone)]
 pub struct StaticPartitions {
     keys: Arc<[PartitionKey]>,
-    index: Arc<HashMap<String, usize>>,
+    index: Arc<rustc_hash::FxHashMap<String, usize>>,
     errors: Vec<String>,
 }
 
@@ -174,7 +173,7 @@ impl StaticPartitions {
         S: Into<String>,
     {
         let mut valid = Vec::new();
-        let mut index = HashMap::new();
+        let mut index = rustc_hash::FxHashMap::default();
         let mut errors = Vec::new();
         for key in keys {
             let key: String = key.into();
