@@ -4,10 +4,10 @@
 //!
 //! ```text
 //! cargo run -p quickstart -- materialize --select sales --partition eu
-//! cargo run -p quickstart -- materialize --select sales --partition us
-//! cargo run -p quickstart -- materialize --select sales --partition apac
+//! cargo run -p quickstart -- materialize --select sales --partition us,apac
 //! cargo run -p quickstart -- materialize --select 'total_sales*'
 //! cargo run -p quickstart -- status
+//! cargo run -p quickstart -- plan --select '*' --partition '*'   # everything is up to date
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,8 @@ fn total_is_positive(total_sales: Json<f64>) -> CheckResult {
 }
 
 /// Assets made at run time: one report per audience, with the builder underneath `#[asset]`.
+/// A builder asset states its code version (the macro derives one from the body): without
+/// one Stemma cannot tell an edit from no edit, and recomputes it every time.
 fn reports() -> Vec<AssetDef> {
     ["finance", "sales_team"]
         .into_iter()
@@ -72,6 +74,7 @@ fn reports() -> Vec<AssetDef> {
                 .key_prefix(["reports"])
                 .group("reports")
                 .description(format!("The sales report for {audience}"))
+                .code_version("1")
                 .input("total_sales")
                 .compute_blocking(move |_, inputs| {
                     let total: Json<f64> = inputs.get("total_sales")?;
