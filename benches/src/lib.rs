@@ -181,3 +181,53 @@ pub fn wide_table(megabytes: usize) -> Table {
     let schema = batches[0].schema();
     Table::new(schema, batches).expect("one schema")
 }
+
+/// A table of `rows` rows and ten columns (four integers, three floats, two strings, one
+/// boolean), in batches of 64 Ki rows: the shape of the storage benchmark.
+pub fn ten_column_table(rows: usize) -> Table {
+    use arrow::array::BooleanArray;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let n = (rows - start).min(65_536);
+        let ids: Vec<i64> = (start as i64..(start + n) as i64).collect();
+        let int = |f: fn(i64) -> i64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| f(*i))))
+        };
+        let float = |f: fn(i64) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| f(*i))))
+        };
+        batches.push(
+            RecordBatch::try_from_iter([
+                ("id", int(|i| i)),
+                ("customer", int(|i| (i * 7919) % 100_003)),
+                ("quantity", int(|i| i % 17)),
+                ("ts", int(|i| 1_790_000_000_000 + i * 1_000)),
+                ("price", float(|i| (i % 1000) as f64 * 0.25)),
+                ("score", float(|i| ((i * 31) as f64).sin())),
+                ("weight", float(|i| (i % 97) as f64 / 7.0)),
+                (
+                    "category",
+                    Arc::new(StringArray::from_iter_values(
+                        ids.iter().map(|i| ["alpha", "beta", "gamma", "delta"][(*i % 4) as usize]),
+                    )) as ArrayRef,
+                ),
+                (
+                    "sku",
+                    Arc::new(StringArray::from_iter_values(
+                        ids.iter().map(|i| format!("SKU-{:08}", (i * 104_729) % 10_000_000)),
+                    )) as ArrayRef,
+                ),
+                (
+                    "paid",
+                    Arc::new(BooleanArray::from_iter(ids.iter().map(|i| Some(i % 3 != 0))))
+                        as ArrayRef,
+                ),
+            ])
+            .expect("valid batch"),
+        );
+        start += n;
+    }
+    let schema = batches[0].schema();
+    Table::new(schema, batches).expect("one schema")
+}

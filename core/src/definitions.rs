@@ -255,6 +255,13 @@ impl AssetBuilder {
 
     /// Marks the asset volatile: always recomputed (its output depends on the world), though an
     /// unchanged output still spares its downstream.
+    /// Declares the Arrow schema the asset's table must have (columns by name, types, and NOT
+    /// NULL for non-nullable fields). A table that differs fails the step before it is stored.
+    pub fn schema(mut self, schema: arrow::datatypes::SchemaRef) -> Self {
+        self.spec.schema = Some(schema);
+        self
+    }
+
     pub fn volatile(mut self, volatile: bool) -> Self {
         self.spec.volatile = volatile;
         self
@@ -553,6 +560,14 @@ impl Definitions {
     /// or a test's edits.
     pub fn map_assets(mut self, f: impl FnMut(AssetDef) -> AssetDef) -> Self {
         self.assets = self.assets.into_iter().map(f).collect();
+        self
+    }
+
+    /// Records a problem found while building the definitions (a SQL file that does not parse,
+    /// a config file that is wrong); it is reported with every other problem when the
+    /// definitions are loaded.
+    pub fn problem(mut self, problem: impl Into<String>) -> Self {
+        self.problems.push(problem.into());
         self
     }
 

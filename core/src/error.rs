@@ -73,8 +73,8 @@ impl Error {
     }
 }
 
-/// Appends `did you mean "x"?` when one of `candidates` is close to `input`.
-pub(crate) fn did_you_mean<'a>(
+/// The candidate close enough to `input` to suggest (`did you mean "x"?`), if any.
+pub fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -14,18 +14,32 @@
 //! * `list_objects` and `delete_object` let garbage collection find and remove objects no
 //!   retained materialization points to.
 //! * `load_input` reads back exactly what a recorded materialization points to.
+//! * `load_partitions` reads several partitions of one upstream at once, in the order given —
+//!   all of them for an unpartitioned downstream, or a range. The default loads each part with
+//!   `load_input` (concurrently) and combines them with [`Value::combine_partitions`]; a store
+//!   may do better. A missing part is an error that names the partition.
+//!
+//! Every context carries the asset's key, its partition (or the partitions), and the asset's
+//! definition where the graph has it: `spec.metadata` is the definition's metadata and
+//! `spec.schema` the declared Arrow schema. The engine checks a table against the declared
+//! schema before `handle_output` is called, so a manager never stores a value that does not
+//! conform. `OutputContext::metadata` is the output's own metadata (row count, columns, and
+//! whatever the body added).
+//!
+//! `stemma_io::conformance` is the suite every implementation is expected to pass.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 
 use crate::error::{Error, Result};
 use crate::event::RunId;
 use crate::hash::DataVersion;
 use crate::key::AssetKey;
-use crate::spec::{AssetSpec, PartitionKey};
+use crate::spec::{AssetSpec, Metadata, PartitionKey};
 use crate::value::{Value, ValueKind};
 
 /// What an IO manager knows when it stores a value.
@@ -37,6 +51,8 @@ pub struct OutputContext<'a> {
     pub run_id: &'a RunId,
     /// The value's content hash; objects are named by it.
     pub data_version: &'a DataVersion,
+    /// The output's metadata: what the engine measured and what the body added.
+    pub metadata: &'a Metadata,
 }
 
 /// What an IO manager knows when it loads a value.
@@ -50,7 +66,47 @@ pub struct InputContext<'a> {
     pub location: Option<&'a str>,
     /// The asset that reads it, if any.
     pub downstream: Option<&'a AssetKey>,
+    /// The stored asset's definition, when the loaded graph still has it.
+    pub spec: Option<&'a AssetSpec>,
 }
+
+/// One stored partition of an upstream, as its materialization recorded it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPart<'a> {
+    pub partition: &'a PartitionKey,
+    pub data_version: &'a DataVersion,
+    pub location: Option<&'a str>,
+}
+
+/// What an IO manager knows when it loads several partitions of one asset as one value.
+#[derive(Debug)]
+pub struct PartitionsContext<'a> {
+    pub asset: &'a AssetKey,
+    pub kind: ValueKind,
+    /// In the order they are to be combined (the partitions definition's order).
+    pub parts: &'a [StoredPart<'a>],
+    pub downstream: Option<&'a AssetKey>,
+    pub spec: Option<&'a AssetSpec>,
+}
+
+impl PartitionsContext<'_> {
+    /// The context for loading one of the parts alone.
+    pub fn part(&self, i: usize) -> InputContext<'_> {
+        let part = &self.parts[i];
+        InputContext {
+            asset: self.asset,
+            partition: Some(part.partition),
+            kind: self.kind,
+            data_version: part.data_version,
+            location: part.location,
+            downstream: self.downstream,
+            spec: self.spec,
+        }
+    }
+}
+
+/// How many parts the default `load_partitions` loads at once.
+const PART_LOADS_AT_ONCE: usize = 8;
 
 /// Where a stored value went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +133,28 @@ pub trait IoManager: Send + Sync + fmt::Debug {
 
     /// Reads back the value a materialization recorded.
     async fn load_input(&self, ctx: &InputContext<'_>) -> Result<Value>;
+
+    /// Reads several partitions of one asset as one value (tables concatenated in the given
+    /// order, JSON keyed by partition).
+    async fn load_partitions(&self, ctx: &PartitionsContext<'_>) -> Result<Value> {
+        let loaded: Vec<Result<Value>> = futures::stream::iter(0..ctx.parts.len())
+            .map(|i| async move {
+                self.load_input(&ctx.part(i)).await.map_err(|e| {
+                    Error::Storage(format!(
+                        "partition {} of {}: {e}",
+                        ctx.parts[i].partition, ctx.asset
+                    ))
+                })
+            })
+            .buffered(PART_LOADS_AT_ONCE)
+            .collect()
+            .await;
+        let mut parts = Vec::with_capacity(loaded.len());
+        for (part, value) in ctx.parts.iter().zip(loaded) {
+            parts.push((part.partition.to_string(), value?));
+        }
+        Value::combine_partitions(parts)
+    }
 
     /// Every object this manager has stored (for garbage collection). Managers that cannot
     /// list say so, and garbage collection leaves them alone.

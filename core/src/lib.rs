@@ -66,7 +66,10 @@ pub use execute::{AssetContext, Materialize, NoObserver, RunObserver, RunOutcome
 pub use graph::AssetGraph;
 pub use hash::DataVersion;
 pub use instance::Instance;
-pub use io::{InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, StoredObject};
+pub use io::{
+    InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, PartitionsContext, StoredObject,
+    StoredPart,
+};
 pub use key::AssetKey;
 pub use selection::Selection;
 pub use spec::{

@@ -220,6 +220,7 @@ impl Engine {
                 data_version: &m.data_version,
                 location: Some(&location),
                 downstream: None,
+                spec: self.graph().node(&m.asset).map(|n| self.graph().spec(n)),
             })
             .await;
         let value = match loaded {

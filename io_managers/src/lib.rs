@@ -12,10 +12,16 @@
 //!
 //! Objects live under the asset's key path, in a Hive-style `partition=KEY` directory for
 //! partitioned assets, and are named by their data version:
-//! `raw/documents/partition=eu/3f9a…c1.parquet`. A write goes to a temporary name and is then
-//! linked into place only if nothing exists there yet (`PutMode::Create`), so a committed object
-//! is never overwritten and a crash part-way leaves nothing under the final name.
+//! `v1/raw/documents/partition=eu/3f9a…c1.parquet`. A write goes to a temporary name and is then
+//! linked into place (`PutMode::Create`; on S3 a single conditional PUT), so a crash part-way
+//! leaves nothing under the final name.
+//!
+//! Backends are chosen by URL ([`ObjectStoreIoManager::from_url`]): `file:///abs/path`,
+//! `memory://`, or `s3://bucket/prefix` for any S3-compatible service. Every backend passes
+//! [`conformance`]; [`faults`] injects the failures that suite uses.
 
+pub mod conformance;
+pub mod faults;
 mod format;
 mod layout;
 mod object;

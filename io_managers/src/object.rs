@@ -1,11 +1,13 @@
 //! An IO manager over any `object_store` backend.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -24,8 +26,11 @@ const ENCODE_INLINE_ROWS: usize = 16_384;
 pub struct ObjectStoreIoManager {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
-    /// For `describe` and for object addresses other tools can open.
-    base: String,
+    /// The store's URL, for `describe` (`s3://bucket/prefix`).
+    url: String,
+    /// What object locations (which include `prefix`) are appended to for addresses other
+    /// tools can open (`s3://bucket`).
+    object_base: String,
     local_root: Option<PathBuf>,
 }
 
@@ -45,10 +50,12 @@ impl ObjectStoreIoManager {
         let store = LocalFileSystem::new_with_prefix(&root)
             .map_err(|e| Error::Storage(format!("opening {}: {e}", root.display())))?
             .with_automatic_cleanup(true);
+        let url = format!("file://{}", root.display());
         Ok(ObjectStoreIoManager {
             store: Arc::new(store),
             prefix: Path::default(),
-            base: format!("file://{}", root.display()),
+            object_base: url.clone(),
+            url,
             local_root: Some(root),
         })
     }
@@ -58,23 +65,114 @@ impl ObjectStoreIoManager {
         ObjectStoreIoManager {
             store: Arc::new(InMemory::new()),
             prefix: Path::default(),
-            base: "memory://".into(),
+            url: "memory://".into(),
+            object_base: "memory://".into(),
             local_root: None,
         }
     }
 
-    /// Any store, with objects under `prefix`.
+    /// Any store, with objects under `prefix`. `base` is the store's address without the
+    /// prefix (`s3://bucket`), so that `base/location` opens an object.
     pub fn new(store: Arc<dyn ObjectStore>, prefix: Path, base: impl Into<String>) -> Self {
+        let object_base: String = base.into();
+        let url = if prefix.as_ref().is_empty() {
+            object_base.clone()
+        } else {
+            format!("{}/{prefix}", object_base.trim_end_matches('/'))
+        };
         ObjectStoreIoManager {
             store,
             prefix,
-            base: base.into(),
+            url,
+            object_base,
             local_root: None,
+        }
+    }
+
+    /// The store a URL names:
+    ///
+    /// * `file:///abs/path` — files under that directory;
+    /// * `memory://` — memory, gone when the process exits;
+    /// * `s3://bucket/prefix` — any S3-compatible service. Credentials, region and endpoint
+    ///   come from the usual `AWS_*` variables and from `options` (`endpoint`, `region`,
+    ///   `access_key_id`, `secret_access_key`, `allow_http`, … as `object_store` names them),
+    ///   options winning.
+    pub fn from_url(url: &str, options: &BTreeMap<String, String>) -> Result<Self> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| Error::Config(format!("storage URL {url:?} is not a URL: {e}")))?;
+        let no_options = |scheme: &str| -> Result<()> {
+            match options.keys().next() {
+                Some(k) => Err(Error::Config(format!(
+                    "storage option {k:?} does not apply to {scheme}:// storage"
+                ))),
+                None => Ok(()),
+            }
+        };
+        match parsed.scheme() {
+            "file" => {
+                no_options("file")?;
+                let path = parsed.to_file_path().map_err(|()| {
+                    Error::Config(format!(
+                        "storage URL {url:?} is not an absolute file path (file:///abs/path)"
+                    ))
+                })?;
+                Self::local(path)
+            }
+            "memory" => {
+                no_options("memory")?;
+                Ok(Self::memory())
+            }
+            "s3" | "s3a" => {
+                let bucket = parsed.host_str().unwrap_or_default();
+                if bucket.is_empty() {
+                    return Err(Error::Config(format!(
+                        "storage URL {url:?} names no bucket (s3://bucket/prefix)"
+                    )));
+                }
+                let mut builder = AmazonS3Builder::from_env().with_url(url);
+                for (key, value) in options {
+                    let config: AmazonS3ConfigKey = key.to_ascii_lowercase().parse().map_err(
+                        |_| {
+                            Error::Config(format!(
+                                "unknown S3 storage option {key:?} (for example: endpoint, region, \
+                                 access_key_id, secret_access_key, allow_http)"
+                            ))
+                        },
+                    )?;
+                    builder = builder.with_config(config, value);
+                }
+                let store = builder
+                    .build()
+                    .map_err(|e| Error::Config(format!("storage {url}: {e}")))?;
+                let prefix = Path::parse(parsed.path().trim_matches('/')).map_err(|e| {
+                    Error::Config(format!("storage URL {url:?} has an invalid prefix: {e}"))
+                })?;
+                Ok(Self::new(
+                    Arc::new(store),
+                    prefix,
+                    format!("{}://{bucket}", parsed.scheme()),
+                ))
+            }
+            other => Err(Error::Config(format!(
+                "storage URL {url:?}: unsupported scheme {other}:// (use file://, memory:// or s3://)"
+            ))),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// Where in the store objects go.
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
+    /// The same manager writing through `store` instead (a wrapper such as
+    /// [`FaultyStore`](crate::faults::FaultyStore) around the original).
+    pub fn with_store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.store = store;
+        self
     }
 }
 
@@ -191,13 +289,13 @@ impl IoManager for ObjectStoreIoManager {
     }
 
     fn describe(&self) -> String {
-        self.base.clone()
+        self.url.clone()
     }
 
     fn object_url(&self, location: &str) -> String {
         match &self.local_root {
             Some(root) => root.join(location).display().to_string(),
-            None => format!("{}/{location}", self.base.trim_end_matches('/')),
+            None => format!("{}/{location}", self.object_base.trim_end_matches('/')),
         }
     }
 }

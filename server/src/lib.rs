@@ -16,4 +16,4 @@
 pub mod cli;
 mod workspace;
 
-pub use workspace::{default_home, open_engine};
+pub use workspace::{ProjectConfig, StorageConfig, default_home, open_engine, open_engine_with};

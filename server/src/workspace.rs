@@ -1,10 +1,28 @@
-//! Building an [`Engine`] for a code location on the embedded defaults: the SQLite instance in
-//! `$STEMMA_HOME` (default `./.stemma`) and Parquet/JSON/bytes files under its `storage/`.
+//! Building an [`Engine`] for a code location: the SQLite instance in `$STEMMA_HOME` (default
+//! `./.stemma`) and the IO managers the project config (`stemma.toml`) names — by default one,
+//! Parquet/JSON/bytes files under `$STEMMA_HOME/storage`.
+//!
+//! ```toml
+//! # stemma.toml, next to the code location
+//! [storage]                      # the "default" IO manager
+//! url = "s3://lake/stemma"       # file:///abs/path, a path relative to this file, memory://, s3://bucket/prefix
+//! [storage.options]              # object_store's S3 options; AWS_* variables are read too
+//! endpoint = "http://127.0.0.1:9000"
+//! allow_http = true
+//!
+//! [io_managers.models]           # assets with io_manager = "models"
+//! url = "file:///data/models"
+//! ```
+//!
+//! The file is `--project FILE`, else `$STEMMA_PROJECT`, else `./stemma.toml` if it exists.
+//! `--storage URL` (or `$STEMMA_STORAGE`) overrides the default storage URL.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use stemma::{AssetGraph, Engine, Instance, IoManagers, Result};
+use serde::Deserialize;
+use stemma::{AssetGraph, Engine, Error, Instance, IoManagers, Result};
 use stemma_io::ObjectStoreIoManager;
 
 /// `$STEMMA_HOME`, or `.stemma` in the current directory.
@@ -14,10 +32,134 @@ pub fn default_home() -> PathBuf {
         .map_or_else(|| PathBuf::from(".stemma"), PathBuf::from)
 }
 
-/// Opens the instance in `home` and registers the default IO manager over `home/storage`.
+/// Where one IO manager keeps its objects.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub url: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+/// The project config, `stemma.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// The default IO manager; `None`: files under `$STEMMA_HOME/storage`.
+    pub storage: Option<StorageConfig>,
+    /// More IO managers, by the key assets name.
+    #[serde(default)]
+    pub io_managers: BTreeMap<String, StorageConfig>,
+    /// Where relative paths in the file are relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl ProjectConfig {
+    /// Reads `path` (`None`: `./stemma.toml` if it exists, else the defaults).
+    pub fn load(path: Option<&Path>) -> Result<ProjectConfig> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("stemma.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ProjectConfig::default());
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let mut config: ProjectConfig = toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        config.dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(config)
+    }
+
+    /// The IO managers this config names, the default one under `home` unless configured.
+    pub fn io_managers(&self, home: &Path, storage_override: Option<&str>) -> Result<IoManagers> {
+        let default = match (storage_override, &self.storage) {
+            (Some(url), Some(s)) if same_scheme(url, &s.url) => self.open(&StorageConfig {
+                url: url.to_owned(),
+                options: s.options.clone(),
+            })?,
+            (Some(url), _) => self.open(&StorageConfig {
+                url: url.to_owned(),
+                options: BTreeMap::new(),
+            })?,
+            (None, Some(s)) => self.open(s)?,
+            (None, None) => ObjectStoreIoManager::local(home.join("storage"))?,
+        };
+        let mut io =
+            IoManagers::new().register(stemma::spec::DEFAULT_IO_MANAGER, Arc::new(default));
+        for (key, storage) in &self.io_managers {
+            if key == stemma::spec::DEFAULT_IO_MANAGER {
+                return Err(Error::Config(
+                    "io_managers.default: configure the default IO manager under [storage]".into(),
+                ));
+            }
+            let manager = self
+                .open(storage)
+                .map_err(|e| Error::Config(format!("io_managers.{key}: {e}")))?;
+            io = io.register(key.clone(), Arc::new(manager));
+        }
+        Ok(io)
+    }
+
+    fn open(&self, storage: &StorageConfig) -> Result<ObjectStoreIoManager> {
+        let url = if storage.url.contains("://") {
+            storage.url.clone()
+        } else {
+            // A path: relative to the config file.
+            let path = self.dir.join(&storage.url);
+            std::fs::create_dir_all(&path)
+                .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+            let path = path
+                .canonicalize()
+                .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
+            format!("file://{}", path.display())
+        };
+        let options = storage
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    other => {
+                        return Err(Error::Config(format!(
+                            "storage option {k}: {other} is not a string, number or boolean"
+                        )));
+                    }
+                };
+                Ok((k.clone(), v))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        ObjectStoreIoManager::from_url(&url, &options)
+    }
+}
+
+fn same_scheme(a: &str, b: &str) -> bool {
+    a.split_once("://").map(|(s, _)| s) == b.split_once("://").map(|(s, _)| s)
+}
+
+/// Opens the instance in `home` with the default IO manager over `home/storage`.
 pub fn open_engine(graph: impl Into<Arc<AssetGraph>>, home: &Path) -> Result<Engine> {
+    open_engine_with(graph, home, &ProjectConfig::default(), None)
+}
+
+/// Opens the instance in `home` with the IO managers `project` names.
+pub fn open_engine_with(
+    graph: impl Into<Arc<AssetGraph>>,
+    home: &Path,
+    project: &ProjectConfig,
+    storage_override: Option<&str>,
+) -> Result<Engine> {
     let instance = Instance::open(home)?;
-    let storage = ObjectStoreIoManager::local(home.join("storage"))?;
-    let io = IoManagers::new().register(stemma::spec::DEFAULT_IO_MANAGER, Arc::new(storage));
+    let io = project.io_managers(home, storage_override)?;
     Engine::new(graph, instance, io)
 }

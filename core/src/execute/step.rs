@@ -16,7 +16,7 @@ use crate::definitions::{Inputs, panic_message};
 use crate::error::BoxError;
 use crate::event::{CheckEvaluation, EventKind, InputVersion, Materialization, Provenance};
 use crate::hash::{DataVersion, data_version};
-use crate::io::{InputContext, OutputContext};
+use crate::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
 use crate::key::AssetKey;
 use crate::plan::{InputPart, Previous, Step};
 use crate::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
@@ -219,14 +219,21 @@ async fn attempt_once(
         () = run.cancel.cancelled() => return Err(Failure::Canceled),
     };
 
-    // 3. Version and automatic metadata.
+    // 3. The declared schema, before anything is stored.
+    if let (Some(expected), Value::Table(table)) = (&spec.schema, &value) {
+        if let Some(mismatch) = crate::spec::schema_mismatch(expected, table) {
+            return Err(Failure::Fatal(mismatch));
+        }
+    }
+
+    // 4. Version and automatic metadata.
     let value = Arc::new(value);
     let (data_version, mut metadata) = hash_and_describe(&value)
         .await
         .map_err(Failure::Retryable)?;
     metadata.extend(ctx.take_metadata());
 
-    // 4. Store a new object.
+    // 5. Store a new object.
     let io = run
         .io
         .get(&spec.io_manager)
@@ -239,6 +246,7 @@ async fn attempt_once(
                 spec,
                 run_id: &run.run_id,
                 data_version: &data_version,
+                metadata: &metadata,
             },
             &value,
         )
@@ -251,7 +259,7 @@ async fn attempt_once(
         return Err(Failure::Canceled);
     }
 
-    // 5. Commit: the event and the asset's pointer in one transaction.
+    // 6. Commit: the event and the asset's pointer in one transaction.
     let materialization = run
         .event(EventKind::Materialization(Materialization {
             data_version: data_version.clone(),
@@ -294,7 +302,7 @@ async fn attempt_once(
         .await
         .map_err(|e| Failure::Fatal(e.to_string()))?;
 
-    // 6. Checks, after the value is committed.
+    // 7. Checks, after the value is committed.
     let mut events = Vec::new();
     let (mut passed, mut failed, mut blocked_by) = (0, Vec::new(), None);
     for check in checks {
@@ -369,6 +377,12 @@ async fn load_inputs(
 ) -> Result<Vec<(AssetKey, Arc<Value>)>, String> {
     let mut loaded = Vec::with_capacity(step.inputs.len());
     for (planned, parts) in step.inputs.iter().zip(inputs) {
+        if planned.combine {
+            if let Some(value) = load_stored_partitions(run, step, &planned.asset, parts).await? {
+                loaded.push((planned.asset.clone(), Arc::new(value)));
+                continue;
+            }
+        }
         let mut values: Vec<(Option<PartitionKey>, Arc<Value>)> = Vec::with_capacity(parts.len());
         for part in parts {
             let (partition, stored) = match part {
@@ -417,6 +431,57 @@ async fn load_inputs(
     Ok(loaded)
 }
 
+/// Loads every part of a combined input with one `load_partitions` call, when all of them are
+/// stored through the same IO manager (`None` otherwise: some were produced in this run).
+async fn load_stored_partitions(
+    run: &Run,
+    step: &Step,
+    asset: &AssetKey,
+    parts: &[ResolvedPart],
+) -> Result<Option<Value>, String> {
+    let mut stored = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            ResolvedPart::Stored(m)
+            | ResolvedPart::InRun {
+                produced: Produced::Stored(m),
+                ..
+            } if m.partition.is_some() => stored.push(m),
+            _ => return Ok(None),
+        }
+    }
+    let Some(first) = stored.first() else {
+        return Ok(None);
+    };
+    if stored
+        .iter()
+        .any(|m| m.io_manager != first.io_manager || m.value_kind != first.value_kind)
+    {
+        return Ok(None);
+    }
+    let io = run.io.get(&first.io_manager).map_err(|e| e.to_string())?;
+    let refs: Vec<StoredPart<'_>> = stored
+        .iter()
+        .filter_map(|m| {
+            Some(StoredPart {
+                partition: m.partition.as_ref()?,
+                data_version: &m.data_version,
+                location: m.location.as_deref(),
+            })
+        })
+        .collect();
+    io.load_partitions(&PartitionsContext {
+        asset,
+        kind: first.value_kind,
+        parts: &refs,
+        downstream: Some(&step.asset),
+        spec: run.graph.node(asset).map(|n| run.graph.spec(n)),
+    })
+    .await
+    .map(Some)
+    .map_err(|e| format!("loading input {asset} ({} partitions) failed: {e}", refs.len()))
+}
+
 /// Loads a committed value through the IO manager that stored it.
 async fn load_stored(
     run: &Run,
@@ -431,6 +496,7 @@ async fn load_stored(
         data_version: &m.data_version,
         location: m.location.as_deref(),
         downstream: Some(&step.asset),
+        spec: run.graph.node(&m.asset).map(|n| run.graph.spec(n)),
     })
     .await
     .map_err(|e| {

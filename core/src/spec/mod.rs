@@ -5,6 +5,7 @@ mod mapping;
 mod metadata;
 mod partitions;
 mod retry;
+mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,6 +15,7 @@ pub use mapping::PartitionMapping;
 pub use metadata::{ColumnInfo, Metadata, MetadataValue};
 pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
 pub use retry::{Backoff, RetryPolicy};
+pub use schema::schema_mismatch;
 
 use crate::key::AssetKey;
 
@@ -66,6 +68,8 @@ pub struct AssetSpec {
     /// Its output depends on the world (a clock, a remote API): always recomputed, never
     /// skipped as up to date. Its output hash still lets unchanged results stop downstream work.
     pub volatile: bool,
+    /// The Arrow schema its table must have, when declared; checked before anything is stored.
+    pub schema: Option<arrow::datatypes::SchemaRef>,
 }
 
 impl AssetSpec {
@@ -86,6 +90,7 @@ impl AssetSpec {
             partitions: None,
             external: false,
             volatile: false,
+            schema: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod lifecycle;
 mod printer;
 mod progress;
 mod runs;
+mod sql;
 mod versions;
 
 use std::path::PathBuf;
@@ -61,6 +62,15 @@ struct Cli {
     /// runs use and what sources are observed and staleness judged with.
     #[arg(long = "config", short = 'c', global = true, value_name = "KEY=VALUE")]
     config: Vec<String>,
+
+    /// The project config (storage URLs); default ./stemma.toml if it exists.
+    #[arg(long, global = true, env = "STEMMA_PROJECT", value_name = "FILE")]
+    project: Option<PathBuf>,
+
+    /// Store the default IO manager's objects here instead (file:///abs/path, memory://,
+    /// s3://bucket/prefix), overriding the project config.
+    #[arg(long, global = true, env = "STEMMA_STORAGE", value_name = "URL")]
+    storage: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -164,8 +174,36 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run a read-only SQL query over the current materializations of the assets it names
+    /// (`FROM silver.orders` reads the asset silver/orders; a partitioned asset has a
+    /// `partition` column).
+    Query {
+        /// One SELECT (or WITH … SELECT).
+        sql: String,
+        #[arg(long, short, value_enum, default_value_t = QueryFormat::Table)]
+        format: QueryFormat,
+        /// Write the result to this file (atomically) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Show an asset's upstream and downstream assets, or with --columns where each of its
+    /// columns comes from (recorded by SQL assets when they run).
+    Lineage {
+        /// The asset key (prefixed keys are written raw/documents).
+        key: String,
+        #[arg(long)]
+        columns: bool,
+    },
     /// Show the config fields `--config` accepts.
     Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+    Parquet,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,7 +323,10 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
         command => {
             // Bad config is refused before the instance is touched.
             graph.config_spec().parse_pairs(&cli.config)?;
-            let engine = crate::open_engine(graph, &home)?.with_config(&cli.config)?;
+            let project = crate::ProjectConfig::load(cli.project.as_deref())?;
+            let engine =
+                crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
+                    .with_config(&cli.config)?;
             match command {
                 Command::Materialize {
                     select,
@@ -341,6 +382,14 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                         runs::logs(&engine, &id, step.as_deref(), printer)
                     }
                 },
+                Command::Query {
+                    sql,
+                    format,
+                    output,
+                } => sql::query(&engine, &sql, format, output.as_deref(), printer).await,
+                Command::Lineage { key, columns } => {
+                    sql::lineage(&engine, &key, columns, printer)
+                }
                 Command::List { .. } | Command::Config | Command::Graph { .. } => {
                     unreachable!("handled above")
                 }

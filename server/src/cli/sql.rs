@@ -1,0 +1,299 @@
+//! `assets query` (read-only SQL over the current materializations) and `assets lineage`
+//! (asset and column lineage).
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde::Serialize;
+use stemma::{AssetKey, Engine, Error, MetadataValue};
+use stemma_sql::{COLUMN_LINEAGE, ColumnLineage, QueryResult, Transform};
+
+use super::printer::Printer;
+use super::{CliResult, QueryFormat};
+
+/// Which way to walk the graph.
+#[derive(Clone, Copy)]
+enum Direction {
+    Upstream,
+    Downstream,
+}
+
+pub(crate) async fn query(
+    engine: &Engine,
+    sql: &str,
+    format: QueryFormat,
+    output: Option<&Path>,
+    printer: Printer,
+) -> CliResult {
+    let result = stemma_sql::query(engine, sql).await?;
+    let format = if printer.json && format == QueryFormat::Table {
+        QueryFormat::Json
+    } else {
+        format
+    };
+    if format == QueryFormat::Parquet && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Error::Config(
+            "Parquet is binary: write it to a file with --output FILE (or pipe stdout)".into(),
+        )
+        .into());
+    }
+    let bytes = encode(&result, format)?;
+    match output {
+        Some(path) => {
+            write_atomically(path, &bytes)?;
+            printer.err(format!("{} rows written to {}", result.num_rows(), path.display()));
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&bytes)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| Error::io("writing the result to stdout", e))?;
+            if format == QueryFormat::Table {
+                let n = result.num_rows();
+                printer.err(format!("({n} row{})", if n == 1 { "" } else { "s" }));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
+    let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("formatting the result: {e}"));
+    let mut out = Vec::new();
+    match format {
+        QueryFormat::Table => {
+            let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let mut table = Printer::new(false).table(&names);
+            let options = FormatOptions::default().with_null("NULL");
+            for batch in &result.batches {
+                let formatters = batch
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| fail(&e))?;
+                for row in 0..batch.num_rows() {
+                    table.add_row(formatters.iter().map(|f| f.value(row).to_string()));
+                }
+            }
+            writeln!(out, "{table}").map_err(|e| fail(&e))?;
+        }
+        QueryFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            write_batches(&result.batches, |b| writer.write(b)).map_err(|e| fail(&e))?;
+        }
+        QueryFormat::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(&mut out);
+            write_batches(&result.batches, |b| writer.write(b)).map_err(|e| fail(&e))?;
+            writer.finish().map_err(|e| fail(&e))?;
+            drop(writer);
+            if out.is_empty() {
+                out.extend_from_slice(b"[]");
+            }
+            out.push(b'\n');
+        }
+        QueryFormat::Parquet => {
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(&mut out, result.schema.clone(), None)
+                    .map_err(|e| fail(&e))?;
+            for batch in &result.batches {
+                writer.write(batch).map_err(|e| fail(&e))?;
+            }
+            writer.close().map_err(|e| fail(&e))?;
+        }
+    }
+    Ok(out)
+}
+
+fn write_batches<E>(
+    batches: &[RecordBatch],
+    mut write: impl FnMut(&RecordBatch) -> Result<(), E>,
+) -> Result<(), E> {
+    batches.iter().try_for_each(|b| write(b))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place: a failure
+/// leaves no partial file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut tmp = PathBuf::from(path);
+    tmp.set_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(format!("writing {}", path.display()), e)
+        })
+}
+
+/// One column's lineage, followed upstream through other SQL assets.
+#[derive(Debug, Serialize)]
+struct ColumnTree {
+    asset: String,
+    column: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transform: Option<Transform>,
+    from: Vec<ColumnTree>,
+}
+
+pub(crate) fn lineage(engine: &Engine, key: &str, columns: bool, printer: Printer) -> CliResult {
+    let graph = engine.graph();
+    let node = graph.lookup(key)?;
+    let asset = graph.key(node).clone();
+    if !columns {
+        let up = walk(engine, node, Direction::Upstream);
+        let down = walk(engine, node, Direction::Downstream);
+        if printer.json {
+            printer.json_pretty(&serde_json::json!({
+                "asset": asset.as_str(),
+                "upstream": up.iter().map(|(d, k)| serde_json::json!({"asset": k, "depth": d})).collect::<Vec<_>>(),
+                "downstream": down.iter().map(|(d, k)| serde_json::json!({"asset": k, "depth": d})).collect::<Vec<_>>(),
+            }));
+            return Ok(ExitCode::SUCCESS);
+        }
+        printer.out(format!("{asset}"));
+        printer.out("upstream:");
+        for (depth, k) in &up {
+            printer.out(format!("{}{k}", "  ".repeat(*depth)));
+        }
+        printer.out("downstream:");
+        for (depth, k) in &down {
+            printer.out(format!("{}{k}", "  ".repeat(*depth)));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let direct = recorded_lineage(engine, &asset)?.ok_or_else(|| {
+        Error::Plan(format!(
+            "{asset} has no recorded column lineage: SQL assets record it when they are \
+             materialized (run `assets materialize --select {asset}`); Rust assets do not"
+        ))
+    })?;
+    let mut cache = std::collections::BTreeMap::new();
+    let trees: Vec<ColumnTree> = direct
+        .iter()
+        .map(|c| ColumnTree {
+            asset: asset.to_string(),
+            column: c.column.clone(),
+            transform: Some(c.transform),
+            from: c
+                .from
+                .iter()
+                .map(|s| follow(engine, &s.asset, &s.column, &mut cache, 0))
+                .collect(),
+        })
+        .collect();
+    if printer.json {
+        printer.json_pretty(&serde_json::json!({ "asset": asset.as_str(), "columns": trees }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for tree in &trees {
+        print_tree(&printer, tree, 0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+type LineageCache = std::collections::BTreeMap<String, Option<Vec<ColumnLineage>>>;
+
+fn follow(engine: &Engine, asset: &str, column: &str, cache: &mut LineageCache, depth: usize) -> ColumnTree {
+    let lineage = match cache.get(asset) {
+        Some(l) => l.clone(),
+        None => {
+            let l = AssetKey::parse(asset)
+                .ok()
+                .and_then(|k| recorded_lineage(engine, &k).ok().flatten());
+            cache.insert(asset.to_owned(), l.clone());
+            l
+        }
+    };
+    let entry = lineage
+        .as_ref()
+        .and_then(|l| l.iter().find(|c| c.column == column))
+        .filter(|_| depth < 64);
+    ColumnTree {
+        asset: asset.to_owned(),
+        column: column.to_owned(),
+        transform: entry.map(|c| c.transform),
+        from: entry
+            .map(|c| {
+                c.from
+                    .iter()
+                    .map(|s| follow(engine, &s.asset, &s.column, cache, depth + 1))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn print_tree(printer: &Printer, tree: &ColumnTree, depth: usize) {
+    let how = tree
+        .transform
+        .map(|t| format!("  ({})", serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+        .unwrap_or_default();
+    if depth == 0 {
+        printer.out(format!("{}{how}", tree.column));
+    } else {
+        printer.out(format!("{}← {}.{}{how}", "  ".repeat(depth), tree.asset, tree.column));
+    }
+    for child in &tree.from {
+        print_tree(printer, child, depth + 1);
+    }
+}
+
+/// The column lineage the latest materialization of `asset` (any partition) recorded.
+fn recorded_lineage(engine: &Engine, asset: &AssetKey) -> Result<Option<Vec<ColumnLineage>>, Error> {
+    let only = [asset.clone()].into();
+    let latest = engine
+        .instance()
+        .latest_materializations(Some(&only))?
+        .into_iter()
+        .max_by_key(|m| (m.timestamp, m.event_id));
+    let Some(latest) = latest else {
+        return Ok(None);
+    };
+    let Some(m) = engine.instance().materialization(latest.event_id)? else {
+        return Ok(None);
+    };
+    match m.metadata.get(COLUMN_LINEAGE) {
+        Some(MetadataValue::Json(v)) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| Error::Internal(format!("the column lineage of {asset} cannot be read: {e}"))),
+        _ => Ok(None),
+    }
+}
+
+/// Every asset up- or downstream of `node`, breadth first, with its distance.
+fn walk(engine: &Engine, node: usize, direction: Direction) -> Vec<(usize, String)> {
+    let graph = engine.graph();
+    let mut seen = BTreeSet::from([node]);
+    let mut out = Vec::new();
+    let mut frontier = vec![node];
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        depth += 1;
+        let mut next = Vec::new();
+        for n in frontier {
+            let neighbours: Vec<usize> = match direction {
+                Direction::Upstream => graph.parents(n).collect(),
+                Direction::Downstream => graph.children(n).collect(),
+            };
+            for m in neighbours {
+                if seen.insert(m) {
+                    out.push((depth, graph.key(m).to_string()));
+                    next.push(m);
+                }
+            }
+        }
+        frontier = next;
+    }
+    out
+}
