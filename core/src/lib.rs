@@ -67,8 +67,8 @@ pub use graph::AssetGraph;
 pub use hash::DataVersion;
 pub use instance::Instance;
 pub use io::{
-    InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, PartitionsContext, StoredObject,
-    StoredPart,
+    InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, PartitionsContext,
+    StoredObject, StoredPart,
 };
 pub use key::AssetKey;
 pub use selection::Selection;

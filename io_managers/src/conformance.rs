@@ -31,8 +31,7 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use stemma::hash::data_version;
 use stemma::io::{
-    InputContext, IoManager, ObjectInfo, OutputContext, PartitionsContext, StoredObject,
-    StoredPart,
+    InputContext, IoManager, ObjectInfo, OutputContext, PartitionsContext, StoredObject, StoredPart,
 };
 use stemma::spec::AssetSpec;
 use stemma::{AssetKey, DataVersion, Metadata, PartitionKey, RunId, Table, Value, ValueKind};
@@ -76,7 +75,9 @@ pub fn sample_table(first: i64, rows: usize) -> Value {
         ),
         (
             "ok",
-            Arc::new(BooleanArray::from_iter(ids.iter().map(|i| Some(i % 2 == 0)))),
+            Arc::new(BooleanArray::from_iter(
+                ids.iter().map(|i| Some(i % 2 == 0)),
+            )),
         ),
         (
             "at",
@@ -143,7 +144,12 @@ pub async fn load(
     .await
 }
 
-async fn stored(io: &dyn IoManager, key: &str, partition: Option<&str>, value: &Value) -> (StoredObject, DataVersion) {
+async fn stored(
+    io: &dyn IoManager,
+    key: &str,
+    partition: Option<&str>,
+    value: &Value,
+) -> (StoredObject, DataVersion) {
     store(io, key, partition, value)
         .await
         .unwrap_or_else(|e| panic!("storing {key} {partition:?} failed: {e}"))
@@ -159,7 +165,10 @@ async fn round_trips(io: &dyn IoManager) {
             "conformance/json",
             Value::Json(serde_json::json!({"recall": [0.5, 0.9, 0.1], "ok": true, "n": null})),
         ),
-        ("conformance/bytes", Value::Bytes(Bytes::from_static(b"\x00\x01model\xff"))),
+        (
+            "conformance/bytes",
+            Value::Bytes(Bytes::from_static(b"\x00\x01model\xff")),
+        ),
         ("conformance/empty_bytes", Value::Bytes(Bytes::new())),
         ("conformance/big_bytes", Value::Bytes(Bytes::from(big))),
         ("conformance/nothing", Value::Nothing),
@@ -176,7 +185,11 @@ async fn round_trips(io: &dyn IoManager) {
             "{key}: the value read back differs from the value written"
         );
         if let (Value::Table(a), Value::Table(b)) = (value, &back) {
-            assert_eq!(a.schema().fields(), b.schema().fields(), "{key}: schema changed");
+            assert_eq!(
+                a.schema().fields(),
+                b.schema().fields(),
+                "{key}: schema changed"
+            );
         }
         match value {
             Value::Nothing => assert_eq!(stored.location, None, "nothing is stored for ()"),
@@ -246,24 +259,36 @@ async fn partitions(io: &dyn IoManager) {
     for (i, day) in days.iter().enumerate() {
         let value = sample_table(i as i64 * 100, 10 + i);
         let (s, dv) = stored(io, key, Some(day), &value).await;
-        written.push((PartitionKey::new(*day).unwrap(), s, dv));
+        written.push((PartitionKey::new(day).unwrap(), s, dv));
     }
     let locations: std::collections::BTreeSet<_> =
         written.iter().map(|(_, s, _)| s.location.clone()).collect();
-    assert_eq!(locations.len(), days.len(), "each partition has its own object");
+    assert_eq!(
+        locations.len(),
+        days.len(),
+        "each partition has its own object"
+    );
 
     // One partition alone.
     let (_, s, dv) = &written[2];
     let one = load(io, key, ValueKind::Table, s, dv).await.unwrap();
-    assert_eq!(ids(&one), (200..212).collect::<Vec<_>>(), "partition 3 read alone");
+    assert_eq!(
+        ids(&one),
+        (200..212).collect::<Vec<_>>(),
+        "partition 3 read alone"
+    );
 
     // All partitions, as an unpartitioned downstream reads them: concatenated in order.
-    let all = load_parts(io, key, ValueKind::Table, &written).await.unwrap();
+    let all = load_parts(io, key, ValueKind::Table, &written)
+        .await
+        .unwrap();
     let expected: Vec<i64> = (0..4).flat_map(|i| i * 100..i * 100 + 10 + i).collect();
     assert_eq!(ids(&all), expected, "all partitions, in partition order");
 
     // A range of partitions.
-    let range = load_parts(io, key, ValueKind::Table, &written[1..3]).await.unwrap();
+    let range = load_parts(io, key, ValueKind::Table, &written[1..3])
+        .await
+        .unwrap();
     let expected: Vec<i64> = (100..111).chain(200..212).collect();
     assert_eq!(ids(&range), expected, "partitions 2..=3");
 
@@ -272,7 +297,7 @@ async fn partitions(io: &dyn IoManager) {
     for day in &days[..2] {
         let value = Value::Json(serde_json::json!({ "day": day }));
         let (s, dv) = stored(io, "conformance/daily_json", Some(day), &value).await;
-        json.push((PartitionKey::new(*day).unwrap(), s, dv));
+        json.push((PartitionKey::new(day).unwrap(), s, dv));
     }
     let combined = load_parts(io, "conformance/daily_json", ValueKind::Json, &json)
         .await
@@ -284,7 +309,9 @@ async fn partitions(io: &dyn IoManager) {
 
     // A missing partition is an error that names it.
     let (_, gone, _) = &written[1];
-    io.delete_object(gone.location.as_deref().unwrap()).await.unwrap();
+    io.delete_object(gone.location.as_deref().unwrap())
+        .await
+        .unwrap();
     let err = load_parts(io, key, ValueKind::Table, &written)
         .await
         .expect_err("reading a deleted partition must fail")
@@ -313,9 +340,15 @@ async fn rewrites(io: &dyn IoManager) {
     let before = modified(&io.list_objects().await.unwrap(), &location);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (second, _) = stored(io, "conformance/reused", None, &value).await;
-    assert_eq!(second, first, "the same value is stored under the same name");
+    assert_eq!(
+        second, first,
+        "the same value is stored under the same name"
+    );
     let after = modified(&io.list_objects().await.unwrap(), &location);
-    assert!(after > before, "rewriting refreshes the modification time: {before} -> {after}");
+    assert!(
+        after > before,
+        "rewriting refreshes the modification time: {before} -> {after}"
+    );
     let back = load(io, "conformance/reused", ValueKind::Table, &first, &dv)
         .await
         .unwrap();
@@ -353,7 +386,11 @@ async fn list_and_delete(io: &dyn IoManager) {
     io.delete_object(&location).await.unwrap();
     io.delete_object(&location).await.unwrap();
     let after = io.list_objects().await.unwrap();
-    assert_eq!(after.len(), listed.len() - 1, "exactly one object was deleted");
+    assert_eq!(
+        after.len(),
+        listed.len() - 1,
+        "exactly one object was deleted"
+    );
     assert!(after.iter().all(|o| o.location != location));
     assert!(
         load(io, "conformance/listed", ValueKind::Table, &s, &dv)
@@ -368,11 +405,7 @@ async fn list_and_delete(io: &dyn IoManager) {
 /// under `prefix`.
 pub async fn atomic_writes(object_store: Arc<dyn ObjectStore>, prefix: Path, base: &str) {
     let faulty = Arc::new(FaultyStore::new(object_store, None));
-    let io = ObjectStoreIoManager::new(
-        Arc::clone(&faulty) as Arc<dyn ObjectStore>,
-        prefix,
-        base,
-    );
+    let io = ObjectStoreIoManager::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, prefix, base);
     let value = sample_table(0, 50_000);
     let before = io.list_objects().await.unwrap().len();
 
@@ -382,7 +415,10 @@ pub async fn atomic_writes(object_store: Arc<dyn ObjectStore>, prefix: Path, bas
             .await
             .expect_err("a write through a failing store must fail")
             .to_string();
-        assert!(err.contains("conformance/atomic"), "{fault:?}: the error names the asset: {err}");
+        assert!(
+            err.contains("conformance/atomic"),
+            "{fault:?}: the error names the asset: {err}"
+        );
         if fault == Fault::OutOfSpace {
             assert!(err.contains("No space left"), "{err}");
         }
@@ -410,6 +446,9 @@ pub async fn atomic_writes(object_store: Arc<dyn ObjectStore>, prefix: Path, bas
         .await
         .unwrap();
     assert_eq!(data_version(&back).unwrap(), dv);
-    assert!(started.elapsed() >= Duration::from_millis(100), "the fault delays requests");
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "the fault delays requests"
+    );
     faulty.set(None);
 }

@@ -25,6 +25,7 @@ pub mod faults;
 mod format;
 mod layout;
 mod object;
+pub mod testing;
 
 pub use format::{decode, encode};
 pub use layout::object_path;

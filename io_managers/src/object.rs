@@ -131,14 +131,13 @@ impl ObjectStoreIoManager {
                 }
                 let mut builder = AmazonS3Builder::from_env().with_url(url);
                 for (key, value) in options {
-                    let config: AmazonS3ConfigKey = key.to_ascii_lowercase().parse().map_err(
-                        |_| {
+                    let config: AmazonS3ConfigKey =
+                        key.to_ascii_lowercase().parse().map_err(|_| {
                             Error::Config(format!(
                                 "unknown S3 storage option {key:?} (for example: endpoint, region, \
                                  access_key_id, secret_access_key, allow_http)"
                             ))
-                        },
-                    )?;
+                        })?;
                     builder = builder.with_config(config, value);
                 }
                 let store = builder

@@ -69,8 +69,8 @@ impl ProjectConfig {
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
-        let mut config: ProjectConfig = toml::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let mut config: ProjectConfig =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         config.dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -35,7 +35,14 @@ pub struct FileError {
 impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.position {
-            Some(p) => write!(f, "{}:{}:{}: {}", self.path.display(), p.line, p.column, self.message),
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                self.message
+            ),
             None => write!(f, "{}: {}", self.path.display(), self.message),
         }
     }
@@ -106,10 +113,10 @@ impl SqlFile {
             position,
             message,
         };
-        let header = Header::parse(&text).map_err(|(line, column, message)| {
-            error(Some(Position { line, column }), message)
-        })?;
-        let statement = parse_query(&text).map_err(|(position, message)| error(position, message))?;
+        let header = Header::parse(&text)
+            .map_err(|(line, column, message)| error(Some(Position { line, column }), message))?;
+        let statement =
+            parse_query(&text).map_err(|(position, message)| error(position, message))?;
 
         let (references, _ctes) =
             resolve_table_references(&DFStatement::Statement(Box::new(statement.clone())), true)
@@ -176,7 +183,12 @@ fn parse_query(text: &str) -> Result<Statement, Located> {
         }
     };
     match &statement {
-        Statement::Query(q) if !matches!(*q.body, SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_)) => {
+        Statement::Query(q)
+            if !matches!(
+                *q.body,
+                SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_)
+            ) =>
+        {
             Ok(statement)
         }
         other => {
@@ -206,9 +218,7 @@ fn at_end_if_unlocated(text: &str, (position, message): Located) -> Located {
 
 /// sqlparser ends its messages with `at Line: L, Column: C`; split that off into a position.
 pub(crate) fn located(message: &str) -> Located {
-    let message = message
-        .trim_start_matches("sql parser error: ")
-        .to_owned();
+    let message = message.trim_start_matches("sql parser error: ").to_owned();
     if let Some(at) = message.rfind(" at Line: ") {
         let tail = &message[at + " at Line: ".len()..];
         let mut numbers = tail
@@ -268,13 +278,20 @@ mod tests {
         let keys: Vec<&str> = f.tables.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["raw/customers", "silver/orders", "silver/refunds"]);
         let orders = f.tables.iter().find(|t| t.key == "silver/orders").unwrap();
-        assert_eq!(orders.position, Some(Position { line: 2, column: 31 }));
+        assert_eq!(
+            orders.position,
+            Some(Position {
+                line: 2,
+                column: 31
+            })
+        );
     }
 
     #[test]
     fn the_code_version_ignores_whitespace_comments_and_keyword_case() {
         let a = parse("SELECT a, b FROM t WHERE a > 1").unwrap();
-        let b = parse("-- a comment\nselect a,\n    b  /* inline */\nfrom t\nwhere a > 1;").unwrap();
+        let b =
+            parse("-- a comment\nselect a,\n    b  /* inline */\nfrom t\nwhere a > 1;").unwrap();
         let c = parse("SELECT a, b FROM t WHERE a > 2").unwrap();
         let d = parse("SELECT a, b FROM t WHERE a > '1'").unwrap();
         assert_eq!(a.code_version, b.code_version);
@@ -288,7 +305,10 @@ mod tests {
         assert_eq!(err.path, Path::new("models/gold/revenue.sql"));
         let at = err.position.expect("a position");
         assert_eq!(at.line, 3, "{err}");
-        assert!(err.to_string().starts_with("models/gold/revenue.sql:3:"), "{err}");
+        assert!(
+            err.to_string().starts_with("models/gold/revenue.sql:3:"),
+            "{err}"
+        );
     }
 
     #[test]

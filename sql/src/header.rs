@@ -85,7 +85,8 @@ impl Header {
                 continue;
             };
             let value = value.trim();
-            let value_column = column + (body.len() - body[key.len() + 1..].trim_start().len()) as u64;
+            let value_column =
+                column + (body.len() - body[key.len() + 1..].trim_start().len()) as u64;
             let list = || -> Vec<String> {
                 value
                     .split(',')
@@ -118,8 +119,7 @@ impl Header {
                             return Err((
                                 n,
                                 value_column,
-                                "partitions: write `same as <asset>` or the keys, `eu, us`"
-                                    .into(),
+                                "partitions: write `same as <asset>` or the keys, `eu, us`".into(),
                             ));
                         }
                     })
@@ -187,7 +187,13 @@ fn parse_checks(text: &str, first: usize) -> Result<Vec<SqlCheck>, String> {
         };
         let slug = |s: &str| -> String {
             s.chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect::<String>()
                 .trim_matches('_')
                 .to_owned()
@@ -255,19 +261,31 @@ mod tests {
              -- not: header\n",
         )
         .unwrap();
-        assert_eq!(h.description.as_deref(), Some("Orders, cleaned.\nOne row per order."));
+        assert_eq!(
+            h.description.as_deref(),
+            Some("Orders, cleaned.\nOne row per order.")
+        );
         assert_eq!(h.group.as_deref(), Some("silver"));
         assert_eq!(h.owners, ["team:analytics", "ana@example.com"]);
         assert_eq!(h.tags["tier"], "silver");
         assert_eq!(h.tags["pii"], "");
-        assert!(matches!(
-            &h.partitions,
-            Some(Partitioning::SameAs { key, line: 6, column: 24 }) if key == "raw/orders"
-        ), "{:?}", h.partitions);
+        assert!(
+            matches!(
+                &h.partitions,
+                Some(Partitioning::SameAs { key, line: 6, column: 24 }) if key == "raw/orders"
+            ),
+            "{:?}",
+            h.partitions
+        );
         let names: Vec<&str> = h.checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["not_null_order_id", "unique_order_id", "accepted_values_status", "non_negative"]
+            [
+                "not_null_order_id",
+                "unique_order_id",
+                "accepted_values_status",
+                "non_negative"
+            ]
         );
         assert_eq!(
             h.checks[3].violations,
@@ -279,7 +297,10 @@ mod tests {
     fn mistakes_point_at_the_line() {
         let err = Header::parse("-- group: a\n-- ownr: x\nSELECT 1").unwrap_err();
         assert_eq!((err.0, err.1), (2, 4));
-        assert!(err.2.contains("unknown header attribute \"ownr\""), "{err:?}");
+        assert!(
+            err.2.contains("unknown header attribute \"ownr\""),
+            "{err:?}"
+        );
         let err = Header::parse("-- checks: not_nul(a)\nSELECT 1").unwrap_err();
         assert!(err.2.contains("unknown check \"not_nul\""), "{err:?}");
         let err = Header::parse("-- checks: not_null(a, b)").unwrap_err();

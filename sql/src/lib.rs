@@ -95,7 +95,9 @@ pub fn sql_name(key: &str) -> String {
 }
 
 fn is_plain_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
@@ -134,7 +136,9 @@ fn add_files(definitions: Definitions, files: Vec<SqlFile>) -> Definitions {
             match &current.header.partitions {
                 None => return None,
                 Some(Partitioning::Static(keys)) => {
-                    return Some(PartitionsDefinition::static_keys(keys.iter().map(String::as_str)));
+                    return Some(PartitionsDefinition::static_keys(
+                        keys.iter().map(String::as_str),
+                    ));
                 }
                 Some(Partitioning::SameAs { key, line, column }) => {
                     if let Some(p) = rust_partitions.get(key.as_str()) {
@@ -159,12 +163,17 @@ fn add_files(definitions: Definitions, files: Vec<SqlFile>) -> Definitions {
                 }
             }
         }
-        problems.push(format!("{}: partitions: `same as` goes round in a circle", f.path.display()));
+        problems.push(format!(
+            "{}: partitions: `same as` goes round in a circle",
+            f.path.display()
+        ));
         None
     };
 
-    let partitions: Vec<Option<PartitionsDefinition>> =
-        files.iter().map(|f| partitions_of(f, &mut problems)).collect();
+    let partitions: Vec<Option<PartitionsDefinition>> = files
+        .iter()
+        .map(|f| partitions_of(f, &mut problems))
+        .collect();
     let mut assets = Vec::with_capacity(files.len());
     let mut checks = Vec::new();
     for (f, partitions) in files.into_iter().zip(partitions) {
@@ -172,7 +181,10 @@ fn add_files(definitions: Definitions, files: Vec<SqlFile>) -> Definitions {
         let mut b = AssetDef::builder(f.key.as_str())
             .kind("sql")
             .code_version(f.code_version.clone())
-            .metadata("sql_file", MetadataValue::Path(f.path.display().to_string()));
+            .metadata(
+                "sql_file",
+                MetadataValue::Path(f.path.display().to_string()),
+            );
         let mut seen = BTreeSet::new();
         for t in &f.tables {
             // An unknown table is reported above, at its position, not again as a bad dep.

@@ -44,10 +44,11 @@ fn query_error(at: Option<(u64, u64)>, message: &str) -> Error {
 
 /// Runs `sql` over the current materializations of the assets it names.
 pub async fn query(engine: &Engine, sql: &str) -> Result<QueryResult> {
-    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| {
-        let (at, message) = located(&e.strip_backtrace());
-        query_error(at.map(|p| (p.line, p.column)), &message)
-    })?;
+    let mut statements =
+        DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| {
+            let (at, message) = located(&e.strip_backtrace());
+            query_error(at.map(|p| (p.line, p.column)), &message)
+        })?;
     let statement = match (statements.pop_front(), statements.is_empty()) {
         (Some(s), true) => s,
         _ => return Err(query_error(None, "give exactly one query")),
@@ -60,10 +61,14 @@ pub async fn query(engine: &Engine, sql: &str) -> Result<QueryResult> {
     for reference in &references {
         let key = reference_key(reference);
         let node = graph.node_by_str(&key).ok_or_else(|| {
-            let hint = stemma::error::did_you_mean(&key, graph.assets().map(|(_, a)| a.key().as_str()))
-                .map(|k| format!("; did you mean {}?", crate::sql_name(k)))
-                .unwrap_or_default();
-            query_error(None, &format!("unknown table {reference} (no asset {key}){hint}"))
+            let hint =
+                stemma::error::did_you_mean(&key, graph.assets().map(|(_, a)| a.key().as_str()))
+                    .map(|k| format!("; did you mean {}?", crate::sql_name(k)))
+                    .unwrap_or_default();
+            query_error(
+                None,
+                &format!("unknown table {reference} (no asset {key}){hint}"),
+            )
         })?;
         let asset = graph.key(node).clone();
         let table = current_table(engine, &asset).await?;
@@ -71,7 +76,14 @@ pub async fn query(engine: &Engine, sql: &str) -> Result<QueryResult> {
     }
     let (table, lineage) = run::run_sql(&ctx, sql).await.map_err(|e| {
         let (at, message) = run::describe_error(&e);
-        query_error(at, &message)
+        if message.contains("not supported") {
+            query_error(
+                at,
+                &format!("queries are read-only (SELECT, WITH … SELECT): {message}"),
+            )
+        } else {
+            query_error(at, &message)
+        }
     })?;
     Ok(QueryResult {
         schema: Arc::clone(table.schema()),
@@ -103,7 +115,12 @@ async fn current_table(engine: &Engine, asset: &AssetKey) -> Result<Table> {
         });
     }
     let loaded: Vec<Result<(Option<String>, Value)>> = futures::stream::iter(current.iter())
-        .map(|m| async move { Ok((m.partition.as_ref().map(|p| p.to_string()), load(engine, m).await?)) })
+        .map(|m| async move {
+            Ok((
+                m.partition.as_ref().map(|p| p.to_string()),
+                load(engine, m).await?,
+            ))
+        })
         .buffered(8)
         .collect()
         .await;
@@ -133,7 +150,10 @@ async fn load(engine: &Engine, m: &LatestMaterialization) -> Result<Value> {
         data_version: &m.data_version,
         location: m.location.as_deref(),
         downstream: None,
-        spec: engine.graph().node(&m.asset).map(|n| engine.graph().spec(n)),
+        spec: engine
+            .graph()
+            .node(&m.asset)
+            .map(|n| engine.graph().spec(n)),
     })
     .await
 }
@@ -141,7 +161,9 @@ async fn load(engine: &Engine, m: &LatestMaterialization) -> Result<Value> {
 /// The partitions' tables concatenated, each row tagged with its partition.
 fn with_partition_column(asset: &AssetKey, parts: Vec<(Option<String>, Table)>) -> Result<Table> {
     let Some((_, first)) = parts.first() else {
-        return Err(Error::Internal(format!("{asset}: no partitions to combine")));
+        return Err(Error::Internal(format!(
+            "{asset}: no partitions to combine"
+        )));
     };
     let base = Arc::clone(first.schema());
     let add = base.column_with_name("partition").is_none();

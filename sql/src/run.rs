@@ -53,10 +53,7 @@ pub fn register(
     if catalog.schema(schema_name).is_none() {
         catalog.register_schema(schema_name, Arc::new(MemorySchemaProvider::new()))?;
     }
-    let provider = MemTable::try_new(
-        Arc::clone(table.schema()),
-        vec![table.batches().to_vec()],
-    )?;
+    let provider = MemTable::try_new(Arc::clone(table.schema()), vec![table.batches().to_vec()])?;
     ctx.register_table(reference.clone(), Arc::new(provider))?;
     Ok(())
 }
@@ -86,8 +83,8 @@ pub async fn run_sql(
     let lineage = column_lineage(df.logical_plan(), &|r| crate::file::reference_key(r));
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
-    let table = Table::new(schema, batches)
-        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+    let table =
+        Table::new(schema, batches).map_err(|e| DataFusionError::Execution(e.to_string()))?;
     Ok((table, lineage))
 }
 
@@ -103,7 +100,11 @@ pub fn as_table<'a>(value: &'a Value, what: &str) -> Result<&'a Table, BoxError>
 pub async fn count_violations(table: &Table, violations: &str) -> Result<i64, BoxError> {
     let ctx = session();
     register(&ctx, &TableReference::bare("this"), table)?;
-    let batches = ctx.sql_with_options(violations, read_only()).await?.collect().await?;
+    let batches = ctx
+        .sql_with_options(violations, read_only())
+        .await?
+        .collect()
+        .await?;
     let count = batches
         .iter()
         .find(|b| b.num_rows() > 0)

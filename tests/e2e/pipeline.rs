@@ -303,16 +303,8 @@ fn stored_tables_are_plain_parquet_with_the_recorded_rows() {
 /// `STEMMA_TEST_PYTHON`; under `CI=true` a missing interpreter fails the test.
 #[test]
 fn parquet_files_are_read_by_pyarrow_and_duckdb() {
-    let python = match std::env::var("STEMMA_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => p,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "STEMMA_TEST_PYTHON is not set; .ci/run installs pyarrow and duckdb and sets it"
-            );
-            eprintln!("skipping: set STEMMA_TEST_PYTHON to a python with pyarrow and duckdb");
-            return;
-        }
+    let Some(python) = stemma_io::testing::test_python() else {
+        return;
     };
     let home = Home::new();
     home.run(&["materialize", "--select", "*"]).assert_ok();

@@ -220,10 +220,10 @@ async fn attempt_once(
     };
 
     // 3. The declared schema, before anything is stored.
-    if let (Some(expected), Value::Table(table)) = (&spec.schema, &value) {
-        if let Some(mismatch) = crate::spec::schema_mismatch(expected, table) {
-            return Err(Failure::Fatal(mismatch));
-        }
+    if let (Some(expected), Value::Table(table)) = (&spec.schema, &value)
+        && let Some(mismatch) = crate::spec::schema_mismatch(expected, table)
+    {
+        return Err(Failure::Fatal(mismatch));
     }
 
     // 4. Version and automatic metadata.
@@ -377,11 +377,11 @@ async fn load_inputs(
 ) -> Result<Vec<(AssetKey, Arc<Value>)>, String> {
     let mut loaded = Vec::with_capacity(step.inputs.len());
     for (planned, parts) in step.inputs.iter().zip(inputs) {
-        if planned.combine {
-            if let Some(value) = load_stored_partitions(run, step, &planned.asset, parts).await? {
-                loaded.push((planned.asset.clone(), Arc::new(value)));
-                continue;
-            }
+        if planned.combine
+            && let Some(value) = load_stored_partitions(run, step, &planned.asset, parts).await?
+        {
+            loaded.push((planned.asset.clone(), Arc::new(value)));
+            continue;
         }
         let mut values: Vec<(Option<PartitionKey>, Arc<Value>)> = Vec::with_capacity(parts.len());
         for part in parts {
@@ -479,7 +479,12 @@ async fn load_stored_partitions(
     })
     .await
     .map(Some)
-    .map_err(|e| format!("loading input {asset} ({} partitions) failed: {e}", refs.len()))
+    .map_err(|e| {
+        format!(
+            "loading input {asset} ({} partitions) failed: {e}",
+            refs.len()
+        )
+    })
 }
 
 /// Loads a committed value through the IO manager that stored it.

@@ -30,9 +30,16 @@ pub fn schema_mismatch(expected: &Schema, table: &Table) -> Option<String> {
             continue;
         }
         if !field.is_nullable() {
-            let n: usize = table.batches().iter().map(|b| b.column(i).null_count()).sum();
+            let n: usize = table
+                .batches()
+                .iter()
+                .map(|b| b.column(i).null_count())
+                .sum();
             if n > 0 {
-                nulls.push(format!("{} has {n} null(s) but is declared NOT NULL", field.name()));
+                nulls.push(format!(
+                    "{} has {n} null(s) but is declared NOT NULL",
+                    field.name()
+                ));
             }
         }
     }

@@ -31,7 +31,9 @@ pub struct RawOrder {
 /// One day of orders from the shop's export (generated here, deterministically per day).
 #[asset(key_prefix = ["raw"], partitions = days(), group = "raw", kinds = ["parquet"])]
 fn orders(ctx: &AssetContext) -> AssetResult<Rows<RawOrder>> {
-    let day = ctx.partition_key().ok_or("raw/orders is partitioned by day")?;
+    let day = ctx
+        .partition_key()
+        .ok_or("raw/orders is partitioned by day")?;
     let n: i64 = day[8..].parse::<i64>()?;
     let regions = ["eu", "us", "apac"];
     let statuses = ["paid", "PAID", "refunded", "Paid", "pending"];
@@ -57,9 +59,7 @@ fn orders(ctx: &AssetContext) -> AssetResult<Rows<RawOrder>> {
 
 fn main() -> std::process::ExitCode {
     let definitions = Definitions::new().asset(orders());
-    let definitions = stemma_sql::with_sql_assets(
-        definitions,
-        concat!(env!("CARGO_MANIFEST_DIR"), "/models"),
-    );
+    let definitions =
+        stemma_sql::with_sql_assets(definitions, concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
     stemma_server::cli::run(definitions)
 }

@@ -1,8 +1,6 @@
 //! The IoManager conformance suite, run against every backend this crate ships: local files,
 //! memory, and a real S3-compatible server.
 
-mod s3;
-
 use std::collections::BTreeMap;
 
 use stemma::ValueKind;
@@ -16,12 +14,7 @@ async fn local_files_conform() {
     let url = format!("file://{}", dir.path().join("storage").display());
     let io = ObjectStoreIoManager::from_url(&url, &BTreeMap::new()).unwrap();
     conformance::run(&io).await;
-    conformance::atomic_writes(
-        io.store().clone(),
-        io.prefix().clone(),
-        &io.describe(),
-    )
-    .await;
+    conformance::atomic_writes(io.store().clone(), io.prefix().clone(), &io.describe()).await;
     // Nothing but committed objects is left behind, in Hive-style partition directories.
     let mut stack = vec![dir.path().to_path_buf()];
     let mut partition_dirs = 0;
@@ -56,7 +49,7 @@ async fn memory_conforms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_conforms() {
-    let Some(moto) = s3::Moto::start() else {
+    let Some(moto) = stemma_io::testing::Moto::start() else {
         return;
     };
     moto.bucket("stemma-conformance");
@@ -80,8 +73,12 @@ async fn s3_conforms() {
 
     moto.bucket("stemma-atomic");
     let atomic = ObjectStoreIoManager::from_url("s3://stemma-atomic/x", &moto.options()).unwrap();
-    conformance::atomic_writes(atomic.store().clone(), atomic.prefix().clone(), "s3://stemma-atomic")
-        .await;
+    conformance::atomic_writes(
+        atomic.store().clone(),
+        atomic.prefix().clone(),
+        "s3://stemma-atomic",
+    )
+    .await;
 }
 
 #[test]

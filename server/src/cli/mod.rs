@@ -324,9 +324,8 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             // Bad config is refused before the instance is touched.
             graph.config_spec().parse_pairs(&cli.config)?;
             let project = crate::ProjectConfig::load(cli.project.as_deref())?;
-            let engine =
-                crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
-                    .with_config(&cli.config)?;
+            let engine = crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
+                .with_config(&cli.config)?;
             match command {
                 Command::Materialize {
                     select,
@@ -387,9 +386,7 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                     format,
                     output,
                 } => sql::query(&engine, &sql, format, output.as_deref(), printer).await,
-                Command::Lineage { key, columns } => {
-                    sql::lineage(&engine, &key, columns, printer)
-                }
+                Command::Lineage { key, columns } => sql::lineage(&engine, &key, columns, printer),
                 Command::List { .. } | Command::Config | Command::Graph { .. } => {
                     unreachable!("handled above")
                 }
@@ -408,7 +405,24 @@ fn init_tracing() {
             .with_filter(EnvFilter::try_from_env("STEMMA_LOG").unwrap_or_else(|_| {
                 EnvFilter::new("stemma=warn,stemma_io=warn,stemma_server=warn")
             }));
-    let steps = StepLogLayer::new().with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+    // A step's log is what the asset's code says, not the chatter of the libraries it runs
+    // (DataFusion logs every plan at debug level).
+    let steps = StepLogLayer::new().with_filter(
+        tracing_subscriber::filter::Targets::new()
+            .with_default(tracing::Level::DEBUG)
+            .with_targets(
+                [
+                    "datafusion",
+                    "sqlparser",
+                    "object_store",
+                    "hyper",
+                    "reqwest",
+                    "h2",
+                    "rustls",
+                ]
+                .map(|t| (t, tracing::Level::WARN)),
+            ),
+    );
     let _ = tracing_subscriber::registry()
         .with(steps)
         .with(diagnostics)

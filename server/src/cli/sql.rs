@@ -6,7 +6,6 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Serialize;
 use stemma::{AssetKey, Engine, Error, MetadataValue};
@@ -45,7 +44,11 @@ pub(crate) async fn query(
     match output {
         Some(path) => {
             write_atomically(path, &bytes)?;
-            printer.err(format!("{} rows written to {}", result.num_rows(), path.display()));
+            printer.err(format!(
+                "{} rows written to {}",
+                result.num_rows(),
+                path.display()
+            ));
         }
         None => {
             let mut stdout = std::io::stdout().lock();
@@ -67,7 +70,12 @@ fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     match format {
         QueryFormat::Table => {
-            let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let names: Vec<&str> = result
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
             let mut table = Printer::new(false).table(&names);
             let options = FormatOptions::default().with_null("NULL");
             for batch in &result.batches {
@@ -87,11 +95,19 @@ fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut out);
-            write_batches(&result.batches, |b| writer.write(b)).map_err(|e| fail(&e))?;
+            result
+                .batches
+                .iter()
+                .try_for_each(|b| writer.write(b))
+                .map_err(|e| fail(&e))?;
         }
         QueryFormat::Json => {
             let mut writer = arrow::json::ArrayWriter::new(&mut out);
-            write_batches(&result.batches, |b| writer.write(b)).map_err(|e| fail(&e))?;
+            result
+                .batches
+                .iter()
+                .try_for_each(|b| writer.write(b))
+                .map_err(|e| fail(&e))?;
             writer.finish().map_err(|e| fail(&e))?;
             drop(writer);
             if out.is_empty() {
@@ -112,20 +128,14 @@ fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-fn write_batches<E>(
-    batches: &[RecordBatch],
-    mut write: impl FnMut(&RecordBatch) -> Result<(), E>,
-) -> Result<(), E> {
-    batches.iter().try_for_each(|b| write(b))
-}
-
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place: a failure
 /// leaves no partial file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut tmp = PathBuf::from(path);
     tmp.set_file_name(format!(
         ".{}.{}.tmp",
-        path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy()),
+        path.file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes)
@@ -204,7 +214,13 @@ pub(crate) fn lineage(engine: &Engine, key: &str, columns: bool, printer: Printe
 
 type LineageCache = std::collections::BTreeMap<String, Option<Vec<ColumnLineage>>>;
 
-fn follow(engine: &Engine, asset: &str, column: &str, cache: &mut LineageCache, depth: usize) -> ColumnTree {
+fn follow(
+    engine: &Engine,
+    asset: &str,
+    column: &str,
+    cache: &mut LineageCache,
+    depth: usize,
+) -> ColumnTree {
     let lineage = match cache.get(asset) {
         Some(l) => l.clone(),
         None => {
@@ -237,12 +253,25 @@ fn follow(engine: &Engine, asset: &str, column: &str, cache: &mut LineageCache, 
 fn print_tree(printer: &Printer, tree: &ColumnTree, depth: usize) {
     let how = tree
         .transform
-        .map(|t| format!("  ({})", serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+        .map(|t| {
+            format!(
+                "  ({})",
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )
+        })
         .unwrap_or_default();
     if depth == 0 {
         printer.out(format!("{}{how}", tree.column));
     } else {
-        printer.out(format!("{}← {}.{}{how}", "  ".repeat(depth), tree.asset, tree.column));
+        printer.out(format!(
+            "{}← {}.{}{how}",
+            "  ".repeat(depth),
+            tree.asset,
+            tree.column
+        ));
     }
     for child in &tree.from {
         print_tree(printer, child, depth + 1);
@@ -250,7 +279,10 @@ fn print_tree(printer: &Printer, tree: &ColumnTree, depth: usize) {
 }
 
 /// The column lineage the latest materialization of `asset` (any partition) recorded.
-fn recorded_lineage(engine: &Engine, asset: &AssetKey) -> Result<Option<Vec<ColumnLineage>>, Error> {
+fn recorded_lineage(
+    engine: &Engine,
+    asset: &AssetKey,
+) -> Result<Option<Vec<ColumnLineage>>, Error> {
     let only = [asset.clone()].into();
     let latest = engine
         .instance()
@@ -264,9 +296,9 @@ fn recorded_lineage(engine: &Engine, asset: &AssetKey) -> Result<Option<Vec<Colu
         return Ok(None);
     };
     match m.metadata.get(COLUMN_LINEAGE) {
-        Some(MetadataValue::Json(v)) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("the column lineage of {asset} cannot be read: {e}"))),
+        Some(MetadataValue::Json(v)) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+            Error::Internal(format!("the column lineage of {asset} cannot be read: {e}"))
+        }),
         _ => Ok(None),
     }
 }

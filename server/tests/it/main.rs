@@ -4,6 +4,7 @@
 mod checks;
 mod engine;
 mod partitions;
+mod storage;
 mod versions;
 
 use std::sync::{Arc, Mutex, Once};

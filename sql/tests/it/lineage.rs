@@ -22,12 +22,18 @@ async fn lineage(sql: &str) -> Vec<ColumnLineage> {
         ("amount", Arc::new(Float64Array::from(vec![1.5, 2.5]))),
     ]);
     let customers = table(vec![
-        ("customer_id", Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef),
+        (
+            "customer_id",
+            Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef,
+        ),
         ("name", Arc::new(StringArray::from(vec!["ana", "bo"]))),
     ]);
     run::register(&ctx, &TableReference::partial("silver", "orders"), &orders).unwrap();
     run::register(&ctx, &TableReference::bare("raw/customers"), &customers).unwrap();
-    run::run_sql(&ctx, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).1
+    run::run_sql(&ctx, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .1
 }
 
 /// `column ← asset.col, …  (transform)` for compact assertions.
@@ -35,9 +41,18 @@ fn show(lineage: &[ColumnLineage]) -> Vec<String> {
     lineage
         .iter()
         .map(|c| {
-            let from: Vec<String> = c.from.iter().map(|s| format!("{}.{}", s.asset, s.column)).collect();
+            let from: Vec<String> = c
+                .from
+                .iter()
+                .map(|s| format!("{}.{}", s.asset, s.column))
+                .collect();
             let how = serde_json::to_value(c.transform).unwrap();
-            format!("{} ← {} ({})", c.column, from.join(", "), how.as_str().unwrap())
+            format!(
+                "{} ← {} ({})",
+                c.column,
+                from.join(", "),
+                how.as_str().unwrap()
+            )
         })
         .collect()
 }
@@ -82,13 +97,21 @@ async fn joins_take_each_column_from_its_side() {
         ]
     );
     // `*` over a join: both sides, in order.
-    let star = lineage(
-        "SELECT * FROM silver.orders o LEFT JOIN \"raw/customers\" c USING (customer_id)",
-    )
-    .await;
-    let names: Vec<String> = star.iter().map(|c| format!("{}:{}", c.column, c.from[0].asset)).collect();
-    assert!(names.contains(&"name:raw/customers".to_owned()), "{names:?}");
-    assert!(names.contains(&"amount:silver/orders".to_owned()), "{names:?}");
+    let star =
+        lineage("SELECT * FROM silver.orders o LEFT JOIN \"raw/customers\" c USING (customer_id)")
+            .await;
+    let names: Vec<String> = star
+        .iter()
+        .map(|c| format!("{}:{}", c.column, c.from[0].asset))
+        .collect();
+    assert!(
+        names.contains(&"name:raw/customers".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"amount:silver/orders".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]

@@ -29,10 +29,22 @@ fn raw_orders() -> AssetDef {
             let day = ctx.partition_key().unwrap_or_default().to_owned();
             let base: i64 = if day == "d1" { 0 } else { 100 };
             let batch = RecordBatch::try_from_iter([
-                ("id", Arc::new(Int64Array::from(vec![base + 1, base + 2, base + 3])) as ArrayRef),
-                ("customer", Arc::new(StringArray::from(vec!["ana", "bo", "ana"]))),
-                ("amount", Arc::new(Float64Array::from(vec![10.0, 20.5, 5.0]))),
-                ("day", Arc::new(StringArray::from(vec![day.clone(), day.clone(), day]))),
+                (
+                    "id",
+                    Arc::new(Int64Array::from(vec![base + 1, base + 2, base + 3])) as ArrayRef,
+                ),
+                (
+                    "customer",
+                    Arc::new(StringArray::from(vec!["ana", "bo", "ana"])),
+                ),
+                (
+                    "amount",
+                    Arc::new(Float64Array::from(vec![10.0, 20.5, 5.0])),
+                ),
+                (
+                    "day",
+                    Arc::new(StringArray::from(vec![day.clone(), day.clone(), day])),
+                ),
             ])?;
             Ok::<_, stemma::BoxError>(Value::Table(Table::new(batch.schema(), vec![batch])?))
         })
@@ -65,7 +77,12 @@ fn engine(dir: &Path, definitions: Definitions) -> Engine {
         "default",
         Arc::new(ObjectStoreIoManager::local(dir.join("storage")).unwrap()),
     );
-    Engine::new(Arc::new(graph), Instance::open(dir.join("home")).unwrap(), io).unwrap()
+    Engine::new(
+        Arc::new(graph),
+        Instance::open(dir.join("home")).unwrap(),
+        io,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -85,13 +102,20 @@ fn dependencies_come_from_the_query() {
     assert_eq!(deps("silver/customers"), ["bronze/orders"]);
     let bronze = graph.spec(graph.lookup("bronze/orders").unwrap());
     assert_eq!(bronze.group, "bronze");
-    assert_eq!(bronze.description.as_deref(), Some("Typed orders, per day."));
+    assert_eq!(
+        bronze.description.as_deref(),
+        Some("Typed orders, per day.")
+    );
     assert!(bronze.kinds.contains("sql"));
     assert_eq!(bronze.partitions.as_ref().map(|p| p.len()), Some(2));
     let silver = graph.spec(graph.lookup("silver/customers").unwrap());
     assert_eq!(silver.owners, ["team:analytics"]);
     assert!(silver.partitions.is_none());
-    let checks: Vec<String> = graph.checks().iter().map(|c| c.spec().name.clone()).collect();
+    let checks: Vec<String> = graph
+        .checks()
+        .iter()
+        .map(|c| c.spec().name.clone())
+        .collect();
     assert!(checks.contains(&"few_orders".to_owned()), "{checks:?}");
 }
 
@@ -115,7 +139,10 @@ fn an_unknown_table_is_reported_at_its_position() {
         )),
         "{err}"
     );
-    assert!(err.contains(&format!("{report}:4:6: unknown table nowhere")), "{err}");
+    assert!(
+        err.contains(&format!("{report}:4:6: unknown table nowhere")),
+        "{err}"
+    );
     let broken = models.join("gold/broken.sql").display().to_string();
     assert!(err.contains(&format!("{broken}:2:")), "{err}");
 }
@@ -149,10 +176,26 @@ async fn sql_assets_materialize_with_checks_and_lineage_and_can_be_queried() {
     .unwrap();
     assert_eq!(result.num_rows(), 2);
     let batch = arrow::compute::concat_batches(&result.schema, &result.batches).unwrap();
-    let customers = batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-    let orders = batch.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
-    let cents = batch.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
-    let check = batch.column(3).as_any().downcast_ref::<Float64Array>().unwrap();
+    let customers = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let orders = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let cents = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    let check = batch
+        .column(3)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
     assert_eq!(customers.value(0), "ana");
     assert_eq!(orders.value(0), 4, "ana ordered twice on each of two days");
     assert_eq!(cents.value(0), 3000.0);
@@ -170,7 +213,12 @@ async fn sql_assets_materialize_with_checks_and_lineage_and_can_be_queried() {
 
     // Checks ran on the SQL assets: ana has 4 orders, so few_orders fails.
     let checks = engine.instance().latest_checks().unwrap();
-    let find = |name: &str| checks.iter().find(|c| c.check == name).unwrap_or_else(|| panic!("{name}: {checks:?}"));
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c.check == name)
+            .unwrap_or_else(|| panic!("{name}: {checks:?}"))
+    };
     assert!(find("unique_customer").passed);
     assert!(!find("few_orders").passed);
     assert!(find("positive").passed);
@@ -181,7 +229,11 @@ async fn sql_assets_materialize_with_checks_and_lineage_and_can_be_queried() {
         .latest(&stemma::AssetKey::parse("silver/customers").unwrap(), None)
         .unwrap()
         .unwrap();
-    let m = engine.instance().materialization(latest.event_id).unwrap().unwrap();
+    let m = engine
+        .instance()
+        .materialization(latest.event_id)
+        .unwrap()
+        .unwrap();
     let Some(MetadataValue::Json(lineage)) = m.metadata.get(stemma_sql::COLUMN_LINEAGE) else {
         panic!("no column lineage: {:?}", m.metadata)
     };
@@ -210,7 +262,11 @@ async fn sql_assets_materialize_with_checks_and_lineage_and_can_be_queried() {
 async fn a_bad_column_fails_the_step_at_its_position_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
-    write(&models, "bronze/orders.sql", "-- partitions: same as raw/orders\nSELECT id,\n       amont FROM raw.orders");
+    write(
+        &models,
+        "bronze/orders.sql",
+        "-- partitions: same as raw/orders\nSELECT id,\n       amont FROM raw.orders",
+    );
     let engine = engine(
         dir.path(),
         stemma_sql::with_sql_assets(Definitions::new().asset(raw_orders()), &models),
@@ -235,7 +291,10 @@ async fn a_bad_column_fails_the_step_at_its_position_and_stores_nothing() {
     assert!(
         engine
             .instance()
-            .latest(&stemma::AssetKey::parse("bronze/orders").unwrap(), Some(&stemma::PartitionKey::new("d1").unwrap()))
+            .latest(
+                &stemma::AssetKey::parse("bronze/orders").unwrap(),
+                Some(&stemma::PartitionKey::new("d1").unwrap())
+            )
             .unwrap()
             .is_none()
     );
@@ -257,7 +316,10 @@ async fn a_table_that_breaks_its_declared_schema_is_not_stored() {
             .schema(declared)
             .compute_blocking(|_, _| {
                 let batch = RecordBatch::try_from_iter([
-                    ("id", Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef),
+                    (
+                        "id",
+                        Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+                    ),
                     ("customer", Arc::new(StringArray::from(vec!["a", "b"]))),
                     ("amount", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
                     ("day", Arc::new(StringArray::from(vec!["d", "d"]))),
@@ -282,6 +344,21 @@ async fn a_table_that_breaks_its_declared_schema_is_not_stored() {
     ] {
         assert!(error.contains(expected), "{expected}: {error}");
     }
-    assert!(engine.io().get("default").unwrap().list_objects().await.unwrap().is_empty());
-    assert!(engine.instance().latest_materializations(None).unwrap().is_empty());
+    assert!(
+        engine
+            .io()
+            .get("default")
+            .unwrap()
+            .list_objects()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        engine
+            .instance()
+            .latest_materializations(None)
+            .unwrap()
+            .is_empty()
+    );
 }

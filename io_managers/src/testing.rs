@@ -1,6 +1,12 @@
-//! A real S3-compatible server for the tests: moto in server mode (PyPI `moto[s3]`, installed
-//! by `.ci/run` into the venv beside `STEMMA_TEST_PYTHON`), started on a free 127.0.0.1 port
-//! and stopped by its PID when dropped.
+//! Test support: a real S3-compatible server, moto in server mode (PyPI `moto[s3]`; `.ci/run`
+//! installs it into the venv beside `STEMMA_TEST_PYTHON`, or point `STEMMA_TEST_MOTO` at a
+//! `moto_server`), started on a free 127.0.0.1 port and stopped by its PID when dropped.
+//!
+//! ```no_run
+//! let Some(s3) = stemma_io::testing::Moto::start() else { return };  // skipped outside CI
+//! s3.bucket("lake");
+//! let io = stemma_io::ObjectStoreIoManager::from_url("s3://lake/dev", &s3.options()).unwrap();
+//! ```
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -9,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running moto server.
 pub struct Moto {
     child: Child,
     pub endpoint: String,
@@ -56,7 +63,10 @@ impl Moto {
     pub fn bucket(&self, name: &str) {
         let port: u16 = self.endpoint.rsplit(':').next().unwrap().parse().unwrap();
         let status = http(port, "PUT", &format!("/{name}")).expect("moto answers");
-        assert!(status.starts_with("HTTP/1.1 200"), "creating bucket {name}: {status}");
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "creating bucket {name}: {status}"
+        );
     }
 
     /// The storage options that reach this server.
@@ -90,10 +100,29 @@ fn moto_binary() -> Option<PathBuf> {
     candidate.exists().then_some(candidate)
 }
 
+/// The Python with pyarrow and DuckDB that tests read Stemma's files with: `STEMMA_TEST_PYTHON`
+/// (`.ci/run` sets it). `None` — skip — when it is unset outside CI; under `CI=true` a missing
+/// interpreter fails the test.
+pub fn test_python() -> Option<PathBuf> {
+    match std::env::var("STEMMA_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "STEMMA_TEST_PYTHON is not set; .ci/run installs pyarrow and duckdb and sets it"
+            );
+            eprintln!("skipping: set STEMMA_TEST_PYTHON to a python with pyarrow and duckdb");
+            None
+        }
+    }
+}
+
 /// One bodiless HTTP/1.1 request; the status line, or `None` if nothing answers.
 fn http(port: u16, method: &str, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

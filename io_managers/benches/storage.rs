@@ -4,12 +4,13 @@
 //! Guards "the IO manager costs at most 1.2× the bare writer": hashing, naming by content and
 //! the atomic put must stay small next to Parquet encoding itself.
 //!
-//! `cargo bench -p stemma-benches --bench storage` (`STEMMA_BENCH_ROWS` sizes the table; the
+//! `cargo bench -p stemma-io --bench storage` (`STEMMA_BENCH_ROWS` sizes the table; the
 //! default is 10,000,000).
 
 use std::fs::File;
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use criterion::{Criterion, criterion_group, criterion_main};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -18,8 +19,7 @@ use parquet::file::properties::WriterProperties;
 use stemma::hash::data_version;
 use stemma::io::{InputContext, IoManager, OutputContext};
 use stemma::spec::AssetSpec;
-use stemma::{AssetKey, Metadata, RunId, Value, ValueKind};
-use stemma_benches::ten_column_table;
+use stemma::{AssetKey, Metadata, RunId, Table, Value, ValueKind};
 use stemma_io::ObjectStoreIoManager;
 
 fn storage(c: &mut Criterion) {
@@ -49,8 +49,8 @@ fn storage(c: &mut Criterion) {
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level")))
                 .build();
             let file = File::create(&bare_path).expect("file");
-            let mut writer =
-                ArrowWriter::try_new(file, Arc::clone(table.schema()), Some(props)).expect("writer");
+            let mut writer = ArrowWriter::try_new(file, Arc::clone(table.schema()), Some(props))
+                .expect("writer");
             for batch in table.batches() {
                 writer.write(batch).expect("write");
             }
@@ -116,6 +116,58 @@ fn storage(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// A table of `rows` rows and ten columns (four integers, three floats, two strings, one
+/// boolean), in batches of 64 Ki rows: the shape of the storage benchmark.
+pub fn ten_column_table(rows: usize) -> Table {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let n = (rows - start).min(65_536);
+        let ids: Vec<i64> = (start as i64..(start + n) as i64).collect();
+        let int = |f: fn(i64) -> i64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| f(*i))))
+        };
+        let float = |f: fn(i64) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| f(*i))))
+        };
+        batches.push(
+            RecordBatch::try_from_iter([
+                ("id", int(|i| i)),
+                ("customer", int(|i| (i * 7919) % 100_003)),
+                ("quantity", int(|i| i % 17)),
+                ("ts", int(|i| 1_790_000_000_000 + i * 1_000)),
+                ("price", float(|i| (i % 1000) as f64 * 0.25)),
+                ("score", float(|i| ((i * 31) as f64).sin())),
+                ("weight", float(|i| (i % 97) as f64 / 7.0)),
+                (
+                    "category",
+                    Arc::new(StringArray::from_iter_values(
+                        ids.iter()
+                            .map(|i| ["alpha", "beta", "gamma", "delta"][(*i % 4) as usize]),
+                    )) as ArrayRef,
+                ),
+                (
+                    "sku",
+                    Arc::new(StringArray::from_iter_values(
+                        ids.iter()
+                            .map(|i| format!("SKU-{:08}", (i * 104_729) % 10_000_000)),
+                    )) as ArrayRef,
+                ),
+                (
+                    "paid",
+                    Arc::new(BooleanArray::from_iter(
+                        ids.iter().map(|i| Some(i % 3 != 0)),
+                    )) as ArrayRef,
+                ),
+            ])
+            .expect("valid batch"),
+        );
+        start += n;
+    }
+    let schema = batches[0].schema();
+    Table::new(schema, batches).expect("one schema")
 }
 
 criterion_group!(benches, storage);

@@ -1,0 +1,220 @@
+//! The warehouse example through its real command line: materialize everything, query Rust and
+//! SQL assets, show column lineage, and read the stored Parquet with DuckDB and pyarrow.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Self {
+        Home(tempfile::tempdir().unwrap())
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_warehouse"))
+            .args(args)
+            .env("STEMMA_HOME", self.0.path())
+            .env("NO_COLOR", "1")
+            .env_remove("STEMMA_LOG")
+            .env_remove("STEMMA_PROJECT")
+            .env_remove("STEMMA_STORAGE")
+            .current_dir(self.0.path())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "warehouse {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn query(&self, sql: &str) -> Value {
+        serde_json::from_str(&self.ok(&["query", sql, "--format", "json"])).unwrap()
+    }
+
+    fn storage(&self) -> PathBuf {
+        self.0.path().join("storage")
+    }
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_warehouse_materializes_and_is_queried_and_traced() {
+    let home = Home::new();
+    let out = home.run(&["materialize", "--select", "*", "--partition", "*"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("materialized 18 assets"), "{stdout}");
+    assert!(
+        !stdout.contains("datafusion"),
+        "library logs leak into step logs:\n{stdout}"
+    );
+
+    // A Rust asset and the SQL assets built on it agree.
+    let raw = home.query("SELECT count(DISTINCT order_id) AS n FROM raw.orders");
+    let silver = home.query("SELECT count(*) AS n FROM silver.orders");
+    assert_eq!(raw[0]["n"], silver[0]["n"], "silver has every order once");
+    let paid = home
+        .query("SELECT count(DISTINCT order_id) AS n FROM raw.orders WHERE lower(status) = 'paid'");
+    let daily = home.query("SELECT sum(orders) AS n FROM gold.daily_revenue");
+    assert_eq!(paid[0]["n"], daily[0]["n"]);
+
+    // Column lineage, followed back to the Rust asset.
+    let lineage: Value = serde_json::from_str(&home.ok(&[
+        "lineage",
+        "gold/revenue_by_region",
+        "--columns",
+        "--json",
+    ]))
+    .unwrap();
+    let revenue = lineage["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "revenue")
+        .unwrap();
+    assert_eq!(revenue["transform"], "aggregate");
+    assert_eq!(revenue["from"][0]["asset"], "silver/orders");
+    assert_eq!(revenue["from"][0]["from"][0]["asset"], "bronze/orders");
+    assert_eq!(
+        revenue["from"][0]["from"][0]["from"][0]["asset"],
+        "raw/orders"
+    );
+    assert_eq!(revenue["from"][0]["from"][0]["from"][0]["column"], "amount");
+    let text = home.ok(&["lineage", "gold/revenue_by_region", "--columns"]);
+    assert!(text.contains("region  (rename)"), "{text}");
+
+    // Read-only, and bad SQL is a clear error with its position.
+    let out = home.run(&["query", "DELETE FROM gold.daily_revenue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+    let out = home.run(&["query", "SELECT nope FROM gold.daily_revenue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("query:1:8: No field named nope"));
+
+    // A second run has nothing to do.
+    let again = home.ok(&["materialize", "--select", "*", "--partition", "*"]);
+    assert!(
+        again.contains("18 up to date") || again.contains("up to date"),
+        "{again}"
+    );
+
+    // CSV and Parquet output; the Parquet file is written whole.
+    let csv = home.ok(&[
+        "query",
+        "SELECT region FROM gold.revenue_by_region ORDER BY 1",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv, "region\nAsia-Pacific\nEurope\nUnited States\n");
+    let out_file = home.0.path().join("revenue.parquet");
+    home.ok(&[
+        "query",
+        "SELECT * FROM gold.revenue_by_region",
+        "--format",
+        "parquet",
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(std::fs::metadata(&out_file).unwrap().len() > 0);
+
+    independent_readers_agree(&home);
+}
+
+/// DuckDB and pyarrow, from PyPI, read the stored Parquet — the raw day partitions as a
+/// Hive-partitioned dataset — with the contents `assets query` shows.
+fn independent_readers_agree(home: &Home) {
+    let Some(python) = stemma_io::testing::test_python() else {
+        return;
+    };
+    let storage = home.storage();
+    let daily = parquet_files(&storage.join("v1/gold/daily_revenue"));
+    assert_eq!(daily.len(), 1, "{daily:?}");
+    let script = r#"
+import json, sys
+import duckdb, pyarrow.parquet as pq
+storage, daily = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+rows = con.execute(
+    f"SELECT CAST(order_date AS VARCHAR), orders, CAST(revenue AS DOUBLE) FROM read_parquet('{daily}') ORDER BY 1"
+).fetchall()
+per_day = con.execute(
+    f"SELECT CAST(partition AS VARCHAR), count(*) FROM read_parquet('{storage}/v1/raw/orders/*/*.parquet', hive_partitioning = true) GROUP BY 1 ORDER BY 1"
+).fetchall()
+table = pq.read_table(daily)
+print(json.dumps({"daily": rows, "per_day": per_day, "pyarrow_rows": table.num_rows, "columns": table.column_names}))
+"#;
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&storage)
+        .arg(&daily[0])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let ours = home.query(
+        "SELECT CAST(order_date AS VARCHAR) AS d, orders, CAST(revenue AS DOUBLE) AS r \
+         FROM gold.daily_revenue ORDER BY 1",
+    );
+    let ours: Vec<Value> = ours
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::json!([r["d"], r["orders"], r["r"]]))
+        .collect();
+    assert_eq!(
+        read["daily"],
+        Value::Array(ours),
+        "DuckDB reads what Stemma stored"
+    );
+    assert_eq!(read["pyarrow_rows"], 7);
+    assert_eq!(
+        read["columns"],
+        serde_json::json!(["order_date", "orders", "revenue"])
+    );
+
+    let per_day =
+        home.query("SELECT partition, count(*) AS n FROM raw.orders GROUP BY partition ORDER BY 1");
+    let per_day: Vec<Value> = per_day
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::json!([r["partition"], r["n"]]))
+        .collect();
+    assert_eq!(
+        read["per_day"],
+        Value::Array(per_day),
+        "the stored tree is a Hive dataset"
+    );
+}
