@@ -14,7 +14,8 @@
 //! url = "file:///data/models"
 //! ```
 //!
-//! The file is `--project FILE`, else `$STEMMA_PROJECT`, else `./stemma.toml` if it exists.
+//! The file is `--project FILE`, else `$STEMMA_PROJECT`, else `./stemma.toml` if it exists,
+//! else the `stemma.toml` beside the code location's `Cargo.toml` under `cargo run`.
 //! `--storage URL` (or `$STEMMA_STORAGE`) overrides the default storage URL.
 
 use std::collections::BTreeMap;
@@ -56,11 +57,21 @@ pub struct ProjectConfig {
 }
 
 impl ProjectConfig {
-    /// Reads `path` (`None`: `./stemma.toml` if it exists, else the defaults).
+    /// Reads `path`; `None`: `./stemma.toml`, else `stemma.toml` next to the code location's
+    /// `Cargo.toml` when it runs under `cargo run` (`$CARGO_MANIFEST_DIR`), else the defaults.
     pub fn load(path: Option<&Path>) -> Result<ProjectConfig> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from("stemma.toml"), false),
+            None => {
+                let beside_manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+                    .map(|d| PathBuf::from(d).join("stemma.toml"))
+                    .filter(|p| p.is_file());
+                let here = PathBuf::from("stemma.toml");
+                match beside_manifest {
+                    Some(p) if !here.is_file() => (p, false),
+                    _ => (here, false),
+                }
+            }
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
