@@ -99,7 +99,7 @@ pub fn consistent_history(graph: &AssetGraph) -> Vec<Event> {
     for &node in graph.topo_order() {
         let spec = graph.spec(node);
         let partitions: Vec<Option<PartitionKey>> = match &spec.partitions {
-            Some(def) => def.keys().cloned().map(Some).collect(),
+            Some(def) => def.keys().map(Some).collect(),
             None => vec![None],
         };
         for p in partitions {

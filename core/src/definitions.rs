@@ -248,13 +248,12 @@ impl AssetBuilder {
         self
     }
 
-    pub fn partitions(mut self, partitions: PartitionsDefinition) -> Self {
-        self.spec.partitions = Some(partitions);
+    /// Partitions the asset: static keys, or time windows (`TimeWindows::daily("2026-01-01")`).
+    pub fn partitions(mut self, partitions: impl Into<PartitionsDefinition>) -> Self {
+        self.spec.partitions = Some(partitions.into());
         self
     }
 
-    /// Marks the asset volatile: always recomputed (its output depends on the world), though an
-    /// unchanged output still spares its downstream.
     /// Declares the Arrow schema the asset's table must have (columns by name, types, and NOT
     /// NULL for non-nullable fields). A table that differs fails the step before it is stored.
     pub fn schema(mut self, schema: arrow::datatypes::SchemaRef) -> Self {
@@ -262,6 +261,8 @@ impl AssetBuilder {
         self
     }
 
+    /// Marks the asset volatile: always recomputed (its output depends on the world), though an
+    /// unchanged output still spares its downstream.
     pub fn volatile(mut self, volatile: bool) -> Self {
         self.spec.volatile = volatile;
         self

@@ -74,6 +74,7 @@ pub use key::AssetKey;
 pub use selection::Selection;
 pub use spec::{
     AssetSpec, Backoff, Metadata, MetadataValue, PartitionKey, PartitionsDefinition, RetryPolicy,
+    TimeWindows,
 };
 pub use status::StatusSnapshot;
 pub use stemma_macros::{asset, asset_check};
@@ -86,8 +87,8 @@ pub type AssetResult<T> = std::result::Result<T, BoxError>;
 pub mod prelude {
     pub use crate::{
         AssetContext, AssetDef, AssetResult, Blob, CheckDef, CheckResult, ConfigField, Definitions,
-        Json, MetadataValue, PartitionsDefinition, RetryPolicy, Rows, Severity, Table, asset,
-        asset_check,
+        Json, MetadataValue, PartitionsDefinition, RetryPolicy, Rows, Severity, Table, TimeWindows,
+        asset, asset_check,
     };
 }
 

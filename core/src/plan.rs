@@ -141,9 +141,7 @@ pub fn plan(
                 def.describe()
             ))),
             // `*`: every partition of the asset.
-            Some(def) if partitions.iter().any(|p| p == "*") => {
-                Ok(def.keys().cloned().map(Some).collect())
-            }
+            Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
             Some(def) => {
                 let mut seen = std::collections::HashSet::with_capacity(partitions.len());
                 partitions

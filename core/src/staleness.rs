@@ -361,7 +361,7 @@ fn partition_count(graph: &AssetGraph, node: usize) -> usize {
 }
 
 /// The partition key at position `i` of an asset (`None` when unpartitioned).
-fn key_at(graph: &AssetGraph, node: usize, i: usize) -> Option<&PartitionKey> {
+fn key_at(graph: &AssetGraph, node: usize, i: usize) -> Option<PartitionKey> {
     graph
         .spec(node)
         .partitions
@@ -437,7 +437,7 @@ impl Staleness {
                     match versions.row(up, q) {
                         Some(r) => hasher.add_bytes(
                             graph.key(up).as_str(),
-                            key_at(graph, up, q).map(PartitionKey::as_str),
+                            key_at(graph, up, q).as_ref().map(PartitionKey::as_str),
                             versions.version_bytes(r),
                         ),
                         // An external asset nobody has observed has no version to read.
@@ -620,7 +620,7 @@ pub fn explain(
     let state = staleness.state(node, i);
     let mut out = Explanation {
         asset: spec.key.clone(),
-        partition: key_at(graph, node, i).cloned(),
+        partition: key_at(graph, node, i),
         freshness: state.freshness,
         causes: Vec::new(),
     };
@@ -690,9 +690,12 @@ pub fn explain(
         for q in positions {
             let partition = key_at(graph, up, q);
             let was = read
-                .get(&(graph.key(up).as_str(), partition.map(PartitionKey::as_str)))
+                .get(&(
+                    graph.key(up).as_str(),
+                    partition.as_ref().map(PartitionKey::as_str),
+                ))
                 .copied();
-            let label = || (graph.key(up).clone(), partition.cloned());
+            let label = || (graph.key(up).clone(), partition.clone());
             match (versions.row(up, q), was) {
                 (Some(r), Some(was)) if versions.version(r) != *was => {
                     let (asset, partition) = label();

@@ -337,6 +337,7 @@ fn partitions_kind(def: Option<&PartitionsDefinition>) -> PartitionsValue {
     match def {
         None => PartitionsValue::None,
         Some(PartitionsDefinition::Static(_)) => PartitionsValue::Static,
+        Some(PartitionsDefinition::TimeWindow(_)) => PartitionsValue::Time,
     }
 }
 

@@ -35,7 +35,7 @@ impl PartitionMapping {
         match (self, up) {
             (PartitionMapping::Single, _) | (_, None) => vec![None],
             (PartitionMapping::Identity, Some(_)) => vec![down.cloned()],
-            (PartitionMapping::All, Some(def)) => def.keys().cloned().map(Some).collect(),
+            (PartitionMapping::All, Some(def)) => def.keys().map(Some).collect(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod metadata;
 mod partitions;
 mod retry;
 mod schema;
+mod time_window;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +17,7 @@ pub use metadata::{ColumnInfo, Metadata, MetadataValue};
 pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
 pub use retry::{Backoff, RetryPolicy};
 pub use schema::schema_mismatch;
+pub use time_window::{Cadence, TimeWindows};
 
 use crate::key::AssetKey;
 

@@ -65,6 +65,14 @@ impl fmt::Debug for PartitionKey {
 pub enum PartitionsDefinition {
     /// A fixed list of keys.
     Static(StaticPartitions),
+    /// One partition per hour, day, week or month; keys computed, never listed.
+    TimeWindow(super::time_window::TimeWindows),
+}
+
+impl From<super::time_window::TimeWindows> for PartitionsDefinition {
+    fn from(windows: super::time_window::TimeWindows) -> Self {
+        PartitionsDefinition::TimeWindow(windows)
+    }
 }
 
 impl PartitionsDefinition {
@@ -81,6 +89,7 @@ impl PartitionsDefinition {
     pub fn kind(&self) -> &'static str {
         match self {
             PartitionsDefinition::Static(_) => "static",
+            PartitionsDefinition::TimeWindow(_) => "time",
         }
     }
 
@@ -88,6 +97,7 @@ impl PartitionsDefinition {
     pub fn len(&self) -> usize {
         match self {
             PartitionsDefinition::Static(s) => s.keys.len(),
+            PartitionsDefinition::TimeWindow(t) => t.len(),
         }
     }
 
@@ -110,41 +120,62 @@ impl PartitionsDefinition {
                     s.preview(8)
                 )))
             }
+            PartitionsDefinition::TimeWindow(t) => {
+                t.index_of(key).and_then(|i| t.key_at(i)).ok_or_else(|| {
+                    Error::Plan(format!(
+                        "partition {key:?} does not exist ({}; keys look like {:?})",
+                        t.describe(),
+                        t.format()
+                    ))
+                })
+            }
         }
     }
 
-    /// The position of `key`, if it is one of the partitions.
+    /// The position of `key` (computed for time windows, looked up for static keys).
     pub fn index_of(&self, key: &str) -> Option<usize> {
         match self {
             PartitionsDefinition::Static(s) => s.index.get(key).copied(),
+            PartitionsDefinition::TimeWindow(t) => t.index_of(key),
         }
     }
 
     /// The key at position `i`.
-    pub fn key_at(&self, i: usize) -> Option<&PartitionKey> {
+    pub fn key_at(&self, i: usize) -> Option<PartitionKey> {
         match self {
-            PartitionsDefinition::Static(s) => s.keys.get(i),
+            PartitionsDefinition::Static(s) => s.keys.get(i).cloned(),
+            PartitionsDefinition::TimeWindow(t) => t.key_at(i),
         }
     }
 
-    /// Partition positions ordered by key, as canonical encodings (digests) need them.
+    /// Positions in the order of their keys (what the instance sorts by). Time-window keys in
+    /// an ISO-like format sort like their positions.
     pub fn indices_by_key(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_by(|&a, &b| self.key_at(a).cmp(&self.key_at(b)));
+        match self {
+            PartitionsDefinition::Static(s) => {
+                order.sort_by(|&a, &b| s.keys[a].cmp(&s.keys[b]));
+            }
+            PartitionsDefinition::TimeWindow(_) => {
+                let keys: Vec<PartitionKey> =
+                    order.iter().filter_map(|&i| self.key_at(i)).collect();
+                if !keys.is_sorted() {
+                    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+                }
+            }
+        }
         order
     }
 
-    /// All keys, in order. Static definitions are small; other kinds will page.
-    pub fn keys(&self) -> impl Iterator<Item = &PartitionKey> {
-        match self {
-            PartitionsDefinition::Static(s) => s.keys.iter(),
-        }
+    /// Every key, in position order (computed one by one for time windows).
+    pub fn keys(&self) -> impl Iterator<Item = PartitionKey> + '_ {
+        (0..self.len()).filter_map(|i| self.key_at(i))
     }
 
-    /// Invalid keys in the definition, found when the definitions are loaded.
     pub(crate) fn problems(&self) -> Vec<String> {
         match self {
             PartitionsDefinition::Static(s) => s.errors.clone(),
+            PartitionsDefinition::TimeWindow(t) => t.problems(),
         }
     }
 
@@ -154,6 +185,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => {
                 format!("static ({}): {}", s.keys.len(), s.preview(5))
             }
+            PartitionsDefinition::TimeWindow(t) => t.describe(),
         }
     }
 }

@@ -43,10 +43,10 @@ pub(crate) fn why_stale(
                 }
                 return Ok(ExitCode::SUCCESS);
             };
-            let names: Vec<&str> = stale
+            let names: Vec<String> = stale
                 .iter()
                 .take(5)
-                .filter_map(|&i| def.key_at(i).map(|k| k.as_str()))
+                .filter_map(|&i| def.key_at(i).map(|k| k.to_string()))
                 .collect();
             let more = if stale.len() > names.len() {
                 ", …"

@@ -128,3 +128,87 @@ async fn an_unpartitioned_reader_gets_every_partition() {
         .collect();
     assert_eq!(parts, ["eu", "us", "apac"]);
 }
+
+/// Daily time windows: computed keys, identity between two daily assets, every day combined
+/// for an unpartitioned reader, and keys checked against the format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_time_windows_materialize_by_day() {
+    let days = || {
+        stemma::TimeWindows::daily("2026-01-01")
+            .timezone("Europe/Berlin")
+            .end("2026-04-11")
+    };
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("events")
+                .partitions(days())
+                .code_version("1")
+                .compute_blocking(|ctx, _| {
+                    let day = ctx.partition_key().unwrap_or_default().to_owned();
+                    let batch = RecordBatch::try_from_iter([(
+                        "day",
+                        Arc::new(StringArray::from(vec![day.clone(), day])) as ArrayRef,
+                    )])?;
+                    Ok::<_, arrow::error::ArrowError>(Table::from_batch(batch))
+                })
+                .build(),
+            AssetDef::builder("daily_counts")
+                .partitions(days())
+                .input("events")
+                .code_version("1")
+                .compute_blocking(|_, inputs| {
+                    let events: Table = inputs.get("events")?;
+                    Ok::<_, stemma::Error>(stemma::Json(events.num_rows()))
+                })
+                .build(),
+            AssetDef::builder("all_events")
+                .input("events")
+                .code_version("1")
+                .compute_blocking(|_, inputs| {
+                    let events: Table = inputs.get("events")?;
+                    Ok::<_, stemma::Error>(stemma::Json(events.num_rows()))
+                })
+                .build(),
+        ]),
+    );
+    let (outcome, _) = fx
+        .run(Materialize::new("*").partitions(vec!["*".to_owned()]))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert_eq!(
+        outcome.succeeded,
+        100 + 100 + 1,
+        "100 days of two assets and one total"
+    );
+    assert!(fx.latest("daily_counts", Some("2026-03-29")).is_some());
+    let total = fx.latest("all_events", None).unwrap();
+    assert_eq!(total.rows, None);
+
+    // A key that is not a day of the definition names the format.
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("events").partition("2026-13-01"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2026-13-01") && err.contains("%Y-%m-%d"),
+        "{err}"
+    );
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("events").partition("2026-04-11"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not exist"),
+        "the end is exclusive: {err}"
+    );
+}

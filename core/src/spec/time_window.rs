@@ -1,0 +1,654 @@
+//! Time-window partitions: one partition per hour, day, week or month in an IANA time zone.
+//!
+//! Keys are computed, never listed: the position of a key, the key at a position and the
+//! number of partitions are arithmetic on the calendar, so a definition with a million hourly
+//! partitions costs nothing to hold or to ask about a range.
+//!
+//! * Days, weeks and months are counted on the local calendar, so a window is one day long
+//!   even on the 23- and 25-hour days of a daylight-saving change.
+//! * Hours are counted in absolute time: the autumn night has 25 hourly windows and the spring
+//!   night 23. In a zone with daylight saving the default hourly key carries its UTC offset
+//!   (`2026-10-25-02:00+01:00`), so the repeated hour gets two distinct keys.
+//! * Without an end, the last partition is the last *completed* window as of when the
+//!   definition was made (or [`TimeWindows::as_of`] another instant); `end_offset(n)` adds `n`
+//!   windows beyond it (`1`: include the window in progress) or removes them (negative).
+
+use std::fmt;
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime,
+    TimeZone, Timelike, Utc, Weekday,
+};
+use chrono_tz::Tz;
+
+use super::PartitionKey;
+
+/// How long a window is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cadence {
+    Hourly,
+    Daily,
+    /// Weeks start on `week_start` (Monday unless changed).
+    Weekly,
+    /// Months start on day 1 (or `day_offset`).
+    Monthly,
+}
+
+impl Cadence {
+    fn name(self) -> &'static str {
+        match self {
+            Cadence::Hourly => "hourly",
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Monthly => "monthly",
+        }
+    }
+}
+
+/// Where the partitions end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// At a fixed local time (exclusive).
+    At(NaiveDateTime),
+    /// At the last window completed at an instant, plus an offset in windows.
+    AsOf { now: DateTime<Utc>, offset: i64 },
+}
+
+/// Partitions by time window: `TimeWindows::daily("2026-01-01").timezone("Europe/Berlin")`.
+#[derive(Clone, Debug)]
+pub struct TimeWindows {
+    cadence: Cadence,
+    tz: Tz,
+    /// What the user wrote, kept for messages.
+    start_text: String,
+    /// The first window's start, local.
+    start: NaiveDateTime,
+    end: End,
+    format: Option<String>,
+    minute_offset: u32,
+    hour_offset: u32,
+    week_start: Weekday,
+    day_offset: u32,
+    /// How many windows there are (computed when the definition changes).
+    count: usize,
+    /// Bad arguments (a time zone, an end), kept across changes.
+    input_errors: Vec<String>,
+    /// Everything wrong with the definition, recomputed on every change.
+    errors: Vec<String>,
+}
+
+impl PartialEq for TimeWindows {
+    fn eq(&self, other: &Self) -> bool {
+        self.cadence == other.cadence
+            && self.tz == other.tz
+            && self.start == other.start
+            && self.end == other.end
+            && self.format() == other.format()
+    }
+}
+
+impl TimeWindows {
+    /// One partition per hour from `start` (`2026-01-01` or `2026-01-01 06:00`).
+    pub fn hourly(start: &str) -> Self {
+        Self::new(Cadence::Hourly, start)
+    }
+
+    /// One partition per day from `start`.
+    pub fn daily(start: &str) -> Self {
+        Self::new(Cadence::Daily, start)
+    }
+
+    /// One partition per week from the first week start at or after `start`.
+    pub fn weekly(start: &str) -> Self {
+        Self::new(Cadence::Weekly, start)
+    }
+
+    /// One partition per month from the first month start at or after `start`.
+    pub fn monthly(start: &str) -> Self {
+        Self::new(Cadence::Monthly, start)
+    }
+
+    /// Windows of `cadence` from `start` (`2026-01-01` or `2026-01-01 06:00`), in UTC, up to the
+    /// last completed one now.
+    pub fn new(cadence: Cadence, start: &str) -> Self {
+        let mut tw = TimeWindows {
+            cadence,
+            tz: Tz::UTC,
+            start_text: start.to_owned(),
+            start: NaiveDateTime::MIN,
+            end: End::AsOf {
+                now: Utc::now(),
+                offset: 0,
+            },
+            format: None,
+            minute_offset: 0,
+            hour_offset: 0,
+            week_start: Weekday::Mon,
+            day_offset: 1,
+            count: 0,
+            input_errors: Vec::new(),
+            errors: Vec::new(),
+        };
+        tw.refresh();
+        tw
+    }
+
+    /// The IANA time zone windows are aligned in (`Europe/Berlin`); UTC by default.
+    pub fn timezone(mut self, tz: &str) -> Self {
+        match tz.parse::<Tz>() {
+            Ok(tz) => self.tz = tz,
+            Err(_) => self.input_errors.push(format!(
+                "unknown time zone {tz:?} (an IANA name such as Europe/Berlin)"
+            )),
+        }
+        self.refresh();
+        self
+    }
+
+    /// The key format (chrono's strftime); the default depends on the cadence.
+    pub fn format(&self) -> &str {
+        self.format.as_deref().unwrap_or(match self.cadence {
+            Cadence::Hourly if self.has_dst() => "%Y-%m-%d-%H:%M%:z",
+            Cadence::Hourly => "%Y-%m-%d-%H:%M",
+            Cadence::Daily | Cadence::Weekly => "%Y-%m-%d",
+            Cadence::Monthly => "%Y-%m",
+        })
+    }
+
+    pub fn with_format(mut self, format: &str) -> Self {
+        self.format = Some(format.to_owned());
+        self.refresh();
+        self
+    }
+
+    /// Windows start this many minutes past the hour.
+    pub fn minute_offset(mut self, minutes: u32) -> Self {
+        self.minute_offset = minutes;
+        self.refresh();
+        self
+    }
+
+    /// Daily and longer windows start at this hour.
+    pub fn hour_offset(mut self, hours: u32) -> Self {
+        self.hour_offset = hours;
+        self.refresh();
+        self
+    }
+
+    /// Weekly windows start on this day.
+    pub fn week_start(mut self, day: Weekday) -> Self {
+        self.week_start = day;
+        self.refresh();
+        self
+    }
+
+    /// Monthly windows start on this day of the month (1–28).
+    pub fn day_offset(mut self, day: u32) -> Self {
+        self.day_offset = day;
+        self.refresh();
+        self
+    }
+
+    /// The partitions end at `end` (exclusive; `2027-01-01`) instead of at the present.
+    pub fn end(mut self, end: &str) -> Self {
+        match parse_local(end) {
+            Some(t) => self.end = End::At(t),
+            None => self.input_errors.push(format!(
+                "end {end:?} is not a date (2026-12-31) or a local time (2026-12-31 06:00)"
+            )),
+        }
+        self.refresh();
+        self
+    }
+
+    /// `n` windows beyond the last completed one (`1`: include the one in progress).
+    pub fn end_offset(mut self, n: i64) -> Self {
+        if let End::AsOf { now, .. } = self.end {
+            self.end = End::AsOf { now, offset: n };
+        }
+        self.refresh();
+        self
+    }
+
+    /// The same windows as of `now` (the daemon and tests move time with this).
+    pub fn as_of(mut self, now: DateTime<Utc>) -> Self {
+        if let End::AsOf { offset, .. } = self.end {
+            self.end = End::AsOf { now, offset };
+        }
+        self.refresh();
+        self
+    }
+
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub(crate) fn problems(&self) -> Vec<String> {
+        self.errors.clone()
+    }
+
+    fn has_dst(&self) -> bool {
+        // A zone observes daylight saving if January and July differ in offset.
+        let year = 2026;
+        let offset = |m: u32| {
+            self.tz
+                .from_utc_datetime(
+                    &NaiveDate::from_ymd_opt(year, m, 1)
+                        .unwrap_or_default()
+                        .and_time(NaiveTime::MIN),
+                )
+                .offset()
+                .to_string()
+        };
+        offset(1) != offset(7)
+    }
+
+    /// Recomputes the aligned start and the count after a change.
+    fn refresh(&mut self) {
+        let mut errors = self.input_errors.clone();
+        if self.minute_offset > 59 || self.hour_offset > 23 || !(1..=28).contains(&self.day_offset)
+        {
+            errors.push("offsets out of range (minute 0–59, hour 0–23, day of month 1–28)".into());
+        }
+        match parse_local(&self.start_text) {
+            Some(t) => self.start = self.align_up(t),
+            None => errors.push(format!(
+                "start {:?} is not a date (2026-01-01) or a local time (2026-01-01 06:00)",
+                self.start_text
+            )),
+        }
+        let format = self.format().to_owned();
+        if let Some(bad) = ['/', '\\', ',', '*', '[', ']', '{', '}']
+            .iter()
+            .find(|c| format.contains(**c))
+        {
+            errors.push(format!("format {format:?}: keys cannot contain {bad:?}"));
+        } else if self.cadence == Cadence::Hourly
+            && self.has_dst()
+            && !format.contains("%z")
+            && !format.contains("%:z")
+        {
+            errors.push(format!(
+                "format {format:?}: in {} an hour repeats when clocks go back; include the offset (%:z) so each hourly key is unique",
+                self.tz
+            ));
+        }
+        self.errors = errors;
+        self.count = if self.errors.is_empty() {
+            self.compute_count()
+        } else {
+            0
+        };
+    }
+
+    fn compute_count(&self) -> usize {
+        let end_index = match self.end {
+            End::At(t) => self.floor_index_local(t),
+            End::AsOf { now, offset } => self.floor_index_utc(now) + offset,
+        };
+        end_index.max(0) as usize
+    }
+
+    /// The first window start at or after `t`.
+    fn align_up(&self, t: NaiveDateTime) -> NaiveDateTime {
+        let floor = self.window_floor(t);
+        if floor == t {
+            floor
+        } else {
+            self.step(floor, 1)
+        }
+    }
+
+    /// The start of the window containing local time `t` (on the cadence's grid).
+    fn window_floor(&self, t: NaiveDateTime) -> NaiveDateTime {
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
+                .unwrap_or(d.and_time(NaiveTime::MIN))
+        };
+        match self.cadence {
+            Cadence::Hourly => {
+                let candidate = t
+                    .date()
+                    .and_hms_opt(t.hour(), self.minute_offset, 0)
+                    .unwrap_or(t);
+                if candidate <= t {
+                    candidate
+                } else {
+                    candidate - Duration::hours(1)
+                }
+            }
+            Cadence::Daily => {
+                let candidate = at(t.date());
+                if candidate <= t {
+                    candidate
+                } else {
+                    at(t.date() - Duration::days(1))
+                }
+            }
+            Cadence::Weekly => {
+                let back = (7 + t.weekday().num_days_from_monday() as i64
+                    - self.week_start.num_days_from_monday() as i64)
+                    % 7;
+                let candidate = at(t.date() - Duration::days(back));
+                if candidate <= t {
+                    candidate
+                } else {
+                    at(t.date() - Duration::days(back + 7))
+                }
+            }
+            Cadence::Monthly => {
+                let this = NaiveDate::from_ymd_opt(t.year(), t.month(), self.day_offset).map(at);
+                match this {
+                    Some(c) if c <= t => c,
+                    _ => {
+                        let prev = t.date() - Months::new(1);
+                        NaiveDate::from_ymd_opt(prev.year(), prev.month(), self.day_offset)
+                            .map(at)
+                            .unwrap_or(t)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The window start `n` windows after window start `t` (local; hours in absolute time).
+    fn step(&self, t: NaiveDateTime, n: i64) -> NaiveDateTime {
+        match self.cadence {
+            Cadence::Hourly => {
+                let utc = self.to_utc(t) + Duration::hours(n);
+                utc.with_timezone(&self.tz).naive_local()
+            }
+            Cadence::Daily => t + Duration::days(n),
+            Cadence::Weekly => t + Duration::days(7 * n),
+            Cadence::Monthly => {
+                if n >= 0 {
+                    t + Months::new(n as u32)
+                } else {
+                    t - Months::new((-n) as u32)
+                }
+            }
+        }
+    }
+
+    /// A local time as an instant: a time skipped by the spring change is read as the first
+    /// valid time after it; a repeated autumn time as its first occurrence.
+    fn to_utc(&self, t: NaiveDateTime) -> DateTime<Utc> {
+        match self.tz.from_local_datetime(&t) {
+            LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => d.with_timezone(&Utc),
+            LocalResult::None => {
+                // Spring forward: the first valid minute after the gap.
+                let mut probe = t;
+                for _ in 0..180 {
+                    probe += Duration::minutes(1);
+                    if let LocalResult::Single(d) | LocalResult::Ambiguous(d, _) =
+                        self.tz.from_local_datetime(&probe)
+                    {
+                        return d.with_timezone(&Utc);
+                    }
+                }
+                Utc.from_utc_datetime(&t)
+            }
+        }
+    }
+
+    /// The index of the window containing instant `now` (may be negative or ≥ len).
+    fn floor_index_utc(&self, now: DateTime<Utc>) -> i64 {
+        match self.cadence {
+            Cadence::Hourly => {
+                let start = self.to_utc(self.start);
+                (now - start).num_seconds().div_euclid(3600)
+            }
+            _ => self.floor_index_local(now.with_timezone(&self.tz).naive_local()),
+        }
+    }
+
+    /// The index of the window containing local time `t`.
+    fn floor_index_local(&self, t: NaiveDateTime) -> i64 {
+        match self.cadence {
+            Cadence::Hourly => self.floor_index_utc(self.to_utc(t)),
+            Cadence::Daily => (self.window_floor(t).date() - self.start.date()).num_days(),
+            Cadence::Weekly => (self.window_floor(t).date() - self.start.date())
+                .num_days()
+                .div_euclid(7),
+            Cadence::Monthly => {
+                let f = self.window_floor(t);
+                (f.year() as i64 - self.start.year() as i64) * 12 + f.month() as i64
+                    - self.start.month() as i64
+            }
+        }
+    }
+
+    /// The start of window `i`, local.
+    pub fn window_start(&self, i: usize) -> NaiveDateTime {
+        self.step(self.start, i as i64)
+    }
+
+    /// Window `i` as instants `[start, end)`.
+    pub fn window(&self, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = self.window_start(i);
+        let end = self.step(start, 1);
+        (self.to_utc(start), self.to_utc(end))
+    }
+
+    /// The key of window `i`.
+    pub fn key_at(&self, i: usize) -> Option<PartitionKey> {
+        if i >= self.count {
+            return None;
+        }
+        let start = self.window_start(i);
+        let text = match self.cadence {
+            // Hourly keys are formatted from the instant, so the offset is the right one.
+            Cadence::Hourly => {
+                let utc = self.to_utc(self.start) + Duration::hours(i as i64);
+                utc.with_timezone(&self.tz)
+                    .format(self.format())
+                    .to_string()
+            }
+            _ => start.format(self.format()).to_string(),
+        };
+        PartitionKey::new(&text).ok()
+    }
+
+    /// The position of `key`, if it is one of these windows' keys.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        let format = self.format();
+        let i = if format.contains("%z") || format.contains("%:z") {
+            let t = DateTime::parse_from_str(key, format).ok()?;
+            self.floor_index_utc(t.with_timezone(&Utc))
+        } else {
+            let t = NaiveDateTime::parse_from_str(key, format)
+                .ok()
+                .or_else(|| {
+                    NaiveDate::parse_from_str(key, format).ok().map(|d| {
+                        d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
+                            .unwrap_or_default()
+                    })
+                })
+                .or_else(|| {
+                    // Month formats (%Y-%m) have no day: parse with one.
+                    NaiveDate::parse_from_str(
+                        &format!("{key}-{:02}", self.day_offset),
+                        &format!("{format}-%d"),
+                    )
+                    .ok()
+                    .map(|d| {
+                        d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
+                            .unwrap_or_default()
+                    })
+                })?;
+            self.floor_index_local(t)
+        };
+        let i = usize::try_from(i).ok()?;
+        // Round trip: only the canonical key of a window is accepted.
+        (self.key_at(i)?.as_str() == key).then_some(i)
+    }
+
+    /// The positions of the windows overlapping `[from, to]` (keys), clamped to the range.
+    pub fn range(&self, from: &str, to: &str) -> Option<std::ops::Range<usize>> {
+        let a = self.index_of(from)?;
+        let b = self.index_of(to)?;
+        (a <= b).then_some(a..b + 1)
+    }
+
+    pub fn describe(&self) -> String {
+        let first = self
+            .key_at(0)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "–".into());
+        let last = self
+            .count
+            .checked_sub(1)
+            .and_then(|i| self.key_at(i))
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "–".into());
+        format!(
+            "{} in {} ({}): {first} … {last}",
+            self.cadence.name(),
+            self.tz,
+            self.count
+        )
+    }
+}
+
+impl fmt::Display for TimeWindows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .map(|d| d.and_time(NaiveTime::MIN))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn daily_up_to_the_last_completed_day() {
+        let d = TimeWindows::new(Cadence::Daily, "2026-01-01").as_of(utc("2026-01-10T12:00:00Z"));
+        assert!(d.problems().is_empty(), "{:?}", d.problems());
+        assert_eq!(d.len(), 9, "the 10th is in progress");
+        assert_eq!(d.key_at(0).unwrap().as_str(), "2026-01-01");
+        assert_eq!(d.key_at(8).unwrap().as_str(), "2026-01-09");
+        assert_eq!(d.key_at(9), None);
+        assert_eq!(d.index_of("2026-01-05"), Some(4));
+        assert_eq!(d.index_of("2026-01-10"), None);
+        assert_eq!(d.index_of("2025-12-31"), None);
+        assert_eq!(d.index_of("2026-1-5"), None, "only canonical keys");
+        assert_eq!(d.clone().end_offset(1).len(), 10);
+        assert_eq!(d.clone().end_offset(-2).len(), 7);
+        assert_eq!(d.range("2026-01-02", "2026-01-04"), Some(1..4));
+    }
+
+    #[test]
+    fn a_million_hourly_partitions_cost_nothing() {
+        let h = TimeWindows::new(Cadence::Hourly, "1910-01-01").end("2024-01-29 16:00");
+        assert_eq!(h.len(), 1_000_000);
+        assert_eq!(h.key_at(999_999).unwrap().as_str(), "2024-01-29-15:00");
+        assert_eq!(h.index_of("2024-01-29-15:00"), Some(999_999));
+    }
+
+    #[test]
+    fn days_in_berlin_span_the_daylight_saving_changes() {
+        // Spring (29 March 2026: 23 hours) and autumn (25 October 2026: 25 hours).
+        let d = TimeWindows::new(Cadence::Daily, "2026-03-28")
+            .timezone("Europe/Berlin")
+            .end("2026-10-27");
+        let spring = d.index_of("2026-03-29").unwrap();
+        let (a, b) = d.window(spring);
+        assert_eq!((b - a).num_hours(), 23);
+        let autumn = d.index_of("2026-10-25").unwrap();
+        let (a, b) = d.window(autumn);
+        assert_eq!((b - a).num_hours(), 25);
+        assert_eq!(a, utc("2026-10-24T22:00:00Z"));
+    }
+
+    #[test]
+    fn hourly_keys_in_new_york_are_unique_across_both_changes() {
+        let h = TimeWindows::new(Cadence::Hourly, "2026-03-08")
+            .timezone("America/New_York")
+            .end("2026-03-09");
+        assert_eq!(h.len(), 23, "spring forward: 02:00 does not exist");
+        assert_eq!(h.key_at(2).unwrap().as_str(), "2026-03-08-03:00-04:00");
+        let h = TimeWindows::new(Cadence::Hourly, "2026-11-01")
+            .timezone("America/New_York")
+            .end("2026-11-02");
+        assert_eq!(h.len(), 25, "fall back: 01:00 happens twice");
+        let first = h.key_at(1).unwrap();
+        let second = h.key_at(2).unwrap();
+        assert_eq!(first.as_str(), "2026-11-01-01:00-04:00");
+        assert_eq!(second.as_str(), "2026-11-01-01:00-05:00");
+        assert_eq!(h.index_of(second.as_str()), Some(2));
+        let bad = TimeWindows::new(Cadence::Hourly, "2026-01-01")
+            .timezone("America/New_York")
+            .with_format("%Y-%m-%d-%H:%M");
+        assert!(
+            bad.problems()[0].contains("include the offset"),
+            "{:?}",
+            bad.problems()
+        );
+    }
+
+    #[test]
+    fn weeks_and_months_align_to_their_starts() {
+        let w = TimeWindows::new(Cadence::Weekly, "2026-01-01").end("2026-02-01");
+        // 1 January 2026 is a Thursday: the first week starts Monday 5 January.
+        assert_eq!(w.key_at(0).unwrap().as_str(), "2026-01-05");
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.index_of("2026-01-19"), Some(2));
+        assert_eq!(w.index_of("2026-01-20"), None);
+        let m = TimeWindows::new(Cadence::Monthly, "2025-11-01")
+            .timezone("Australia/Sydney")
+            .as_of(utc("2026-03-15T00:00:00Z"));
+        assert_eq!(m.len(), 4);
+        assert_eq!(m.key_at(3).unwrap().as_str(), "2026-02");
+        assert_eq!(m.index_of("2026-01"), Some(2));
+    }
+
+    #[test]
+    fn offsets_formats_and_mistakes() {
+        let d = TimeWindows::new(Cadence::Daily, "2026-01-01")
+            .hour_offset(6)
+            .with_format("%Y%m%d")
+            .as_of(utc("2026-01-03T05:00:00Z"));
+        assert_eq!(d.len(), 1, "the window of the 2nd ends at 06:00 on the 3rd");
+        assert_eq!(d.key_at(0).unwrap().as_str(), "20260101");
+        assert_eq!(d.index_of("20260101"), Some(0));
+        let bad = TimeWindows::new(Cadence::Daily, "yesterday").timezone("Mars/Olympus");
+        let p = bad.problems().join("; ");
+        assert!(
+            p.contains("unknown time zone") && p.contains("start \"yesterday\""),
+            "{p}"
+        );
+        let bad = TimeWindows::new(Cadence::Daily, "2026-01-01").with_format("%Y/%m/%d");
+        assert!(bad.problems()[0].contains("cannot contain '/'"));
+    }
+}
