@@ -103,8 +103,12 @@ impl From<Error> for PlanError {
     }
 }
 
+/// Separates the ends of a partition range, `2026-01-01...2026-01-31` (as Dagster writes it).
+pub const RANGE_SEPARATOR: &str = "...";
+
 /// Plans `selected` (node ids) for `partitions` (each selected partitioned asset gets one step
-/// per key, `*` meaning all of its keys; unpartitioned assets one step).
+/// per key, `*` meaning all of its keys and `FROM...TO` the keys from one to the other,
+/// inclusive; unpartitioned assets one step).
 pub fn plan(
     graph: &AssetGraph,
     selected: &FixedBitSet,
@@ -144,15 +148,35 @@ pub fn plan(
             Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
             Some(def) => {
                 let mut seen = std::collections::HashSet::with_capacity(partitions.len());
-                partitions
-                    .iter()
-                    .filter(|p| seen.insert(p.as_str()))
-                    .map(|p| {
-                        def.validate_key(p)
-                            .map(Some)
-                            .map_err(|e| Error::Plan(format!("asset {}: {e}", graph.key(n))))
-                    })
-                    .collect()
+                let mut out = Vec::with_capacity(partitions.len());
+                let mut add = |key: PartitionKey| {
+                    if seen.insert(key.clone()) {
+                        out.push(Some(key));
+                    }
+                };
+                for p in partitions {
+                    let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
+                    match p.split_once(RANGE_SEPARATOR) {
+                        // `FROM...TO`, unless that is itself a key.
+                        Some((from, to)) if def.index_of(p).is_none() => {
+                            let a = def.validate_key(from).map_err(in_asset)?;
+                            let b = def.validate_key(to).map_err(in_asset)?;
+                            let (a, b) = (def.index_of(a.as_str()), def.index_of(b.as_str()));
+                            let (Some(a), Some(b)) = (a, b) else {
+                                unreachable!("validated keys have positions")
+                            };
+                            if a > b {
+                                return Err(Error::Plan(format!(
+                                    "asset {}: the partition range {p} ends before it starts",
+                                    graph.key(n)
+                                )));
+                            }
+                            (a..=b).filter_map(|i| def.key_at(i)).for_each(&mut add);
+                        }
+                        _ => add(def.validate_key(p).map_err(in_asset)?),
+                    }
+                }
+                Ok(out)
             }
         }
     };

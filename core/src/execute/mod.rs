@@ -76,6 +76,14 @@ impl Materialize {
         self
     }
 
+    /// The partitions from `from` to `to` (inclusive, in the definition's order) of the selected
+    /// partitioned assets.
+    pub fn partition_range(mut self, from: &str, to: &str) -> Self {
+        self.partitions
+            .push(format!("{from}{}{to}", crate::plan::RANGE_SEPARATOR));
+        self
+    }
+
     /// Several partitions of the selected partitioned assets, one step each, in one run.
     pub fn partitions<I, S>(mut self, keys: I) -> Self
     where

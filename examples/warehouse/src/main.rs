@@ -6,14 +6,17 @@
 //! cargo run -p warehouse -- materialize --select '*' --partition '*'
 //! cargo run -p warehouse -- query "SELECT * FROM gold.daily_revenue ORDER BY order_date LIMIT 5"
 //! cargo run -p warehouse -- lineage gold/revenue_by_region --columns
+//! cargo run -p warehouse -- partitions bronze/orders
 //! ```
 
 use serde::{Deserialize, Serialize};
 use stemma::prelude::*;
 
-/// The days ingested (time-window partitions arrive with the scheduler; these are static).
-pub fn days() -> PartitionsDefinition {
-    PartitionsDefinition::static_keys((1..=7).map(|d| format!("2026-11-{d:02}")))
+/// The days ingested: one partition per day in Berlin, the first week of November 2026.
+pub fn days() -> TimeWindows {
+    TimeWindows::daily("2026-11-01")
+        .timezone("Europe/Berlin")
+        .end("2026-11-08")
 }
 
 /// An order as the shop's export delivers it: amounts as text, statuses in mixed case, and

@@ -146,6 +146,52 @@ fn the_warehouse_materializes_and_is_queried_and_traced() {
     independent_readers_agree(&home);
 }
 
+/// Daily partitions by range, and their status as ranges.
+#[test]
+fn day_ranges_materialize_and_show_as_ranges() {
+    let home = Home::new();
+    home.ok(&[
+        "materialize",
+        "--select",
+        "raw/orders+",
+        "--partition-range",
+        "2026-11-02...2026-11-04",
+    ]);
+    let status: Value =
+        serde_json::from_str(&home.ok(&["partitions", "bronze/orders", "--json"])).unwrap();
+    assert_eq!(status["total"], 7);
+    assert_eq!(status["materialized"]["count"], 3);
+    assert_eq!(
+        status["materialized"]["ranges"],
+        serde_json::json!([["2026-11-02", "2026-11-04"]])
+    );
+    assert_eq!(
+        status["missing"]["ranges"],
+        serde_json::json!([["2026-11-01", "2026-11-01"], ["2026-11-05", "2026-11-07"]])
+    );
+    let text = home.ok(&["partitions", "raw/orders"]);
+    assert!(text.contains("daily in Europe/Berlin (7)"), "{text}");
+    assert!(text.contains("[·███···]"), "{text}");
+    let out = home.run(&[
+        "materialize",
+        "--select",
+        "raw/orders",
+        "--partition-range",
+        "2026-11-05...2026-11-02",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ends before it starts"));
+    let out = home.run(&[
+        "materialize",
+        "--select",
+        "raw/orders",
+        "--partition",
+        "2026-11-09",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
 /// DuckDB and pyarrow, from PyPI, read the stored Parquet — the raw day partitions as a
 /// Hive-partitioned dataset — with the contents `assets query` shows.
 fn independent_readers_agree(home: &Home) {

@@ -6,6 +6,7 @@
 
 mod commands;
 mod lifecycle;
+mod partitions;
 mod printer;
 mod progress;
 mod runs;
@@ -88,9 +89,13 @@ enum Command {
     Materialize {
         #[arg(long, short, help = SELECT_HELP)]
         select: String,
-        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable).
+        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
+        /// for all of them.
         #[arg(long, value_name = "KEY", value_delimiter = ',')]
         partition: Vec<String>,
+        /// A range of partitions, FROM...TO inclusive (2026-01-01...2026-01-31).
+        #[arg(long, value_name = "FROM...TO")]
+        partition_range: Vec<String>,
         /// Recompute every selected step, even those already up to date.
         #[arg(long)]
         force: bool,
@@ -117,9 +122,13 @@ enum Command {
     Plan {
         #[arg(long, short, help = SELECT_HELP)]
         select: String,
-        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable).
+        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
+        /// for all of them.
         #[arg(long, value_name = "KEY", value_delimiter = ',')]
         partition: Vec<String>,
+        /// A range of partitions, FROM...TO inclusive (2026-01-01...2026-01-31).
+        #[arg(long, value_name = "FROM...TO")]
+        partition_range: Vec<String>,
         /// Plan as if every step were forced.
         #[arg(long)]
         force: bool,
@@ -193,6 +202,12 @@ enum Command {
         key: String,
         #[arg(long)]
         columns: bool,
+    },
+    /// Show which partitions of an asset are materialized, failed or missing, as ranges of
+    /// keys and a bar.
+    Partitions {
+        /// The asset key.
+        key: String,
     },
     /// Show the config fields `--config` accepts.
     Config,
@@ -329,10 +344,12 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             match command {
                 Command::Materialize {
                     select,
-                    partition,
+                    mut partition,
+                    partition_range,
                     force,
                     concurrency,
                 } => {
+                    partition.extend(ranges(partition_range)?);
                     let request = Materialize::new(select).partitions(partition).force(force);
                     let request = match concurrency {
                         Some(n) => request.concurrency(n as usize),
@@ -346,9 +363,11 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 }
                 Command::Plan {
                     select,
-                    partition,
+                    mut partition,
+                    partition_range,
                     force,
                 } => {
+                    partition.extend(ranges(partition_range)?);
                     let request = Materialize::new(select).partitions(partition).force(force);
                     versions::plan(&engine, request, printer)
                 }
@@ -386,6 +405,7 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                     format,
                     output,
                 } => sql::query(&engine, &sql, format, output.as_deref(), printer).await,
+                Command::Partitions { key } => partitions::partitions(&engine, &key, printer),
                 Command::Lineage { key, columns } => sql::lineage(&engine, &key, columns, printer),
                 Command::List { .. } | Command::Config | Command::Graph { .. } => {
                     unreachable!("handled above")
@@ -393,6 +413,21 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             }
         }
     }
+}
+
+/// `--partition-range` values, checked for their `...`.
+fn ranges(values: Vec<String>) -> Result<Vec<String>, Failure> {
+    for v in &values {
+        if !v.contains(stemma::plan::RANGE_SEPARATOR) {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "--partition-range {v:?}: write FROM...TO (2026-01-01...2026-01-31)"
+                ),
+            });
+        }
+    }
+    Ok(values)
 }
 
 /// Step logs are captured by [`StepLogLayer`]; Stemma's own diagnostics go to stderr at the
