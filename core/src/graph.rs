@@ -44,12 +44,22 @@ impl AssetGraph {
     /// Validates `definitions` and builds the graph.
     pub fn new(definitions: Definitions) -> Result<Self> {
         let Definitions {
-            assets,
+            mut assets,
             checks,
             config,
             problems: def_problems,
         } = definitions;
         let mut problems: Vec<String> = def_problems;
+
+        // Time windows that end at the present all end at the same present: the moment the
+        // graph is built, so that assets sharing a definition share its partitions exactly.
+        let now = chrono::Utc::now();
+        for def in &mut assets {
+            if let Some(crate::spec::PartitionsDefinition::TimeWindow(t)) = &mut def.spec.partitions
+            {
+                *t = t.clone().as_of(now);
+            }
+        }
 
         let mut index = HashMap::with_capacity(assets.len());
         let mut attrs = AttrIndex::default();

@@ -77,13 +77,23 @@ pub struct TimeWindows {
     errors: Vec<String>,
 }
 
+/// Two definitions are equal when they define the same windows: the instant an open-ended
+/// definition was evaluated at does not count (the graph evaluates all of them at once).
 impl PartialEq for TimeWindows {
     fn eq(&self, other: &Self) -> bool {
+        let end = |e: &End| match *e {
+            End::At(t) => (Some(t), 0),
+            End::AsOf { offset, .. } => (None, offset),
+        };
         self.cadence == other.cadence
             && self.tz == other.tz
             && self.start == other.start
-            && self.end == other.end
+            && end(&self.end) == end(&other.end)
             && self.format() == other.format()
+            && self.minute_offset == other.minute_offset
+            && self.hour_offset == other.hour_offset
+            && self.week_start == other.week_start
+            && self.day_offset == other.day_offset
     }
 }
 
@@ -631,6 +641,19 @@ mod tests {
         assert_eq!(m.len(), 4);
         assert_eq!(m.key_at(3).unwrap().as_str(), "2026-02");
         assert_eq!(m.index_of("2026-01"), Some(2));
+    }
+
+    #[test]
+    fn definitions_made_at_different_moments_are_equal() {
+        let a = TimeWindows::daily("2026-01-01").as_of(utc("2026-03-01T00:00:00Z"));
+        let b = TimeWindows::daily("2026-01-01").as_of(utc("2026-03-05T00:00:00Z"));
+        assert_eq!(a, b);
+        assert_ne!(a.len(), b.len());
+        assert_ne!(
+            a,
+            TimeWindows::daily("2026-01-01").timezone("Europe/Berlin")
+        );
+        assert_ne!(a, TimeWindows::daily("2026-01-01").end("2026-02-01"));
     }
 
     #[test]

@@ -212,3 +212,25 @@ async fn daily_time_windows_materialize_by_day() {
         "the end is exclusive: {err}"
     );
 }
+
+/// Open-ended daily definitions made separately are one definition: the graph evaluates them at
+/// the same moment, so identity between them holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_ended_time_windows_made_apart_share_their_partitions() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("up")
+                .partitions(stemma::TimeWindows::daily("2026-01-01"))
+                .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                .build(),
+            AssetDef::builder("down")
+                .partitions(stemma::TimeWindows::daily("2026-01-01"))
+                .input("up")
+                .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                .build(),
+        ]),
+    );
+    let (outcome, _) = fx.run(Materialize::new("*").partition("2026-01-02")).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert_eq!(outcome.succeeded, 2);
+}
