@@ -17,7 +17,10 @@ use crate::config::{ConfigField, ConfigSpec};
 use crate::error::{BoxError, Error, Result};
 use crate::execute::AssetContext;
 use crate::key::AssetKey;
-use crate::spec::{AssetDep, AssetSpec, DepKind, MetadataValue, PartitionsDefinition, RetryPolicy};
+use crate::spec::{
+    AssetDep, AssetSpec, DepKind, MetadataValue, PartitionMapping, PartitionsDefinition,
+    RetryPolicy,
+};
 use crate::value::{FromValue, IntoOutput, Value};
 
 /// An asset's function, type-erased: context and loaded inputs in, value out.
@@ -183,6 +186,19 @@ impl AssetBuilder {
         self.spec.deps.push(AssetDep {
             key,
             kind: DepKind::Data,
+            mapping: None,
+        });
+        self
+    }
+
+    /// A data dependency whose partitions are read through `mapping`
+    /// (`PartitionMapping::Offset(-1)`: yesterday; `PartitionMapping::Last`).
+    pub fn input_mapped(mut self, key: &str, mapping: PartitionMapping) -> Self {
+        let key = self.key_or_problem(key);
+        self.spec.deps.push(AssetDep {
+            key,
+            kind: DepKind::Data,
+            mapping: Some(mapping),
         });
         self
     }
@@ -193,6 +209,7 @@ impl AssetBuilder {
         self.spec.deps.push(AssetDep {
             key,
             kind: DepKind::Order,
+            mapping: None,
         });
         self
     }

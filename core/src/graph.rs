@@ -19,6 +19,7 @@ use crate::config::ConfigSpec;
 use crate::definitions::{AssetDef, CheckDef, Definitions};
 use crate::error::{Error, Result, did_you_mean};
 use crate::key::AssetKey;
+use crate::spec::PartitionMapping;
 use crate::spec::{AssetSpec, DepKind};
 
 /// Validated definitions, linked into a DAG.
@@ -136,7 +137,13 @@ impl AssetGraph {
 
         for (i, def) in assets.iter().enumerate() {
             for &(j, kind) in &deps[i] {
-                if let Some(p) = partition_problem(&def.spec, &assets[j].spec, kind) {
+                let declared = def
+                    .spec
+                    .deps
+                    .iter()
+                    .find(|d| d.key == assets[j].spec.key)
+                    .and_then(|d| d.mapping);
+                if let Some(p) = partition_problem(&def.spec, &assets[j].spec, kind, declared) {
                     problems.push(format!("asset {}: {p}", def.spec.key));
                 }
             }
@@ -275,6 +282,23 @@ impl AssetGraph {
         &self.deps[node]
     }
 
+    /// How `node` reads the partitions of its upstream `up`: the mapping its dep declares, or
+    /// the one both definitions imply.
+    pub fn mapping(&self, node: usize, up: usize) -> PartitionMapping {
+        let spec = self.spec(node);
+        let up_key = self.key(up);
+        spec.deps
+            .iter()
+            .find(|d| &d.key == up_key)
+            .and_then(|d| d.mapping)
+            .unwrap_or_else(|| {
+                PartitionMapping::between(
+                    self.spec(up).partitions.as_ref(),
+                    spec.partitions.as_ref(),
+                )
+            })
+    }
+
     /// Direct upstream assets of `node`.
     pub fn parents(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
         self.deps[node].iter().map(|&(p, _)| p)
@@ -381,19 +405,39 @@ impl AttrIndex {
     }
 }
 
-/// Whether `down` can read `up` given their partitions. Static partitions map by identity;
-/// richer mappings arrive with time-window partitions.
-fn partition_problem(down: &AssetSpec, up: &AssetSpec, kind: DepKind) -> Option<String> {
-    match (&down.partitions, &up.partitions) {
-        (Some(d), Some(u)) if d != u => Some(format!(
-            "is partitioned {} but depends ({}) on {}, partitioned {}; \
-             assets that depend on each other must share their partitions \
-             (other partition mappings are not supported yet)",
+/// Whether `down` can read `up` given their partitions and the mapping declared, if any.
+/// Without one, assets that are both partitioned must share their partitions (identity).
+fn partition_problem(
+    down: &AssetSpec,
+    up: &AssetSpec,
+    kind: DepKind,
+    declared: Option<PartitionMapping>,
+) -> Option<String> {
+    let dep = match kind {
+        DepKind::Data => "data",
+        DepKind::Order => "ordering",
+    };
+    match (declared, &down.partitions, &up.partitions) {
+        (Some(PartitionMapping::Offset(_)), Some(d), Some(u)) if d == u => None,
+        (Some(PartitionMapping::Offset(n)), _, _) => Some(format!(
+            "reads {} through an offset of {n} partitions, which needs both assets to share \
+             their partitions",
+            up.key
+        )),
+        (Some(PartitionMapping::Last | PartitionMapping::All), _, Some(_)) => None,
+        (Some(m @ (PartitionMapping::Last | PartitionMapping::All)), _, None) => Some(format!(
+            "reads {} through the {m:?} mapping, but {} is not partitioned",
+            up.key, up.key
+        )),
+        (Some(PartitionMapping::Single), _, Some(_)) => Some(format!(
+            "reads {} as a single value, but it is partitioned",
+            up.key
+        )),
+        (_, Some(d), Some(u)) if d != u => Some(format!(
+            "is partitioned {} but depends ({dep}) on {}, partitioned {}; assets that depend \
+             on each other must share their partitions, or declare how to read them \
+             (PartitionMapping::Last, ::All, ::Offset)",
             d.describe(),
-            match kind {
-                DepKind::Data => "data",
-                DepKind::Order => "ordering",
-            },
             up.key,
             u.describe()
         )),

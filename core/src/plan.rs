@@ -17,7 +17,7 @@ use crate::event::Provenance;
 use crate::graph::AssetGraph;
 use crate::instance::LatestMaterialization;
 use crate::key::AssetKey;
-use crate::spec::{DepKind, PartitionKey, PartitionMapping};
+use crate::spec::{DepKind, PartitionKey};
 
 /// Latest materializations by (asset, partition), as the planner needs them.
 pub type StoredIndex = HashMap<(AssetKey, Option<PartitionKey>), LatestMaterialization>;
@@ -213,10 +213,9 @@ pub fn plan(
         let mut upstream = Vec::new();
         for &(up, kind) in graph.deps(step.node) {
             let up_parts = graph.spec(up).partitions.as_ref();
-            let mapping =
-                PartitionMapping::between(up_parts, graph.spec(step.node).partitions.as_ref());
+            let mapping = graph.mapping(step.node, up);
             let wanted = mapping.upstream_keys(up_parts, step.partition.as_ref());
-            let combine = mapping == PartitionMapping::All;
+            let combine = mapping.combines();
             let mut parts = Vec::with_capacity(wanted.len());
             for q in wanted {
                 if let Some(&u) = step_of.get(&(up, q.clone())) {

@@ -411,15 +411,8 @@ impl Staleness {
             let mut deps: Vec<usize> = graph.deps(node).iter().map(|&(u, _)| u).collect();
             deps.sort_by(|&a, &b| graph.key(a).cmp(graph.key(b)));
             let current_deps = *deps_digest(deps.iter().map(|&u| graph.key(u))).as_bytes();
-            let mappings: Vec<PartitionMapping> = deps
-                .iter()
-                .map(|&u| {
-                    PartitionMapping::between(
-                        graph.spec(u).partitions.as_ref(),
-                        spec.partitions.as_ref(),
-                    )
-                })
-                .collect();
+            let mappings: Vec<PartitionMapping> =
+                deps.iter().map(|&u| graph.mapping(node, u)).collect();
             let done = &states;
             let check = |hasher: &mut InputsHasher, i: usize| -> PartitionState {
                 let Some(row) = versions.row(node, i) else {
@@ -454,6 +447,12 @@ impl Staleness {
                         PartitionMapping::Identity => visit(up, i, &mut causes),
                         PartitionMapping::All => {
                             for &q in by_key[up].as_deref().unwrap_or(&[]) {
+                                visit(up, q, &mut causes);
+                            }
+                        }
+                        declared => {
+                            let down = spec.partitions.is_some().then_some(i);
+                            for q in declared.positions(partition_count(graph, up), down) {
                                 visit(up, q, &mut causes);
                             }
                         }
@@ -680,13 +679,10 @@ pub fn explain(
         .collect();
     // Compare every input it would read now with what it read.
     for &(up, _) in graph.deps(node) {
-        let mapping =
-            PartitionMapping::between(graph.spec(up).partitions.as_ref(), spec.partitions.as_ref());
-        let positions: Vec<usize> = match mapping {
-            PartitionMapping::Single => vec![0],
-            PartitionMapping::Identity => vec![i],
-            PartitionMapping::All => (0..partition_count(graph, up)).collect(),
-        };
+        let down = spec.partitions.is_some().then_some(i);
+        let positions = graph
+            .mapping(node, up)
+            .positions(partition_count(graph, up), down);
         for q in positions {
             let partition = key_at(graph, up, q);
             let was = read

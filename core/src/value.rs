@@ -292,7 +292,7 @@ pub trait IntoValue {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an asset input",
     label = "not a type Stemma can load an input as",
-    note = "take one of: `Rows<T>` (T: Deserialize), `Table`, `RecordBatch`, `Json<T>`, `Blob`, `Bytes`, `Value`"
+    note = "take one of: `Rows<T>` (T: Deserialize), `Table`, `RecordBatch`, `Json<T>`, `Blob`, `Bytes`, `Value`, or `Option` of one (None when an offset mapping reads nothing)"
 )]
 pub trait FromValue: Sized {
     fn from_value(value: &Value) -> Result<Self>;
@@ -320,6 +320,17 @@ impl FromValue for Value {
 impl IntoValue for () {
     fn into_value(self) -> Result<Value> {
         Ok(Value::Nothing)
+    }
+}
+
+/// An input that may be absent: `None` when there is nothing (the partition before the first
+/// one, read through an offset mapping).
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Result<Self> {
+        match value {
+            Value::Nothing => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
     }
 }
 

@@ -416,15 +416,10 @@ async fn load_inputs(
                     .map_err(|e| format!("input {}: {e}", planned.asset))?,
             )
         } else {
-            match values.pop() {
-                Some((_, v)) => v,
-                None => {
-                    return Err(format!(
-                        "input {} has no value (internal error: the plan lost it)",
-                        planned.asset
-                    ));
-                }
-            }
+            // No part: a declared offset before the first partition reads nothing.
+            values
+                .pop()
+                .map_or_else(|| Arc::new(Value::Nothing), |(_, v)| v)
         };
         loaded.push((planned.asset.clone(), value));
     }

@@ -45,6 +45,9 @@ pub enum DepKind {
 pub struct AssetDep {
     pub key: AssetKey,
     pub kind: DepKind,
+    /// How its partitions are read, when declared (otherwise derived from both definitions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<PartitionMapping>,
 }
 
 /// Everything Stemma knows about an asset besides its function.

@@ -234,3 +234,97 @@ async fn open_ended_time_windows_made_apart_share_their_partitions() {
     assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
     assert_eq!(outcome.succeeded, 2);
 }
+
+/// Declared mappings: each day reads the day before (nothing for the first day), and an
+/// unpartitioned asset reads only the last day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_and_last_partition_mappings() {
+    use stemma::spec::PartitionMapping;
+    let days = || stemma::TimeWindows::daily("2026-01-01").end("2026-01-11");
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("events")
+                .partitions(days())
+                .code_version("1")
+                .compute_blocking(|ctx, _| {
+                    Ok::<_, stemma::Error>(stemma::Json(
+                        ctx.partition_key().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .build(),
+            AssetDef::builder("yesterday")
+                .partitions(days())
+                .input_mapped("events", PartitionMapping::Offset(-1))
+                .code_version("1")
+                .compute_blocking(|_, inputs| {
+                    let before: Option<stemma::Json<String>> = inputs.get("events")?;
+                    Ok::<_, stemma::Error>(stemma::Json(before.map(|j| j.0)))
+                })
+                .build(),
+            AssetDef::builder("latest")
+                .input_mapped("events", PartitionMapping::Last)
+                .code_version("1")
+                .compute_blocking(|_, inputs| {
+                    let last: stemma::Json<String> = inputs.get("events")?;
+                    Ok::<_, stemma::Error>(last)
+                })
+                .build(),
+        ]),
+    );
+    let (outcome, _) = fx
+        .run(Materialize::new("*").partitions(vec!["*".to_owned()]))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert_eq!(outcome.succeeded, 21);
+    let json = |asset: &str, p: Option<&str>| -> serde_json::Value {
+        let m = fx.latest(asset, p).unwrap();
+        let bytes = std::fs::read(fx.object(m.location.as_deref().unwrap())).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    assert_eq!(json("yesterday", Some("2026-01-05")), "2026-01-04");
+    assert_eq!(
+        json("yesterday", Some("2026-01-01")),
+        serde_json::Value::Null
+    );
+    assert_eq!(json("latest", None), "2026-01-10");
+
+    // Re-materializing one day makes the next day's `yesterday` and `latest` stale only if it
+    // is the day they read.
+    let (outcome, _) = fx
+        .run(
+            Materialize::new("events")
+                .partition("2026-01-05")
+                .force(true),
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    let plan = fx
+        .engine
+        .preview(&Materialize::new("yesterday, latest").partitions(vec!["*".to_owned()]))
+        .unwrap();
+    let runs: Vec<String> = plan
+        .iter()
+        .filter(|s| !matches!(s.action, stemma::decision::Action::Skip { .. }))
+        .map(|s| s.step.clone())
+        .collect();
+    assert!(
+        runs.is_empty(),
+        "the same content everywhere, nothing to do: {runs:?}"
+    );
+
+    // A mapping that does not fit the definitions is a definition error.
+    let err = stemma::AssetGraph::new(
+        Definitions::new().assets([
+            AssetDef::builder("a")
+                .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                .build(),
+            AssetDef::builder("b")
+                .input_mapped("a", PartitionMapping::Last)
+                .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                .build(),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("a is not partitioned"), "{err}");
+}
