@@ -56,9 +56,8 @@ impl AssetGraph {
         // graph is built, so that assets sharing a definition share its partitions exactly.
         let now = chrono::Utc::now();
         for def in &mut assets {
-            if let Some(crate::spec::PartitionsDefinition::TimeWindow(t)) = &mut def.spec.partitions
-            {
-                *t = t.clone().as_of(now);
+            if let Some(p) = &mut def.spec.partitions {
+                *p = p.as_of(now);
             }
         }
 

@@ -74,8 +74,8 @@ pub use io::{
 pub use key::AssetKey;
 pub use selection::Selection;
 pub use spec::{
-    AssetSpec, Backoff, Metadata, MetadataValue, PartitionKey, PartitionsDefinition, RetryPolicy,
-    TimeWindows,
+    AssetSpec, Backoff, Metadata, MetadataValue, MultiPartitions, PartitionKey,
+    PartitionsDefinition, RetryPolicy, TimeWindows,
 };
 pub use status::StatusSnapshot;
 pub use stemma_macros::{asset, asset_check};

@@ -338,6 +338,7 @@ fn partitions_kind(def: Option<&PartitionsDefinition>) -> PartitionsValue {
         None => PartitionsValue::None,
         Some(PartitionsDefinition::Static(_)) => PartitionsValue::Static,
         Some(PartitionsDefinition::TimeWindow(_)) => PartitionsValue::Time,
+        Some(PartitionsDefinition::Multi(_)) => PartitionsValue::Multi,
     }
 }
 

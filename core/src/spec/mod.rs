@@ -3,6 +3,7 @@
 
 mod mapping;
 mod metadata;
+mod multi;
 mod partitions;
 mod retry;
 mod schema;
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 pub use mapping::PartitionMapping;
 pub use metadata::{ColumnInfo, Metadata, MetadataValue};
+pub use multi::MultiPartitions;
 pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
 pub use retry::{Backoff, RetryPolicy};
 pub use schema::schema_mismatch;

@@ -67,6 +67,14 @@ pub enum PartitionsDefinition {
     Static(StaticPartitions),
     /// One partition per hour, day, week or month; keys computed, never listed.
     TimeWindow(super::time_window::TimeWindows),
+    /// The product of named dimensions (`day|region|device`).
+    Multi(super::multi::MultiPartitions),
+}
+
+impl From<super::multi::MultiPartitions> for PartitionsDefinition {
+    fn from(multi: super::multi::MultiPartitions) -> Self {
+        PartitionsDefinition::Multi(multi)
+    }
 }
 
 impl From<super::time_window::TimeWindows> for PartitionsDefinition {
@@ -90,6 +98,7 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(_) => "static",
             PartitionsDefinition::TimeWindow(_) => "time",
+            PartitionsDefinition::Multi(_) => "multi",
         }
     }
 
@@ -98,6 +107,7 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(s) => s.keys.len(),
             PartitionsDefinition::TimeWindow(t) => t.len(),
+            PartitionsDefinition::Multi(m) => m.len(),
         }
     }
 
@@ -120,6 +130,14 @@ impl PartitionsDefinition {
                     s.preview(8)
                 )))
             }
+            PartitionsDefinition::Multi(m) => {
+                m.index_of(key).and_then(|i| m.key_at(i)).ok_or_else(|| {
+                    Error::Plan(format!(
+                        "partition {key:?} does not exist ({})",
+                        m.explain(key)
+                    ))
+                })
+            }
             PartitionsDefinition::TimeWindow(t) => {
                 t.index_of(key).and_then(|i| t.key_at(i)).ok_or_else(|| {
                     Error::Plan(format!(
@@ -137,6 +155,7 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(s) => s.index.get(key).copied(),
             PartitionsDefinition::TimeWindow(t) => t.index_of(key),
+            PartitionsDefinition::Multi(m) => m.index_of(key),
         }
     }
 
@@ -145,6 +164,7 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(s) => s.keys.get(i).cloned(),
             PartitionsDefinition::TimeWindow(t) => t.key_at(i),
+            PartitionsDefinition::Multi(m) => m.key_at(i),
         }
     }
 
@@ -156,7 +176,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => {
                 order.sort_by(|&a, &b| s.keys[a].cmp(&s.keys[b]));
             }
-            PartitionsDefinition::TimeWindow(_) => {
+            PartitionsDefinition::TimeWindow(_) | PartitionsDefinition::Multi(_) => {
                 let keys: Vec<PartitionKey> =
                     order.iter().filter_map(|&i| self.key_at(i)).collect();
                 if !keys.is_sorted() {
@@ -165,6 +185,21 @@ impl PartitionsDefinition {
             }
         }
         order
+    }
+
+    /// The same definition with every open-ended time window ending as of `now`.
+    pub fn as_of(&self, now: chrono::DateTime<chrono::Utc>) -> Self {
+        match self {
+            PartitionsDefinition::Static(_) => self.clone(),
+            PartitionsDefinition::TimeWindow(t) => {
+                PartitionsDefinition::TimeWindow(t.clone().as_of(now))
+            }
+            PartitionsDefinition::Multi(m) => {
+                PartitionsDefinition::Multi(super::multi::MultiPartitions::new(
+                    m.dimensions().map(|(n, d)| (n.to_owned(), d.as_of(now))),
+                ))
+            }
+        }
     }
 
     /// Every key, in position order (computed one by one for time windows).
@@ -176,6 +211,7 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(s) => s.errors.clone(),
             PartitionsDefinition::TimeWindow(t) => t.problems(),
+            PartitionsDefinition::Multi(m) => m.problems(),
         }
     }
 
@@ -186,6 +222,7 @@ impl PartitionsDefinition {
                 format!("static ({}): {}", s.keys.len(), s.preview(5))
             }
             PartitionsDefinition::TimeWindow(t) => t.describe(),
+            PartitionsDefinition::Multi(m) => m.describe(),
         }
     }
 }

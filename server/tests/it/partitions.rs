@@ -328,3 +328,90 @@ async fn offset_and_last_partition_mappings() {
     .to_string();
     assert!(err.contains("a is not partitioned"), "{err}");
 }
+
+/// A three-dimensional asset: day × region × device, one step per key, identity into a
+/// downstream with the same dimensions, and all 60 keys combined for an unpartitioned reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_dimensional_partitions() {
+    let dims = || {
+        stemma::MultiPartitions::new([
+            (
+                "day",
+                stemma::TimeWindows::daily("2026-01-01")
+                    .end("2026-01-11")
+                    .into(),
+            ),
+            (
+                "region",
+                PartitionsDefinition::static_keys(["eu", "us", "apac"]),
+            ),
+            (
+                "device",
+                PartitionsDefinition::static_keys(["web", "mobile"]),
+            ),
+        ])
+    };
+    let key_table = |ctx: &stemma::AssetContext, _| {
+        let key = ctx.partition_key().unwrap_or_default().to_owned();
+        let batch = RecordBatch::try_from_iter([(
+            "key",
+            Arc::new(StringArray::from(vec![key])) as ArrayRef,
+        )])?;
+        Ok::<_, arrow::error::ArrowError>(Table::from_batch(batch))
+    };
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("visits")
+                .partitions(dims())
+                .code_version("1")
+                .compute_blocking(key_table)
+                .build(),
+            AssetDef::builder("sessions")
+                .partitions(dims())
+                .input("visits")
+                .code_version("1")
+                .compute_blocking(|_, inputs| inputs.get::<Table>("visits"))
+                .build(),
+            AssetDef::builder("all_visits")
+                .input("visits")
+                .code_version("1")
+                .compute_blocking(|_, inputs| {
+                    let t: Table = inputs.get("visits")?;
+                    Ok::<_, stemma::Error>(stemma::Json(t.num_rows()))
+                })
+                .build(),
+        ]),
+    );
+    let (one, _) = fx
+        .run(Materialize::new("visits, sessions").partition("2026-01-03|us|mobile"))
+        .await;
+    assert_eq!(one.status, RunStatus::Success, "{one:?}");
+    assert_eq!(one.succeeded, 2);
+    assert!(
+        fx.latest("sessions", Some("2026-01-03|us|mobile"))
+            .is_some()
+    );
+
+    let (all, _) = fx
+        .run(Materialize::new("*").partitions(vec!["*".to_owned()]))
+        .await;
+    assert_eq!(all.status, RunStatus::Success, "{all:?}");
+    assert_eq!(all.succeeded + all.up_to_date, 60 + 60 + 1);
+    let total = fx.latest("all_visits", None).unwrap();
+    let bytes = std::fs::read(fx.object(total.location.as_deref().unwrap())).unwrap();
+    assert_eq!(String::from_utf8(bytes).unwrap(), "60");
+
+    let err = fx
+        .engine
+        .materialize(
+            Materialize::new("visits").partition("2026-01-03|mars|mobile"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dimension region") && err.contains("mars"),
+        "{err}"
+    );
+}
