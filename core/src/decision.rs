@@ -7,7 +7,7 @@
 //! compared by the *content hash* of what upstream produced, a recomputed upstream that comes
 //! out identical leaves its downstream up to date (early cutoff).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -70,9 +70,7 @@ impl std::fmt::Display for Reason {
                 write!(f, "code changed ({} → {})", short(recorded), short(current))
             }
             Reason::DepsChanged { added, removed } => {
-                let mut parts: Vec<String> = added.iter().map(|k| format!("+{k}")).collect();
-                parts.extend(removed.iter().map(|k| format!("-{k}")));
-                write!(f, "dependencies changed ({})", parts.join(", "))
+                f.write_str(&crate::event::describe_deps_change(added, removed))
             }
             Reason::ConfigChanged {
                 name,
@@ -155,22 +153,8 @@ impl StepFacts<'_> {
         }
         let (_, recorded_deps) = provenance_digests(p);
         if deps_digest(spec.deps.iter().map(|d| &d.key)) != recorded_deps {
-            let current: BTreeSet<&AssetKey> = spec.deps.iter().map(|d| &d.key).collect();
-            let recorded: BTreeSet<&AssetKey> = if p.deps.is_empty() {
-                p.inputs.iter().map(|i| &i.asset).collect()
-            } else {
-                p.deps.iter().collect()
-            };
-            return Some(Reason::DepsChanged {
-                added: current
-                    .difference(&recorded)
-                    .map(|k| (*k).clone())
-                    .collect(),
-                removed: recorded
-                    .difference(&current)
-                    .map(|k| (*k).clone())
-                    .collect(),
-            });
+            let (added, removed) = p.deps_change(spec.deps.iter().map(|d| &d.key));
+            return Some(Reason::DepsChanged { added, removed });
         }
         for (name, recorded) in &p.config {
             match self.config.raw(name) {

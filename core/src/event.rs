@@ -2,7 +2,7 @@
 //! check evaluations and log lines are events; every "current state" table in the instance is
 //! a projection of them, written in the same transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -142,6 +142,36 @@ pub struct Provenance {
     /// The config values the asset read, by name (`null`: read while it had no value).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, Option<String>>,
+}
+
+impl Provenance {
+    /// The dependencies added and removed since this was recorded, against `current` (older
+    /// records list only the inputs read, which then stand for the dependencies).
+    pub fn deps_change<'a>(
+        &self,
+        current: impl IntoIterator<Item = &'a AssetKey>,
+    ) -> (Vec<AssetKey>, Vec<AssetKey>) {
+        let current: BTreeSet<&AssetKey> = current.into_iter().collect();
+        let recorded: BTreeSet<&AssetKey> = if self.deps.is_empty() {
+            self.inputs.iter().map(|i| &i.asset).collect()
+        } else {
+            self.deps.iter().collect()
+        };
+        let owned = |keys: std::collections::btree_set::Difference<'_, &AssetKey>| {
+            keys.map(|k| (*k).clone()).collect()
+        };
+        (
+            owned(current.difference(&recorded)),
+            owned(recorded.difference(&current)),
+        )
+    }
+}
+
+/// `dependencies changed (+a, -b)`.
+pub(crate) fn describe_deps_change(added: &[AssetKey], removed: &[AssetKey]) -> String {
+    let mut parts: Vec<String> = added.iter().map(|k| format!("+{k}")).collect();
+    parts.extend(removed.iter().map(|k| format!("-{k}")));
+    format!("dependencies changed ({})", parts.join(", "))
 }
 
 /// A committed value of an asset (partition).

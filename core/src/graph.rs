@@ -57,7 +57,7 @@ impl AssetGraph {
         let now = chrono::Utc::now();
         for def in &mut assets {
             if let Some(p) = &mut def.spec.partitions {
-                *p = p.as_of(now);
+                p.set_as_of(now);
             }
         }
 

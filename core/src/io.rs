@@ -70,6 +70,26 @@ pub struct InputContext<'a> {
     pub spec: Option<&'a AssetSpec>,
 }
 
+impl<'a> InputContext<'a> {
+    /// The context for loading what materialization `m` recorded, for `downstream`, with the
+    /// asset's definition from `graph` when it still has it.
+    pub fn of(
+        m: &'a crate::instance::LatestMaterialization,
+        graph: &'a crate::graph::AssetGraph,
+        downstream: Option<&'a AssetKey>,
+    ) -> Self {
+        InputContext {
+            asset: &m.asset,
+            partition: m.partition.as_ref(),
+            kind: m.value_kind,
+            data_version: &m.data_version,
+            location: m.location.as_deref(),
+            downstream,
+            spec: graph.node(&m.asset).map(|n| graph.spec(n)),
+        }
+    }
+}
+
 /// One stored partition of an upstream, as its materialization recorded it.
 #[derive(Debug, Clone, Copy)]
 pub struct StoredPart<'a> {

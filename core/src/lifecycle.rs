@@ -214,13 +214,8 @@ impl Engine {
         let object = io.object_url(&location);
         let loaded = io
             .load_input(&InputContext {
-                asset: &m.asset,
-                partition: m.partition.as_ref(),
-                kind: m.value_kind,
-                data_version: &m.data_version,
                 location: Some(&location),
-                downstream: None,
-                spec: self.graph().node(&m.asset).map(|n| self.graph().spec(n)),
+                ..InputContext::of(&m, self.graph(), None)
             })
             .await;
         let value = match loaded {

@@ -159,12 +159,15 @@ pub fn plan(
                     match p.split_once(RANGE_SEPARATOR) {
                         // `FROM...TO`, unless that is itself a key.
                         Some((from, to)) if def.index_of(p).is_none() => {
-                            let a = def.validate_key(from).map_err(in_asset)?;
-                            let b = def.validate_key(to).map_err(in_asset)?;
-                            let (a, b) = (def.index_of(a.as_str()), def.index_of(b.as_str()));
-                            let (Some(a), Some(b)) = (a, b) else {
-                                unreachable!("validated keys have positions")
+                            let position = |k: &str| match def.index_of(k) {
+                                Some(i) => Ok(i),
+                                None => {
+                                    Err(in_asset(def.validate_key(k).err().unwrap_or_else(|| {
+                                        Error::Plan(format!("partition {k:?} does not exist"))
+                                    })))
+                                }
                             };
+                            let (a, b) = (position(from)?, position(to)?);
                             if a > b {
                                 return Err(Error::Plan(format!(
                                     "asset {}: the partition range {p} ends before it starts",

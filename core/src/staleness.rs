@@ -16,7 +16,7 @@
 //! partitions take a fraction of a second. Detailed causes for one asset partition (which input,
 //! which versions) come from its recorded provenance on demand ([`explain`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use rayon::prelude::*;
@@ -442,19 +442,15 @@ impl Staleness {
                     }
                 };
                 for (&up, mapping) in deps.iter().zip(&mappings) {
-                    match mapping {
-                        PartitionMapping::Single => visit(up, 0, &mut causes),
-                        PartitionMapping::Identity => visit(up, i, &mut causes),
-                        PartitionMapping::All => {
-                            for &q in by_key[up].as_deref().unwrap_or(&[]) {
-                                visit(up, q, &mut causes);
-                            }
+                    if *mapping == PartitionMapping::All {
+                        // In key order, as the digest was recorded.
+                        for &q in by_key[up].as_deref().unwrap_or(&[]) {
+                            visit(up, q, &mut causes);
                         }
-                        declared => {
-                            let down = spec.partitions.is_some().then_some(i);
-                            for q in declared.positions(partition_count(graph, up), down) {
-                                visit(up, q, &mut causes);
-                            }
+                    } else {
+                        let down = spec.partitions.is_some().then_some(i);
+                        for q in mapping.positions(partition_count(graph, up), down) {
+                            visit(up, q, &mut causes);
                         }
                     }
                 }
@@ -566,9 +562,7 @@ impl fmt::Display for Cause {
                 current.as_deref().unwrap_or("none")
             ),
             Cause::DepsChanged { added, removed } => {
-                let mut parts: Vec<String> = added.iter().map(|k| format!("+{k}")).collect();
-                parts.extend(removed.iter().map(|k| format!("-{k}")));
-                write!(f, "dependencies changed ({})", parts.join(", "))
+                f.write_str(&crate::event::describe_deps_change(added, removed))
             }
             Cause::InputChanged {
                 asset,
@@ -643,26 +637,9 @@ pub fn explain(
         });
     }
     if state.causes & cause::DEPS_CHANGED != 0 {
-        let current: BTreeSet<&AssetKey> = graph
-            .deps(node)
-            .iter()
-            .map(|&(u, _)| graph.key(u))
-            .collect();
-        let recorded: BTreeSet<&AssetKey> = if provenance.deps.is_empty() {
-            provenance.inputs.iter().map(|i| &i.asset).collect()
-        } else {
-            provenance.deps.iter().collect()
-        };
-        out.causes.push(Cause::DepsChanged {
-            added: current
-                .difference(&recorded)
-                .map(|k| (*k).clone())
-                .collect(),
-            removed: recorded
-                .difference(&current)
-                .map(|k| (*k).clone())
-                .collect(),
-        });
+        let (added, removed) =
+            provenance.deps_change(graph.deps(node).iter().map(|&(u, _)| graph.key(u)));
+        out.causes.push(Cause::DepsChanged { added, removed });
     }
     let read: HashMap<(&str, Option<&str>), &DataVersion> = provenance
         .inputs

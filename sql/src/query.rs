@@ -143,19 +143,8 @@ async fn current_table(engine: &Engine, asset: &AssetKey) -> Result<Table> {
 
 async fn load(engine: &Engine, m: &LatestMaterialization) -> Result<Value> {
     let io = engine.io().get(&m.io_manager)?;
-    io.load_input(&InputContext {
-        asset: &m.asset,
-        partition: m.partition.as_ref(),
-        kind: m.value_kind,
-        data_version: &m.data_version,
-        location: m.location.as_deref(),
-        downstream: None,
-        spec: engine
-            .graph()
-            .node(&m.asset)
-            .map(|n| engine.graph().spec(n)),
-    })
-    .await
+    io.load_input(&InputContext::of(m, engine.graph(), None))
+        .await
 }
 
 /// The partitions' tables concatenated, each row tagged with its partition.

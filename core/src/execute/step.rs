@@ -489,23 +489,15 @@ async fn load_stored(
     m: &crate::instance::LatestMaterialization,
 ) -> Result<Value, String> {
     let io = run.io.get(&m.io_manager).map_err(|e| e.to_string())?;
-    io.load_input(&InputContext {
-        asset: &m.asset,
-        partition: m.partition.as_ref(),
-        kind: m.value_kind,
-        data_version: &m.data_version,
-        location: m.location.as_deref(),
-        downstream: Some(&step.asset),
-        spec: run.graph.node(&m.asset).map(|n| run.graph.spec(n)),
-    })
-    .await
-    .map_err(|e| {
-        format!(
-            "loading input {} (materialized by run {}) failed: {e}",
-            crate::event::step_label(&m.asset, m.partition.as_ref()),
-            m.run_id.as_ref().map_or("?", |r| r.short())
-        )
-    })
+    io.load_input(&InputContext::of(m, &run.graph, Some(&step.asset)))
+        .await
+        .map_err(|e| {
+            format!(
+                "loading input {} (materialized by run {}) failed: {e}",
+                crate::event::step_label(&m.asset, m.partition.as_ref()),
+                m.run_id.as_ref().map_or("?", |r| r.short())
+            )
+        })
 }
 
 async fn hash_and_describe(value: &Arc<Value>) -> Result<(DataVersion, Metadata), String> {

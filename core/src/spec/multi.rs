@@ -43,17 +43,28 @@ impl MultiPartitions {
             for p in def.problems() {
                 errors.push(format!("dimension {name}: {p}"));
             }
-            if def
-                .keys()
-                .take(10_000)
-                .any(|k| k.as_str().contains(SEPARATOR))
-            {
+            // Static keys are listed; time-window keys contain what their format does.
+            let separator_in_keys = match def {
+                PartitionsDefinition::Static(_) => {
+                    def.keys().any(|k| k.as_str().contains(SEPARATOR))
+                }
+                PartitionsDefinition::TimeWindow(t) => t.format().contains(SEPARATOR),
+                PartitionsDefinition::Multi(_) => false,
+            };
+            if separator_in_keys {
                 errors.push(format!(
                     "dimension {name}: keys cannot contain {SEPARATOR:?}"
                 ));
             }
         }
         MultiPartitions { dims, errors }
+    }
+
+    /// Makes the open-ended time windows among the dimensions end as of `now`.
+    pub(crate) fn set_as_of(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        for (_, d) in &mut self.dims {
+            d.set_as_of(now);
+        }
     }
 
     pub fn dimensions(&self) -> impl Iterator<Item = (&str, &PartitionsDefinition)> {

@@ -187,18 +187,12 @@ impl PartitionsDefinition {
         order
     }
 
-    /// The same definition with every open-ended time window ending as of `now`.
-    pub fn as_of(&self, now: chrono::DateTime<chrono::Utc>) -> Self {
+    /// Makes every open-ended time window end as of `now` (static keys do not change).
+    pub fn set_as_of(&mut self, now: chrono::DateTime<chrono::Utc>) {
         match self {
-            PartitionsDefinition::Static(_) => self.clone(),
-            PartitionsDefinition::TimeWindow(t) => {
-                PartitionsDefinition::TimeWindow(t.clone().as_of(now))
-            }
-            PartitionsDefinition::Multi(m) => {
-                PartitionsDefinition::Multi(super::multi::MultiPartitions::new(
-                    m.dimensions().map(|(n, d)| (n.to_owned(), d.as_of(now))),
-                ))
-            }
+            PartitionsDefinition::Static(_) => {}
+            PartitionsDefinition::TimeWindow(t) => *t = t.clone().as_of(now),
+            PartitionsDefinition::Multi(m) => m.set_as_of(now),
         }
     }
 

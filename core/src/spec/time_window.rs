@@ -69,6 +69,8 @@ pub struct TimeWindows {
     hour_offset: u32,
     week_start: Weekday,
     day_offset: u32,
+    /// Whether the zone observes daylight saving (computed when the zone changes).
+    dst: bool,
     /// How many windows there are (computed when the definition changes).
     count: usize,
     /// Bad arguments (a time zone, an end), kept across changes.
@@ -135,6 +137,7 @@ impl TimeWindows {
             hour_offset: 0,
             week_start: Weekday::Mon,
             day_offset: 1,
+            dst: false,
             count: 0,
             input_errors: Vec::new(),
             errors: Vec::new(),
@@ -158,7 +161,7 @@ impl TimeWindows {
     /// The key format (chrono's strftime); the default depends on the cadence.
     pub fn format(&self) -> &str {
         self.format.as_deref().unwrap_or(match self.cadence {
-            Cadence::Hourly if self.has_dst() => "%Y-%m-%d-%H:%M%:z",
+            Cadence::Hourly if self.dst => "%Y-%m-%d-%H:%M%:z",
             Cadence::Hourly => "%Y-%m-%d-%H:%M",
             Cadence::Daily | Cadence::Weekly => "%Y-%m-%d",
             Cadence::Monthly => "%Y-%m",
@@ -249,7 +252,7 @@ impl TimeWindows {
         self.errors.clone()
     }
 
-    fn has_dst(&self) -> bool {
+    fn zone_has_dst(&self) -> bool {
         // A zone observes daylight saving if January and July differ in offset.
         let year = 2026;
         let offset = |m: u32| {
@@ -267,6 +270,7 @@ impl TimeWindows {
 
     /// Recomputes the aligned start and the count after a change.
     fn refresh(&mut self) {
+        self.dst = self.zone_has_dst();
         let mut errors = self.input_errors.clone();
         if self.minute_offset > 59 || self.hour_offset > 23 || !(1..=28).contains(&self.day_offset)
         {
@@ -286,7 +290,7 @@ impl TimeWindows {
         {
             errors.push(format!("format {format:?}: keys cannot contain {bad:?}"));
         } else if self.cadence == Cadence::Hourly
-            && self.has_dst()
+            && self.dst
             && !format.contains("%z")
             && !format.contains("%:z")
         {

@@ -87,15 +87,8 @@ enum Command {
     /// Materialize the selected assets (and run their checks). A step whose code, inputs and
     /// config equal those of its last materialization is skipped as up to date.
     Materialize {
-        #[arg(long, short, help = SELECT_HELP)]
-        select: String,
-        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
-        /// for all of them.
-        #[arg(long, value_name = "KEY", value_delimiter = ',')]
-        partition: Vec<String>,
-        /// A range of partitions, FROM...TO inclusive (2026-01-01...2026-01-31).
-        #[arg(long, value_name = "FROM...TO")]
-        partition_range: Vec<String>,
+        #[command(flatten)]
+        targets: Targets,
         /// Recompute every selected step, even those already up to date.
         #[arg(long)]
         force: bool,
@@ -120,15 +113,8 @@ enum Command {
     /// Show what `materialize` would do with the same arguments — which steps would run and
     /// why, which would be skipped as up to date — without running anything.
     Plan {
-        #[arg(long, short, help = SELECT_HELP)]
-        select: String,
-        /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
-        /// for all of them.
-        #[arg(long, value_name = "KEY", value_delimiter = ',')]
-        partition: Vec<String>,
-        /// A range of partitions, FROM...TO inclusive (2026-01-01...2026-01-31).
-        #[arg(long, value_name = "FROM...TO")]
-        partition_range: Vec<String>,
+        #[command(flatten)]
+        targets: Targets,
         /// Plan as if every step were forced.
         #[arg(long)]
         force: bool,
@@ -219,6 +205,41 @@ pub(crate) enum QueryFormat {
     Csv,
     Json,
     Parquet,
+}
+
+/// What `materialize` and `plan` act on: a selection and, for partitioned assets, partitions.
+#[derive(Debug, clap::Args)]
+struct Targets {
+    #[arg(long, short, help = SELECT_HELP)]
+    select: String,
+    /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
+    /// for all of them.
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    partition: Vec<String>,
+    /// A range of partitions, FROM...TO inclusive (2026-01-01...2026-01-31).
+    #[arg(long, value_name = "FROM...TO")]
+    partition_range: Vec<String>,
+}
+
+impl Targets {
+    /// The request, with each `--partition-range` checked for its `...`.
+    fn request(self) -> Result<Materialize, Failure> {
+        if let Some(v) = self
+            .partition_range
+            .iter()
+            .find(|v| !v.contains(stemma::plan::RANGE_SEPARATOR))
+        {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "--partition-range {v:?}: write FROM...TO (2026-01-01...2026-01-31)"
+                ),
+            });
+        }
+        Ok(Materialize::new(self.select)
+            .partitions(self.partition)
+            .partitions(self.partition_range))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,14 +364,11 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 .with_config(&cli.config)?;
             match command {
                 Command::Materialize {
-                    select,
-                    mut partition,
-                    partition_range,
+                    targets,
                     force,
                     concurrency,
                 } => {
-                    partition.extend(ranges(partition_range)?);
-                    let request = Materialize::new(select).partitions(partition).force(force);
+                    let request = targets.request()?.force(force);
                     let request = match concurrency {
                         Some(n) => request.concurrency(n as usize),
                         None => request,
@@ -361,14 +379,8 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 Command::WhyStale { key, partition } => {
                     versions::why_stale(&engine, &key, partition.as_deref(), printer)
                 }
-                Command::Plan {
-                    select,
-                    mut partition,
-                    partition_range,
-                    force,
-                } => {
-                    partition.extend(ranges(partition_range)?);
-                    let request = Materialize::new(select).partitions(partition).force(force);
+                Command::Plan { targets, force } => {
+                    let request = targets.request()?.force(force);
                     versions::plan(&engine, request, printer)
                 }
                 Command::Wipe { select, yes } => {
@@ -413,21 +425,6 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             }
         }
     }
-}
-
-/// `--partition-range` values, checked for their `...`.
-fn ranges(values: Vec<String>) -> Result<Vec<String>, Failure> {
-    for v in &values {
-        if !v.contains(stemma::plan::RANGE_SEPARATOR) {
-            return Err(Failure {
-                code: 2,
-                message: format!(
-                    "--partition-range {v:?}: write FROM...TO (2026-01-01...2026-01-31)"
-                ),
-            });
-        }
-    }
-    Ok(values)
 }
 
 /// Step logs are captured by [`StepLogLayer`]; Stemma's own diagnostics go to stderr at the

@@ -40,7 +40,7 @@ pub(crate) async fn query(
         )
         .into());
     }
-    let bytes = encode(&result, format)?;
+    let bytes = encode(&result, format, printer)?;
     match output {
         Some(path) => {
             write_atomically(path, &bytes)?;
@@ -65,7 +65,7 @@ pub(crate) async fn query(
     Ok(ExitCode::SUCCESS)
 }
 
-fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
+fn encode(result: &QueryResult, format: QueryFormat, printer: Printer) -> Result<Vec<u8>, Error> {
     let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("formatting the result: {e}"));
     let mut out = Vec::new();
     match format {
@@ -76,7 +76,7 @@ fn encode(result: &QueryResult, format: QueryFormat) -> Result<Vec<u8>, Error> {
                 .iter()
                 .map(|f| f.name().as_str())
                 .collect();
-            let mut table = Printer::new(false).table(&names);
+            let mut table = printer.table(&names);
             let options = FormatOptions::default().with_null("NULL");
             for batch in &result.batches {
                 let formatters = batch
@@ -212,7 +212,8 @@ pub(crate) fn lineage(engine: &Engine, key: &str, columns: bool, printer: Printe
     Ok(ExitCode::SUCCESS)
 }
 
-type LineageCache = std::collections::BTreeMap<String, Option<Vec<ColumnLineage>>>;
+/// Each asset's recorded lineage, read once per command however often it is followed.
+type LineageCache = std::collections::BTreeMap<String, Option<std::rc::Rc<[ColumnLineage]>>>;
 
 fn follow(
     engine: &Engine,
@@ -224,9 +225,10 @@ fn follow(
     let lineage = match cache.get(asset) {
         Some(l) => l.clone(),
         None => {
-            let l = AssetKey::parse(asset)
+            let l: Option<std::rc::Rc<[ColumnLineage]>> = AssetKey::parse(asset)
                 .ok()
-                .and_then(|k| recorded_lineage(engine, &k).ok().flatten());
+                .and_then(|k| recorded_lineage(engine, &k).ok().flatten())
+                .map(Into::into);
             cache.insert(asset.to_owned(), l.clone());
             l
         }

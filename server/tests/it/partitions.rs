@@ -129,6 +129,17 @@ async fn an_unpartitioned_reader_gets_every_partition() {
     assert_eq!(parts, ["eu", "us", "apac"]);
 }
 
+/// `key`: the number of rows of the table `input` (all of its partitions, or the same one).
+fn row_count(key: &str, input: &'static str) -> stemma::AssetBuilder {
+    AssetDef::builder(key)
+        .input(input)
+        .code_version("1")
+        .compute_blocking(move |_, inputs| {
+            let table: Table = inputs.get(input)?;
+            Ok::<_, stemma::Error>(stemma::Json(table.num_rows()))
+        })
+}
+
 /// Daily time windows: computed keys, identity between two daily assets, every day combined
 /// for an unpartitioned reader, and keys checked against the format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,23 +163,10 @@ async fn daily_time_windows_materialize_by_day() {
                     Ok::<_, arrow::error::ArrowError>(Table::from_batch(batch))
                 })
                 .build(),
-            AssetDef::builder("daily_counts")
+            row_count("daily_counts", "events")
                 .partitions(days())
-                .input("events")
-                .code_version("1")
-                .compute_blocking(|_, inputs| {
-                    let events: Table = inputs.get("events")?;
-                    Ok::<_, stemma::Error>(stemma::Json(events.num_rows()))
-                })
                 .build(),
-            AssetDef::builder("all_events")
-                .input("events")
-                .code_version("1")
-                .compute_blocking(|_, inputs| {
-                    let events: Table = inputs.get("events")?;
-                    Ok::<_, stemma::Error>(stemma::Json(events.num_rows()))
-                })
-                .build(),
+            row_count("all_events", "events").build(),
         ]),
     );
     let (outcome, _) = fx
@@ -372,14 +370,7 @@ async fn three_dimensional_partitions() {
                 .code_version("1")
                 .compute_blocking(|_, inputs| inputs.get::<Table>("visits"))
                 .build(),
-            AssetDef::builder("all_visits")
-                .input("visits")
-                .code_version("1")
-                .compute_blocking(|_, inputs| {
-                    let t: Table = inputs.get("visits")?;
-                    Ok::<_, stemma::Error>(stemma::Json(t.num_rows()))
-                })
-                .build(),
+            row_count("all_visits", "visits").build(),
         ]),
     );
     let (one, _) = fx
