@@ -717,10 +717,12 @@ fn open_connection(db: &Path) -> Result<Connection> {
         .map_err(|e| Error::instance(db, describe(&e.to_string())))?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(|e| Error::instance(db, e))?;
-    // Switching to WAL needs a brief exclusive lock; the busy timeout covers a concurrent open.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| Error::instance(db, describe(&e.to_string())))?;
+    // Switching to WAL needs a brief exclusive lock. While another process is creating the
+    // same database, SQLite reports it busy without consulting the busy timeout, so the switch
+    // is retried here for as long as the timeout would have waited.
+    let mode: String =
+        retry_while_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+            .map_err(|e| Error::instance(db, describe(&e.to_string())))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::instance(
             db,
@@ -730,6 +732,25 @@ fn open_connection(db: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(|e| Error::instance(db, e))?;
     Ok(conn)
+}
+
+/// Runs `f` again while SQLite says the database is busy, for up to 30 s (what the busy
+/// timeout allows where SQLite applies it).
+fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Turns SQLite's terse messages into ones that say what to do.
