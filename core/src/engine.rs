@@ -16,7 +16,9 @@ use crate::hash::DataVersion;
 use crate::instance::{Instance, ProcessIdentity};
 use crate::io::IoManagers;
 use crate::key::AssetKey;
-use crate::plan::{MissingInput, Plan, PlanError, Previous, PreviousIndex, StoredIndex, plan};
+use crate::plan::{
+    MissingInput, Plan, PlanError, Previous, PreviousIndex, StoredIndex, plan, plan_excluding,
+};
 use crate::selection::Selection;
 use crate::staleness::{Staleness, VersionState};
 use crate::status::StatusSnapshot;
@@ -263,12 +265,13 @@ impl Engine {
     fn plan_observed(&self, request: &Materialize) -> Result<Plan> {
         let (selection, selected) = self.select_observed(&request.selection)?;
         let (stored, previous) = self.stored_state(&selected)?;
-        match plan(
+        match plan_excluding(
             &self.graph,
             &selected,
             &request.partitions,
             &stored,
             &previous,
+            request.exclude.as_deref(),
         ) {
             Ok(p) => Ok(p),
             Err(PlanError::Other(e)) => Err(e),
@@ -392,6 +395,7 @@ impl Engine {
             unobserved,
             observer,
             cancel: request.cancel.clone(),
+            newest_first: request.newest_first,
             plan,
         });
         run.commit(vec![run.event(EventKind::RunStarted {
@@ -402,6 +406,7 @@ impl Engine {
             pid: me.pid,
             host: me.host,
             process_start: me.start,
+            backfill: request.backfill.clone(),
         })])
         .await?;
 

@@ -223,6 +223,9 @@ pub enum EventKind {
         /// whose pid was reused.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         process_start: Option<u64>,
+        /// The backfill this run works for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backfill: Option<String>,
     },
     RunEnded {
         status: RunStatus,
@@ -265,6 +268,71 @@ pub enum EventKind {
     },
     /// The asset's materializations were wiped: it counts as never materialized.
     AssetWiped,
+    /// A backfill was requested: what it covers, recorded before any of its runs.
+    BackfillRequested(BackfillRequest),
+    /// A backfill moved to another state (`running`, `completed`, `failed`, `canceling`,
+    /// `canceled`).
+    BackfillUpdated {
+        backfill: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Keys were added to or removed from a dynamic partitions definition.
+    DynamicPartitionsChanged {
+        definition: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        added: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
+    },
+    /// A schedule was started or stopped.
+    ScheduleStateChanged {
+        schedule: String,
+        running: bool,
+    },
+    /// A schedule tick: claimed by a daemon (the first claim of a tick wins), then launched,
+    /// skipped or failed.
+    ScheduleTick(ScheduleTick),
+    /// A daemon is alive (or, with `stopping`, shut down cleanly).
+    DaemonHeartbeat {
+        daemon: String,
+        pid: u32,
+        host: String,
+        #[serde(default)]
+        stopping: bool,
+    },
+}
+
+/// What a backfill covers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackfillRequest {
+    pub backfill: String,
+    pub selection: String,
+    /// Partition arguments as `materialize` takes them (keys, `FROM...TO`, `*`).
+    pub partitions: Vec<String>,
+    /// `missing`, `failed` or `all`.
+    pub reprocess: String,
+    pub newest_first: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+}
+
+/// One tick of a schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleTick {
+    pub schedule: String,
+    /// When the tick was due, UTC microseconds.
+    pub tick: Timestamp,
+    pub daemon: String,
+    /// `claimed`, `launched`, `succeeded`, `failed` or `skipped`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl EventKind {
@@ -283,6 +351,12 @@ impl EventKind {
             EventKind::CheckEvaluation(_) => "check_evaluation",
             EventKind::Log { .. } => "log",
             EventKind::AssetWiped => "asset_wiped",
+            EventKind::BackfillRequested(_) => "backfill_requested",
+            EventKind::BackfillUpdated { .. } => "backfill_updated",
+            EventKind::DynamicPartitionsChanged { .. } => "dynamic_partitions_changed",
+            EventKind::ScheduleStateChanged { .. } => "schedule_state_changed",
+            EventKind::ScheduleTick(_) => "schedule_tick",
+            EventKind::DaemonHeartbeat { .. } => "daemon_heartbeat",
         }
     }
 }

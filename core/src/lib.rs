@@ -50,6 +50,7 @@ pub mod io;
 pub mod key;
 pub mod lifecycle;
 pub mod plan;
+pub mod ranges;
 pub mod schedule;
 pub mod selection;
 pub mod spec;

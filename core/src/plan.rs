@@ -38,6 +38,8 @@ pub struct Step {
     pub node: usize,
     pub asset: AssetKey,
     pub partition: Option<PartitionKey>,
+    /// The partition's place among the asset's planned partitions (0 when unpartitioned).
+    pub position: usize,
     /// One entry per data dependency, in the order the function takes them.
     pub inputs: Vec<PlannedInput>,
     /// One entry per ordering-only dependency: versions only, never loaded.
@@ -103,6 +105,10 @@ impl From<Error> for PlanError {
     }
 }
 
+/// Steps of a selection to leave out, by (node, partition): a backfill leaves out what it
+/// need not reprocess. Readers of a left-out step read its committed materialization.
+pub type StepFilter = std::collections::HashSet<(usize, Option<PartitionKey>)>;
+
 /// Separates the ends of a partition range, `2026-01-01...2026-01-31` (as Dagster writes it).
 pub const RANGE_SEPARATOR: &str = "...";
 
@@ -116,6 +122,31 @@ pub fn plan(
     stored: &StoredIndex,
     previous: &PreviousIndex,
 ) -> Result<Plan, PlanError> {
+    plan_excluding(graph, selected, partitions, stored, previous, None)
+}
+
+/// The (node, partition) steps a selection covers, in plan order, before anything is checked
+/// against the instance.
+pub fn targets(
+    graph: &AssetGraph,
+    selected: &FixedBitSet,
+    partitions: &[String],
+) -> Result<Vec<(usize, Option<PartitionKey>)>> {
+    let nodes = planned_nodes(graph, selected, partitions)?;
+    let mut out = Vec::new();
+    for &n in &nodes {
+        for p in step_partitions(graph, n, partitions)? {
+            out.push((n, p));
+        }
+    }
+    Ok(out)
+}
+
+fn planned_nodes(
+    graph: &AssetGraph,
+    selected: &FixedBitSet,
+    partitions: &[String],
+) -> Result<Vec<usize>> {
     let nodes: Vec<usize> = graph
         .topo_order()
         .iter()
@@ -132,75 +163,96 @@ pub fn plan(
                  and cannot be materialized by Stemma",
                 externals.join(", ")
             )
-        })
-        .into());
+        }));
     }
-
-    let step_partitions = |n: usize| -> Result<Vec<Option<PartitionKey>>> {
-        match &graph.spec(n).partitions {
-            None => Ok(vec![None]),
-            Some(def) if partitions.is_empty() => Err(Error::Plan(format!(
-                "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
-                graph.key(n),
-                def.describe()
-            ))),
-            // `*`: every partition of the asset.
-            Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
-            Some(def) => {
-                let mut seen = std::collections::HashSet::with_capacity(partitions.len());
-                let mut out = Vec::with_capacity(partitions.len());
-                let mut add = |key: PartitionKey| {
-                    if seen.insert(key.clone()) {
-                        out.push(Some(key));
-                    }
-                };
-                for p in partitions {
-                    let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
-                    match p.split_once(RANGE_SEPARATOR) {
-                        // `FROM...TO`, unless that is itself a key.
-                        Some((from, to)) if def.index_of(p).is_none() => {
-                            let position = |k: &str| match def.index_of(k) {
-                                Some(i) => Ok(i),
-                                None => {
-                                    Err(in_asset(def.validate_key(k).err().unwrap_or_else(|| {
-                                        Error::Plan(format!("partition {k:?} does not exist"))
-                                    })))
-                                }
-                            };
-                            let (a, b) = (position(from)?, position(to)?);
-                            if a > b {
-                                return Err(Error::Plan(format!(
-                                    "asset {}: the partition range {p} ends before it starts",
-                                    graph.key(n)
-                                )));
-                            }
-                            (a..=b).filter_map(|i| def.key_at(i)).for_each(&mut add);
-                        }
-                        _ => add(def.validate_key(p).map_err(in_asset)?),
-                    }
-                }
-                Ok(out)
-            }
-        }
-    };
     if !partitions.is_empty() && nodes.iter().all(|&n| graph.spec(n).partitions.is_none()) {
         return Err(Error::Plan(
             "--partition was given but none of the selected assets is partitioned".into(),
-        )
-        .into());
+        ));
     }
+    Ok(nodes)
+}
+
+/// The partitions of node `n` that `partitions` (the request's arguments) name.
+fn step_partitions(
+    graph: &AssetGraph,
+    n: usize,
+    partitions: &[String],
+) -> Result<Vec<Option<PartitionKey>>> {
+    match &graph.spec(n).partitions {
+        None => Ok(vec![None]),
+        Some(def) if partitions.is_empty() => Err(Error::Plan(format!(
+            "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
+            graph.key(n),
+            def.describe()
+        ))),
+        // `*`: every partition of the asset.
+        Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
+        Some(def) => {
+            let mut seen = std::collections::HashSet::with_capacity(partitions.len());
+            let mut out = Vec::with_capacity(partitions.len());
+            let mut add = |key: PartitionKey| {
+                if seen.insert(key.clone()) {
+                    out.push(Some(key));
+                }
+            };
+            for p in partitions {
+                let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
+                match p.split_once(RANGE_SEPARATOR) {
+                    // `FROM...TO`, unless that is itself a key.
+                    Some((from, to)) if def.index_of(p).is_none() => {
+                        let position = |k: &str| match def.index_of(k) {
+                            Some(i) => Ok(i),
+                            None => Err(in_asset(def.validate_key(k).err().unwrap_or_else(|| {
+                                Error::Plan(format!("partition {k:?} does not exist"))
+                            }))),
+                        };
+                        let (a, b) = (position(from)?, position(to)?);
+                        if a > b {
+                            return Err(Error::Plan(format!(
+                                "asset {}: the partition range {p} ends before it starts",
+                                graph.key(n)
+                            )));
+                        }
+                        (a..=b).filter_map(|i| def.key_at(i)).for_each(&mut add);
+                    }
+                    _ => add(def.validate_key(p).map_err(in_asset)?),
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// [`plan`], leaving out the steps in `exclude`.
+pub fn plan_excluding(
+    graph: &AssetGraph,
+    selected: &FixedBitSet,
+    partitions: &[String],
+    stored: &StoredIndex,
+    previous: &PreviousIndex,
+    exclude: Option<&StepFilter>,
+) -> Result<Plan, PlanError> {
+    let nodes = planned_nodes(graph, selected, partitions)?;
 
     let mut steps: Vec<Step> = Vec::with_capacity(nodes.len());
     let mut step_of: HashMap<(usize, Option<PartitionKey>), usize> =
         HashMap::with_capacity(nodes.len());
     for &n in &nodes {
-        for p in step_partitions(n)? {
+        for (position, p) in step_partitions(graph, n, partitions)?
+            .into_iter()
+            .enumerate()
+        {
+            if exclude.is_some_and(|e| e.contains(&(n, p.clone()))) {
+                continue;
+            }
             step_of.insert((n, p.clone()), steps.len());
             steps.push(Step {
                 node: n,
                 asset: graph.key(n).clone(),
                 previous: previous.get(&(graph.key(n).clone(), p.clone())).cloned(),
                 partition: p,
+                position,
                 inputs: Vec::new(),
                 order_inputs: Vec::new(),
                 upstream: Vec::new(),

@@ -55,6 +55,12 @@ pub struct Materialize {
     pub(crate) concurrency: Option<usize>,
     pub(crate) config: Vec<String>,
     pub(crate) cancel: CancellationToken,
+    /// The backfill this run works for.
+    pub(crate) backfill: Option<String>,
+    /// Only these (asset, partition) steps of the selection run; the others count as done.
+    pub(crate) exclude: Option<Arc<crate::plan::StepFilter>>,
+    /// Start the newest partitions first.
+    pub(crate) newest_first: bool,
 }
 
 impl Materialize {
@@ -67,6 +73,9 @@ impl Materialize {
             concurrency: None,
             config: Vec::new(),
             cancel: CancellationToken::new(),
+            backfill: None,
+            exclude: None,
+            newest_first: false,
         }
     }
 
@@ -123,6 +132,13 @@ impl Materialize {
         self
     }
 
+    /// Among ready steps, start those of the newest partitions first (a backfill's default:
+    /// recent data is usually wanted soonest).
+    pub fn newest_first(mut self, yes: bool) -> Self {
+        self.newest_first = yes;
+        self
+    }
+
     pub fn selection(&self) -> &str {
         &self.selection
     }
@@ -161,6 +177,8 @@ pub(crate) struct Run {
     pub(crate) unobserved: Vec<usize>,
     pub(crate) observer: Arc<dyn RunObserver>,
     pub(crate) cancel: CancellationToken,
+    /// Among ready steps, the newest partitions go first.
+    pub(crate) newest_first: bool,
 }
 
 impl Run {
@@ -247,7 +265,10 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
         }
     }
     let mut produced: Vec<Option<Produced>> = vec![None; n];
-    let mut ready: VecDeque<usize> = (0..n).filter(|&s| waiting[s] == 0).collect();
+    let mut ready = Ready::new(run.newest_first, steps);
+    for s in (0..n).filter(|&s| waiting[s] == 0) {
+        ready.push(s);
+    }
     let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
     let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut outcome = RunOutcome {
@@ -266,7 +287,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
 
     loop {
         while !canceled && running.len() < concurrency {
-            let Some(s) = ready.pop_front() else { break };
+            let Some(s) = ready.pop() else { break };
             if state[s] != State::Pending {
                 continue;
             }
@@ -326,7 +347,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                             for &d in &steps[s].downstream {
                                 waiting[d] -= 1;
                                 if waiting[d] == 0 && state[d] == State::Pending {
-                                    ready.push_back(d);
+                                    ready.push(d);
                                 }
                             }
                         }
@@ -340,7 +361,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                         for &d in &steps[s].downstream {
                             waiting[d] -= 1;
                             if waiting[d] == 0 && state[d] == State::Pending {
-                                ready.push_back(d);
+                                ready.push(d);
                             }
                         }
                     }
@@ -381,6 +402,31 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     }
     outcome.duration = started.elapsed();
     outcome
+}
+
+/// Steps ready to start: in plan order, or the newest partitions first (then plan order, so a
+/// partition's downstream steps follow it before older partitions start).
+struct Ready {
+    heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
+    positions: Option<Vec<usize>>,
+}
+
+impl Ready {
+    fn new(newest_first: bool, steps: &[crate::plan::Step]) -> Self {
+        Ready {
+            heap: std::collections::BinaryHeap::with_capacity(steps.len()),
+            positions: newest_first.then(|| steps.iter().map(|s| s.position).collect()),
+        }
+    }
+
+    fn push(&mut self, s: usize) {
+        let priority = self.positions.as_ref().map_or(0, |p| p[s]);
+        self.heap.push((priority, std::cmp::Reverse(s)));
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.heap.pop().map(|(_, std::cmp::Reverse(s))| s)
+    }
 }
 
 /// Marks everything downstream of `s` skipped (recording why); returns how many.

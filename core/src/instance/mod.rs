@@ -10,6 +10,7 @@
 //! * On open, runs left `started` by a process that no longer exists (killed, machine
 //!   rebooted) are ended as failures, so the instance never shows a ghost run.
 
+mod partition_status;
 mod process;
 mod retention;
 mod schema;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+pub use partition_status::{PartitionState, PartitionStatus};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 
@@ -319,6 +321,30 @@ impl Instance {
                 Ok((row, provenance))
             })
             .collect()
+    }
+
+    /// Which partitions of `asset` (partitioned by `def`) are materialized, failed, in
+    /// progress or missing, as ranges of positions in `def`. For time windows the answer is
+    /// kept between reads (see [`partition_status`]), so asking again costs only what changed.
+    pub fn partition_status(
+        &self,
+        asset: &AssetKey,
+        def: &crate::spec::PartitionsDefinition,
+    ) -> Result<PartitionStatus> {
+        let (status, write_back) = self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let out = partition_status::read(&tx, asset, def)?;
+            tx.commit()?;
+            Ok(out)
+        })?;
+        if let Some(row) = write_back {
+            // Only a cache: a busy database or a read-only file costs the next read time, not
+            // correctness.
+            if let Err(e) = self.read(|c| partition_status::write_back(c, asset, row)) {
+                tracing::debug!(target: "stemma::instance", "partition status not cached: {e}");
+            }
+        }
+        Ok(status)
     }
 
     /// The last final failure of every asset partition that ever failed.
@@ -885,6 +911,7 @@ mod tests {
                             pid: u32::MAX - 1,
                             host: me.host.clone(),
                             process_start: Some(1),
+                            backfill: None,
                         },
                     )
                     .run(&run),

@@ -120,6 +120,77 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     // than what the pass reads. The inputs digests move to recipe v2 (keyed, raw version
     // bytes), a third of the hashing per asset partition.
     Migration::Code(compact_v4),
+    // v5: partitions at scale, backfills, dynamic partitions and schedules.
+    Migration::Sql(
+        r"
+    -- What changed for an asset since a given event, for the partition status kept as ranges.
+    CREATE INDEX asset_latest_by_event   ON asset_latest (asset_key, event_id);
+    CREATE INDEX asset_failures_by_event ON asset_failures (asset_key, event_id);
+
+    -- Partition status as ranges of positions, as of an event id, for one definition
+    -- (fingerprint). A cache of asset_latest and asset_failures, brought up to date on read.
+    CREATE TABLE partition_status_cache (
+        asset_key      TEXT    PRIMARY KEY,
+        fingerprint    TEXT    NOT NULL,
+        through_event  INTEGER NOT NULL,
+        materialized   BLOB    NOT NULL,
+        failed         BLOB    NOT NULL
+    ) WITHOUT ROWID;
+
+    ALTER TABLE runs ADD COLUMN backfill_id TEXT;
+    CREATE INDEX runs_by_backfill ON runs (backfill_id);
+
+    CREATE TABLE backfills (
+        backfill_id   TEXT    PRIMARY KEY,
+        status        TEXT    NOT NULL,
+        selection     TEXT    NOT NULL,
+        partitions    TEXT    NOT NULL,
+        reprocess     TEXT    NOT NULL,
+        newest_first  INTEGER NOT NULL,
+        concurrency   INTEGER,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        message       TEXT
+    ) WITHOUT ROWID;
+
+    -- Keys of dynamic partitions definitions; `added` (the event id) orders them.
+    CREATE TABLE dynamic_partitions (
+        definition  TEXT    NOT NULL,
+        key         TEXT    NOT NULL,
+        added       INTEGER NOT NULL,
+        PRIMARY KEY (definition, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE schedules (
+        name        TEXT    PRIMARY KEY,
+        running     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One row per (schedule, tick): the first daemon to claim a tick owns it.
+    CREATE TABLE schedule_ticks (
+        schedule    TEXT    NOT NULL,
+        tick        INTEGER NOT NULL,
+        daemon      TEXT    NOT NULL,
+        state       TEXT    NOT NULL,
+        run_id      TEXT,
+        partition   TEXT,
+        message     TEXT,
+        event_id    INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (schedule, tick)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE daemon_heartbeats (
+        daemon          TEXT    PRIMARY KEY,
+        pid             INTEGER NOT NULL,
+        host            TEXT    NOT NULL,
+        started_at      INTEGER NOT NULL,
+        last_heartbeat  INTEGER NOT NULL,
+        stopped_at      INTEGER
+    ) WITHOUT ROWID;
+    ",
+    ),
 ];
 
 fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -168,12 +168,13 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             pid,
             host,
             process_start,
+            backfill,
         } => {
             let config = serde_json::to_string(config).unwrap_or_else(|_| "{}".into());
             tx.prepare_cached(
                 "INSERT INTO runs (run_id, status, selection, partition, config, steps, started_at,
-                                   pid, host, process_start)
-                 VALUES (?1, 'started', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                   pid, host, process_start, backfill_id)
+                 VALUES (?1, 'started', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 run_id,
@@ -184,7 +185,8 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 event.timestamp,
                 pid,
                 host,
-                process_start.map(|s| s as i64)
+                process_start.map(|s| s as i64),
+                backfill
             ])?;
         }
         EventKind::RunEnded { status, message } => {
@@ -288,6 +290,104 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 .execute(params![asset])?;
             tx.prepare_cached("DELETE FROM asset_failures WHERE asset_key = ?1")?
                 .execute(params![asset])?;
+            tx.prepare_cached("DELETE FROM partition_status_cache WHERE asset_key = ?1")?
+                .execute(params![asset])?;
+        }
+        EventKind::BackfillRequested(b) => {
+            let partitions = serde_json::to_string(&b.partitions).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached(
+                "INSERT INTO backfills (backfill_id, status, selection, partitions, reprocess,
+                     newest_first, concurrency, created_at, updated_at)
+                 VALUES (?1, 'requested', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![
+                b.backfill,
+                b.selection,
+                partitions,
+                b.reprocess,
+                b.newest_first,
+                b.concurrency,
+                event.timestamp
+            ])?;
+        }
+        EventKind::BackfillUpdated {
+            backfill,
+            status,
+            message,
+        } => {
+            tx.prepare_cached(
+                "UPDATE backfills SET status = ?2, message = ?3, updated_at = ?4
+                 WHERE backfill_id = ?1",
+            )?
+            .execute(params![backfill, status, message, event.timestamp])?;
+        }
+        EventKind::DynamicPartitionsChanged {
+            definition,
+            added,
+            removed,
+        } => {
+            let mut add = tx.prepare_cached(
+                "INSERT INTO dynamic_partitions (definition, key, added) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (definition, key) DO NOTHING",
+            )?;
+            for key in added {
+                add.execute(params![definition, key, id])?;
+            }
+            let mut remove = tx.prepare_cached(
+                "DELETE FROM dynamic_partitions WHERE definition = ?1 AND key = ?2",
+            )?;
+            for key in removed {
+                remove.execute(params![definition, key])?;
+            }
+        }
+        EventKind::ScheduleStateChanged { schedule, running } => {
+            tx.prepare_cached(
+                "INSERT INTO schedules (name, running, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET running = excluded.running,
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![schedule, running, event.timestamp])?;
+        }
+        EventKind::ScheduleTick(t) => {
+            // The first claim of a tick wins; later events about it count only from the daemon
+            // that owns it.
+            tx.prepare_cached(
+                "INSERT INTO schedule_ticks (schedule, tick, daemon, state, run_id, partition,
+                     message, event_id, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (schedule, tick) DO UPDATE SET
+                     state = excluded.state, run_id = COALESCE(excluded.run_id, run_id),
+                     partition = COALESCE(excluded.partition, partition),
+                     message = excluded.message, event_id = excluded.event_id,
+                     updated_at = excluded.updated_at
+                 WHERE schedule_ticks.daemon = excluded.daemon AND excluded.state <> 'claimed'",
+            )?
+            .execute(params![
+                t.schedule,
+                t.tick,
+                t.daemon,
+                t.state,
+                t.run_id,
+                t.partition,
+                t.message,
+                id,
+                event.timestamp
+            ])?;
+        }
+        EventKind::DaemonHeartbeat {
+            daemon,
+            pid,
+            host,
+            stopping,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO daemon_heartbeats (daemon, pid, host, started_at, last_heartbeat,
+                     stopped_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END)
+                 ON CONFLICT (daemon) DO UPDATE SET last_heartbeat = excluded.last_heartbeat,
+                     stopped_at = excluded.stopped_at",
+            )?
+            .execute(params![daemon, pid, host, event.timestamp, stopping])?;
         }
         _ => {}
     }

@@ -209,6 +209,16 @@ impl PartitionsDefinition {
         }
     }
 
+    /// A digest of what fixes each key's position, for definitions whose status the instance
+    /// keeps as ranges of positions between reads (time windows: a million keys cost a
+    /// million parses to place once, then only what changed). `None`: placed afresh each time.
+    pub fn fingerprint(&self) -> Option<String> {
+        match self {
+            PartitionsDefinition::TimeWindow(t) => Some(t.fingerprint()),
+            _ => None,
+        }
+    }
+
     /// A short human description, e.g. `static (3): eu, us, apac`.
     pub fn describe(&self) -> String {
         match self {

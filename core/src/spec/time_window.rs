@@ -516,6 +516,27 @@ impl TimeWindows {
         (a <= b).then_some(a..b + 1)
     }
 
+    /// What fixes the position of every key: equal fingerprints mean a key has the same
+    /// position in both definitions (the instant an open-ended one was evaluated at does not
+    /// count; its end offset does).
+    pub fn fingerprint(&self) -> String {
+        let end = match self.end {
+            End::At(t) => format!("at {t}"),
+            End::AsOf { offset, .. } => format!("as-of{offset:+}"),
+        };
+        format!(
+            "time-window v1 {} {} {} {end} {:?} {} {} {} {}",
+            self.cadence.name(),
+            self.tz.name(),
+            self.start,
+            self.format(),
+            self.minute_offset,
+            self.hour_offset,
+            self.week_start,
+            self.day_offset
+        )
+    }
+
     pub fn describe(&self) -> String {
         let first = self
             .key_at(0)

@@ -406,3 +406,96 @@ async fn three_dimensional_partitions() {
         "{err}"
     );
 }
+
+/// Partition status as ranges: materialized, failed (until a later success), in progress while
+/// a run holds the step, missing otherwise; kept between reads and dropped by a wipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_status_as_ranges() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use stemma::instance::PartitionState;
+    static BROKEN: AtomicBool = AtomicBool::new(true);
+    static HOLD: AtomicBool = AtomicBool::new(false);
+    let days = || stemma::TimeWindows::daily("2026-01-01").end("2026-02-01");
+    let fx = Fixture::new(
+        Definitions::new().assets([AssetDef::builder("daily")
+            .partitions(days())
+            .compute_blocking(|ctx, _| {
+                let p = ctx.partition_key().unwrap_or_default().to_owned();
+                if p == "2026-01-13" && BROKEN.load(Ordering::SeqCst) {
+                    return Err(stemma::Error::Plan("the 13th is broken".into()));
+                }
+                while p == "2026-01-25" && HOLD.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Ok(stemma::Json(p))
+            })
+            .build()]),
+    );
+    let key = stemma::AssetKey::parse("daily").unwrap();
+    let def = days().into();
+    let status = || fx.engine.instance().partition_status(&key, &def).unwrap();
+    let ranges = |set: stemma::ranges::RangeSet| {
+        set.ranges()
+            .map(|r| (*r.start(), *r.end()))
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(ranges(status().missing()), [(0, 30)]);
+    let (outcome, _) = fx
+        .run(Materialize::new("daily").partition_range("2026-01-01", "2026-01-10"))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(ranges(status().materialized), [(0, 9)]);
+    assert_eq!(ranges(status().missing()), [(10, 30)]);
+
+    let (outcome, _) = fx
+        .run(Materialize::new("daily").partition_range("2026-01-11", "2026-01-20"))
+        .await;
+    assert_eq!(outcome.status, RunStatus::Failure);
+    let s = status();
+    assert_eq!(ranges(s.materialized.clone()), [(0, 11), (13, 19)]);
+    assert_eq!(ranges(s.failed.clone()), [(12, 12)]);
+    assert_eq!(s.state(12), PartitionState::Failed);
+
+    BROKEN.store(false, Ordering::SeqCst);
+    fx.run(Materialize::new("daily").partition("2026-01-13"))
+        .await;
+    let s = status();
+    assert_eq!(ranges(s.materialized.clone()), [(0, 19)]);
+    assert!(s.failed.is_empty());
+
+    // In progress while a run holds the 25th.
+    HOLD.store(true, Ordering::SeqCst);
+    let engine = fx.engine.clone();
+    let run = tokio::spawn(async move {
+        engine
+            .materialize(
+                Materialize::new("daily").partition("2026-01-25"),
+                Arc::new(stemma::NoObserver),
+            )
+            .await
+    });
+    let mut seen = false;
+    for _ in 0..400 {
+        if status().state(24) == PartitionState::InProgress {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    HOLD.store(false, Ordering::SeqCst);
+    run.await.unwrap().unwrap();
+    assert!(seen, "the 25th never showed as in progress");
+    assert_eq!(status().state(24), PartitionState::Materialized);
+
+    // The cache agrees with a fresh fold; a wipe drops it.
+    let fresh = {
+        let conn = rusqlite::Connection::open(fx.engine.instance().db_path()).unwrap();
+        conn.execute("DELETE FROM partition_status_cache", [])
+            .unwrap();
+        status()
+    };
+    assert_eq!(fresh, status());
+    fx.engine.wipe("daily").await.unwrap();
+    assert_eq!(ranges(status().missing()), [(0, 30)]);
+}

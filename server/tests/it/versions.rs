@@ -479,6 +479,7 @@ async fn gc_keeps_what_the_policy_says_and_verify_finds_what_changed_on_disk() {
                     pid: me.pid,
                     host: me.host,
                     process_start: me.start,
+                    backfill: None,
                 },
             )
             .run(&stemma::RunId::new()),
