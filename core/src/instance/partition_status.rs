@@ -109,7 +109,7 @@ pub(super) fn read(
     if through > since {
         let mut stmt = conn.prepare_cached(
             "SELECT partition, event_id, 0 FROM asset_latest
-               WHERE asset_key = ?1 AND event_id > ?2 AND event_id <= ?3 AND value_kind <> 'nothing'
+               WHERE asset_key = ?1 AND event_id > ?2 AND event_id <= ?3
              UNION ALL
              SELECT partition, event_id, 1 FROM asset_failures
                WHERE asset_key = ?1 AND event_id > ?2 AND event_id <= ?3
