@@ -35,6 +35,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as stemma;
 
+pub mod backfill;
 pub mod check;
 pub mod config;
 pub mod decision;
@@ -58,6 +59,7 @@ pub mod staleness;
 pub mod status;
 pub mod value;
 
+pub use backfill::{Backfill, Reprocess};
 pub use check::{CheckResult, Severity};
 pub use config::{ConfigField, ConfigKind, RunConfig};
 pub use definitions::{AssetBuilder, AssetDef, CheckBuilder, CheckDef, Definitions, Inputs};

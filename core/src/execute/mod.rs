@@ -163,6 +163,24 @@ pub struct RunOutcome {
     pub duration: Duration,
 }
 
+impl RunOutcome {
+    /// The outcome of a run that had nothing to do.
+    pub fn empty() -> Self {
+        RunOutcome {
+            run_id: RunId::default(),
+            status: RunStatus::Success,
+            steps: 0,
+            succeeded: 0,
+            up_to_date: 0,
+            failed: Vec::new(),
+            skipped: 0,
+            checks_passed: 0,
+            checks_failed: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
 /// Everything the steps of one run share.
 pub(crate) struct Run {
     pub(crate) graph: Arc<AssetGraph>,

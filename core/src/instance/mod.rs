@@ -10,6 +10,7 @@
 //! * On open, runs left `started` by a process that no longer exists (killed, machine
 //!   rebooted) are ended as failures, so the instance never shows a ghost run.
 
+mod orchestration;
 mod partition_status;
 mod process;
 mod retention;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
@@ -345,6 +347,33 @@ impl Instance {
             }
         }
         Ok(status)
+    }
+
+    /// The last final failure of one asset partition, if it ever failed.
+    pub fn latest_failure(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&PartitionKey>,
+    ) -> Result<Option<FailureRecord>> {
+        let row: Option<(i64, Option<String>, i64, String)> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT event_id, run_id, ts, error FROM asset_failures
+                 WHERE asset_key = ?1 AND partition = ?2",
+            )?
+            .query_row(
+                params![asset.as_str(), partition.map_or("", |p| p.as_str())],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+        })?;
+        Ok(row.map(|(event_id, run_id, ts, error)| FailureRecord {
+            asset: asset.clone(),
+            partition: partition.cloned(),
+            event_id,
+            run_id: run_id.as_deref().map(RunId::from_string),
+            timestamp: ts,
+            error,
+        }))
     }
 
     /// The last final failure of every asset partition that ever failed.

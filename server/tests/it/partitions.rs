@@ -499,3 +499,138 @@ async fn partition_status_as_ranges() {
     fx.engine.wipe("daily").await.unwrap();
     assert_eq!(ranges(status().missing()), [(0, 30)]);
 }
+
+/// Backfills: newest partitions first, only what is missing (or failed), recorded; a cancel
+/// from outside stops the run, and resuming runs every left partition exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfills_reprocess_cancel_and_resume() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use stemma::{Backfill, EventKind, Reprocess};
+    static BROKEN: AtomicBool = AtomicBool::new(true);
+    static SLOW: AtomicBool = AtomicBool::new(false);
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let days = || stemma::TimeWindows::daily("2026-01-01").end("2026-03-02");
+    let fx = Fixture::new(Definitions::new().assets([
+        AssetDef::builder("raw")
+            .partitions(days())
+            .compute_blocking(|ctx, _| {
+                let p = ctx.partition_key().unwrap_or_default().to_owned();
+                if p == "2026-01-13" && BROKEN.load(Ordering::SeqCst) {
+                    return Err(stemma::Error::Plan("the 13th is broken".into()));
+                }
+                STARTED.fetch_add(1, Ordering::SeqCst);
+                if SLOW.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Ok(stemma::Json(p))
+            })
+            .build(),
+        AssetDef::builder("clean")
+            .partitions(days())
+            .input("raw")
+            .compute_blocking(|_, inputs| {
+                let raw: stemma::Json<String> = inputs.get("raw")?;
+                Ok::<_, stemma::Error>(raw)
+            })
+            .build(),
+    ]));
+    // Some days exist already.
+    fx.run(Materialize::new("*").partition_range("2026-01-01", "2026-01-05"))
+        .await;
+
+    let backfill = || Backfill::new("*").range("2026-01-01", "2026-01-31");
+    let dry = fx.engine.plan_backfill(&backfill()).unwrap();
+    assert_eq!((dry.targets, dry.left_out), (62, 10));
+    assert_eq!(dry.plan.steps.len(), 52);
+
+    let (outcome, events) = {
+        let observer = Arc::new(crate::Collect::default());
+        let outcome = fx
+            .engine
+            .backfill(backfill().concurrency(1), observer.clone())
+            .await
+            .unwrap();
+        let events = observer.0.lock().unwrap().clone();
+        (outcome, events)
+    };
+    assert_eq!(outcome.run.status, RunStatus::Failure);
+    assert_eq!(outcome.run.succeeded, 50, "{:?}", outcome.run);
+    // Newest first: the 31st of `raw`, then its `clean`, then the 30th.
+    let started: Vec<String> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StepStarted { .. }))
+        .filter_map(|e| e.step_label())
+        .take(3)
+        .collect();
+    assert_eq!(started, ["raw[2026-01-31]", "clean[2026-01-31]", "raw[2026-01-30]"]);
+    let record = fx.engine.instance().find_backfill(&outcome.backfill).unwrap();
+    assert_eq!(record.status, "failed");
+
+    // Only the failed day (and what it blocked) is reprocessed.
+    BROKEN.store(false, Ordering::SeqCst);
+    let failed = fx
+        .engine
+        .plan_backfill(&backfill().reprocess(Reprocess::Failed))
+        .unwrap();
+    let labels: Vec<String> = failed.plan.steps.iter().map(|s| s.label()).collect();
+    assert_eq!(labels, ["raw[2026-01-13]"]);
+    let missing = fx.engine.plan_backfill(&backfill()).unwrap();
+    assert_eq!(missing.plan.steps.len(), 2);
+
+    // A long backfill canceled from outside, then resumed.
+    SLOW.store(true, Ordering::SeqCst);
+    STARTED.store(0, Ordering::SeqCst);
+    let engine = fx.engine.clone();
+    let long = tokio::spawn(async move {
+        engine
+            .backfill(
+                Backfill::new("*")
+                    .range("2026-02-01", "2026-03-01")
+                    .reprocess(Reprocess::All)
+                    .concurrency(1),
+                Arc::new(stemma::NoObserver),
+            )
+            .await
+    });
+    while STARTED.load(Ordering::SeqCst) < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let id = fx.engine.instance().backfills(1).unwrap()[0].id.clone();
+    let asked = fx.engine.cancel_backfill(&id[..8]).await.unwrap();
+    assert_eq!(asked.status, "canceling");
+    let canceled = long.await.unwrap().unwrap();
+    assert_eq!(canceled.run.status, RunStatus::Canceled);
+    assert_eq!(fx.engine.instance().find_backfill(&id).unwrap().status, "canceled");
+    let done_before = canceled.run.succeeded;
+    assert!(done_before > 0 && done_before < 58, "{done_before}");
+
+    let resumed = fx
+        .engine
+        .resume_backfill(&id, Default::default(), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(resumed.run.status, RunStatus::Success);
+    assert_eq!(resumed.left_out, done_before);
+    assert_eq!(resumed.run.succeeded + done_before, 58);
+    assert_eq!(fx.engine.instance().find_backfill(&id).unwrap().status, "completed");
+    // Every partition of the backfill was materialized by exactly one of its runs.
+    let runs = fx.engine.instance().backfill_runs(&id).unwrap();
+    assert_eq!(runs.len(), 2);
+    let mut seen = std::collections::HashMap::new();
+    for run in &runs {
+        for e in fx.engine.instance().run_events(&run.run_id).unwrap() {
+            if matches!(e.kind, EventKind::Materialization(_)) {
+                *seen.entry(e.step_label().unwrap()).or_insert(0) += 1;
+            }
+        }
+    }
+    assert_eq!(seen.len(), 58);
+    assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+    // A completed backfill is not resumed.
+    let err = fx
+        .engine
+        .resume_backfill(&id, Default::default(), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("has completed"), "{err}");
+}

@@ -1,0 +1,431 @@
+//! Backfills: many partitions of a selection in one run, recorded in the instance so that a
+//! crashed or canceled backfill can be resumed without running any partition twice.
+//!
+//! A backfill is a [`Materialize`] request with three differences:
+//!
+//! * **What to reprocess.** `missing` (the default) runs the targets that are not
+//!   materialized — never materialized, or whose last attempt failed; `failed` only those
+//!   whose last attempt failed; `all` every target, forced. Targets left out stay readable
+//!   for the steps that run (their committed materializations are loaded).
+//! * **Newest first.** Among steps ready to start, the newest partitions go first (then plan
+//!   order, so a partition's downstream steps follow it before older partitions start).
+//! * **Recorded.** `backfill_requested` is appended before the run, the run carries the
+//!   backfill's id, and `backfill_updated` records how it ended. Resuming plans the same
+//!   targets again and also leaves out every step a run of this backfill already committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::event::{BackfillRequest, Event, EventKind, RunStatus};
+use crate::execute::{Materialize, RunObserver, RunOutcome};
+use crate::instance::{BackfillRecord, PartitionState};
+use crate::plan::{Plan, StepFilter, targets};
+use crate::spec::PartitionKey;
+
+/// Which targets a backfill runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reprocess {
+    /// Targets not materialized: never materialized, or last attempt failed.
+    #[default]
+    Missing,
+    /// Targets whose last attempt failed.
+    Failed,
+    /// Every target, recomputed even when up to date.
+    All,
+}
+
+impl Reprocess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reprocess::Missing => "missing",
+            Reprocess::Failed => "failed",
+            Reprocess::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "missing" => Ok(Reprocess::Missing),
+            "failed" => Ok(Reprocess::Failed),
+            "all" => Ok(Reprocess::All),
+            other => Err(Error::Plan(format!(
+                "--reprocess {other:?}: expected missing, failed or all"
+            ))),
+        }
+    }
+}
+
+/// A request to backfill a selection over partitions.
+#[derive(Debug, Clone)]
+pub struct Backfill {
+    selection: String,
+    partitions: Vec<String>,
+    reprocess: Reprocess,
+    newest_first: bool,
+    concurrency: Option<usize>,
+    cancel: CancellationToken,
+}
+
+impl Backfill {
+    pub fn new(selection: impl Into<String>) -> Self {
+        Backfill {
+            selection: selection.into(),
+            partitions: Vec::new(),
+            reprocess: Reprocess::Missing,
+            newest_first: true,
+            concurrency: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Partition arguments as `materialize` takes them: keys, `FROM...TO`, `*`.
+    pub fn partitions<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.partitions.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// The partitions from `from` to `to`, inclusive.
+    pub fn range(mut self, from: &str, to: &str) -> Self {
+        self.partitions
+            .push(format!("{from}{}{to}", crate::plan::RANGE_SEPARATOR));
+        self
+    }
+
+    pub fn reprocess(mut self, reprocess: Reprocess) -> Self {
+        self.reprocess = reprocess;
+        self
+    }
+
+    /// Oldest partitions first instead.
+    pub fn newest_first(mut self, yes: bool) -> Self {
+        self.newest_first = yes;
+        self
+    }
+
+    /// At most `n` steps at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n.max(1));
+        self
+    }
+
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    fn from_record(record: &BackfillRecord) -> Result<Self> {
+        Ok(Backfill {
+            selection: record.selection.clone(),
+            partitions: record.partitions.clone(),
+            reprocess: Reprocess::parse(&record.reprocess)?,
+            newest_first: record.newest_first,
+            concurrency: record.concurrency.map(|c| c as usize),
+            cancel: CancellationToken::new(),
+        })
+    }
+}
+
+/// What a backfill would run.
+#[derive(Debug, Clone)]
+pub struct BackfillPlan {
+    /// Every (asset, partition) the selection and partitions cover.
+    pub targets: usize,
+    /// Targets left out: already materialized (or, resuming, done by this backfill).
+    pub left_out: usize,
+    /// The steps to run, in plan order.
+    pub plan: Plan,
+}
+
+/// How a backfill (or one resumption of it) went.
+#[derive(Debug, Clone)]
+pub struct BackfillOutcome {
+    pub backfill: String,
+    pub targets: usize,
+    pub left_out: usize,
+    pub run: RunOutcome,
+}
+
+/// How often a running backfill checks whether it was asked to cancel.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
+
+impl Engine {
+    /// What `backfill` would run, without running or recording anything (`--dry-run`).
+    pub fn plan_backfill(&self, backfill: &Backfill) -> Result<BackfillPlan> {
+        let (exclude, targets) = self.left_out(backfill, None)?;
+        let left_out = exclude.len();
+        let plan = self.plan(&self.request(backfill, exclude, None))?;
+        Ok(BackfillPlan {
+            targets,
+            left_out,
+            plan,
+        })
+    }
+
+    /// Records a backfill and runs it.
+    pub async fn backfill(
+        &self,
+        backfill: Backfill,
+        observer: Arc<dyn RunObserver>,
+    ) -> Result<BackfillOutcome> {
+        // Plan first: a backfill that cannot be planned is not recorded.
+        self.plan_backfill(&backfill)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let request = BackfillRequest {
+            backfill: id.clone(),
+            selection: backfill.selection.clone(),
+            partitions: backfill.partitions.clone(),
+            reprocess: backfill.reprocess.as_str().into(),
+            newest_first: backfill.newest_first,
+            concurrency: backfill.concurrency.map(|c| c as u32),
+        };
+        self.instance()
+            .append(vec![Event::new(
+                self.now(),
+                EventKind::BackfillRequested(request),
+            )])
+            .await?;
+        self.run_backfill(&id, backfill, observer).await
+    }
+
+    /// Runs a recorded backfill again (after a crash, a failure or a cancel): the same targets,
+    /// leaving out everything its earlier runs committed.
+    pub async fn resume_backfill(
+        &self,
+        id: &str,
+        cancel: CancellationToken,
+        observer: Arc<dyn RunObserver>,
+    ) -> Result<BackfillOutcome> {
+        let record = self.instance().find_backfill(id)?;
+        if self.instance().backfill_is_live(&record.id)? {
+            return Err(Error::Plan(format!(
+                "backfill {} is running (run {}); cancel it first",
+                short(&record.id),
+                self.instance()
+                    .backfill_runs(&record.id)?
+                    .first()
+                    .map_or("?", |r| r.run_id.short())
+            )));
+        }
+        if record.status == "completed" {
+            return Err(Error::Plan(format!(
+                "backfill {} has completed; start a new one to reprocess",
+                short(&record.id)
+            )));
+        }
+        let backfill = Backfill::from_record(&record)?.cancel_token(cancel);
+        self.run_backfill(&record.id, backfill, observer).await
+    }
+
+    /// Asks a backfill to stop: its running process cancels the run (within a quarter of a
+    /// second); a backfill with no live run is marked canceled at once.
+    pub async fn cancel_backfill(&self, id: &str) -> Result<BackfillRecord> {
+        let record = self.instance().find_backfill(id)?;
+        if matches!(record.status.as_str(), "completed" | "canceled") {
+            return Err(Error::Plan(format!(
+                "backfill {} has already {}",
+                short(&record.id),
+                if record.status == "completed" {
+                    "completed"
+                } else {
+                    "been canceled"
+                }
+            )));
+        }
+        let status = if self.instance().backfill_is_live(&record.id)? {
+            "canceling"
+        } else {
+            "canceled"
+        };
+        self.update_backfill(&record.id, status, Some("canceled by request".into()))
+            .await?;
+        self.instance().find_backfill(&record.id)
+    }
+
+    async fn run_backfill(
+        &self,
+        id: &str,
+        backfill: Backfill,
+        observer: Arc<dyn RunObserver>,
+    ) -> Result<BackfillOutcome> {
+        let (exclude, targets) = self.left_out(&backfill, Some(id))?;
+        let left_out = exclude.len();
+        self.update_backfill(id, "running", None).await?;
+        let cancel = backfill.cancel.clone();
+        let request = self.request(&backfill, exclude, Some(id));
+        // Another process may ask for a cancel through the instance.
+        let watch = {
+            let engine = self.clone();
+            let id = id.to_owned();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(CANCEL_POLL).await;
+                    match engine.instance().find_backfill(&id) {
+                        Ok(r) if r.status == "canceling" || r.status == "canceled" => {
+                            cancel.cancel();
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        };
+        let result = if targets == left_out {
+            // Nothing left to do: record an empty success without a run.
+            None
+        } else {
+            Some(self.materialize(request, observer).await)
+        };
+        watch.abort();
+        let run = match result {
+            None => {
+                self.update_backfill(id, "completed", Some("nothing left to run".into()))
+                    .await?;
+                return Ok(BackfillOutcome {
+                    backfill: id.to_owned(),
+                    targets,
+                    left_out,
+                    run: RunOutcome::empty(),
+                });
+            }
+            Some(Err(e)) => {
+                self.update_backfill(id, "failed", Some(e.to_string()))
+                    .await?;
+                return Err(e);
+            }
+            Some(Ok(run)) => run,
+        };
+        let (status, message) = match run.status {
+            RunStatus::Success => ("completed", None),
+            RunStatus::Canceled => ("canceled", Some("canceled".to_owned())),
+            _ => (
+                "failed",
+                Some(format!(
+                    "{} step(s) failed, {} skipped",
+                    run.failed.len(),
+                    run.skipped
+                )),
+            ),
+        };
+        self.update_backfill(id, status, message).await?;
+        Ok(BackfillOutcome {
+            backfill: id.to_owned(),
+            targets,
+            left_out,
+            run,
+        })
+    }
+
+    async fn update_backfill(&self, id: &str, status: &str, message: Option<String>) -> Result<()> {
+        self.instance()
+            .append(vec![Event::new(
+                self.now(),
+                EventKind::BackfillUpdated {
+                    backfill: id.to_owned(),
+                    status: status.to_owned(),
+                    message,
+                },
+            )])
+            .await?;
+        Ok(())
+    }
+
+    fn request(&self, backfill: &Backfill, exclude: StepFilter, id: Option<&str>) -> Materialize {
+        let mut request = Materialize::new(backfill.selection.clone())
+            .partitions(backfill.partitions.clone())
+            .force(backfill.reprocess == Reprocess::All)
+            .newest_first(backfill.newest_first)
+            .cancel_token(backfill.cancel.clone());
+        if let Some(n) = backfill.concurrency {
+            request = request.concurrency(n);
+        }
+        request.exclude = Some(Arc::new(exclude));
+        request.backfill = id.map(str::to_owned);
+        request
+    }
+
+    /// The targets to leave out, and how many targets there are.
+    fn left_out(&self, backfill: &Backfill, resuming: Option<&str>) -> Result<(StepFilter, usize)> {
+        let graph = self.graph();
+        let (_, selected) = self.select(&backfill.selection)?;
+        if backfill.partitions.is_empty() {
+            return Err(Error::Plan(
+                "a backfill needs partitions: --from A --to B, or --partition KEY[,KEY...] \
+                 (`*` for all)"
+                    .into(),
+            ));
+        }
+        let all = targets(graph, &selected, &backfill.partitions)?;
+        let count = all.len();
+        let done = match resuming {
+            Some(id) => self.instance().backfill_done(id)?,
+            None => Default::default(),
+        };
+        let mut status: HashMap<usize, crate::instance::PartitionStatus> = HashMap::new();
+        let mut exclude = StepFilter::new();
+        for (n, p) in all {
+            let key = graph.key(n);
+            if done.contains(&(key.as_str().to_owned(), p.clone())) {
+                exclude.insert((n, p));
+                continue;
+            }
+            if backfill.reprocess == Reprocess::All {
+                continue;
+            }
+            let state = self.target_state(n, p.as_ref(), &mut status)?;
+            let keep = match backfill.reprocess {
+                Reprocess::Missing => state != PartitionState::Materialized,
+                Reprocess::Failed => state == PartitionState::Failed,
+                Reprocess::All => true,
+            };
+            if !keep {
+                exclude.insert((n, p));
+            }
+        }
+        Ok((exclude, count))
+    }
+
+    fn target_state(
+        &self,
+        n: usize,
+        partition: Option<&PartitionKey>,
+        cache: &mut HashMap<usize, crate::instance::PartitionStatus>,
+    ) -> Result<PartitionState> {
+        let graph = self.graph();
+        let key = graph.key(n);
+        let (Some(def), Some(p)) = (graph.spec(n).partitions.as_ref(), partition) else {
+            let latest = self.instance().latest(key, None)?;
+            let failed = self
+                .instance()
+                .latest_failure(key, None)?
+                .is_some_and(|f| latest.as_ref().is_none_or(|m| f.event_id > m.event_id));
+            return Ok(match (failed, latest) {
+                (true, _) => PartitionState::Failed,
+                (false, Some(_)) => PartitionState::Materialized,
+                (false, None) => PartitionState::Missing,
+            });
+        };
+        if !cache.contains_key(&n) {
+            let s = self.instance().partition_status(key, def)?;
+            cache.insert(n, s);
+        }
+        Ok(match def.index_of(p.as_str()) {
+            Some(i) => cache[&n].state(i as u64),
+            None => PartitionState::Missing,
+        })
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
