@@ -122,6 +122,10 @@ impl Backfill {
         self
     }
 
+    pub fn is_newest_first(&self) -> bool {
+        self.newest_first
+    }
+
     fn from_record(record: &BackfillRecord) -> Result<Self> {
         Ok(Backfill {
             selection: record.selection.clone(),

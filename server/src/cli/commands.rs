@@ -286,7 +286,11 @@ pub(crate) async fn materialize(
     let result = engine.materialize(request, progress.clone()).await;
     progress.finish();
     watcher.abort();
-    let outcome = result?;
+    report_run(&result?, printer)
+}
+
+/// Prints how a run went (a line, or JSON) and maps it to the exit code.
+pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliResult {
     let run = outcome.run_id.short().to_owned();
     let elapsed = duration(outcome.duration.as_secs_f64() * 1000.0);
     if printer.json {
@@ -360,7 +364,7 @@ pub(crate) async fn materialize(
 
 /// First Ctrl-C: cancel (no new steps; running ones are abandoned before they commit).
 /// Second: exit at once.
-async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
+pub(crate) async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }

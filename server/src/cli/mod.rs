@@ -4,6 +4,7 @@
 //! downstream) · 2 bad input (selection, config, definitions, usage) · 3 the environment
 //! (instance, storage, files) · 4 a bug in Stemma · 130 canceled.
 
+mod backfill;
 mod commands;
 mod lifecycle;
 mod partitions;
@@ -197,6 +198,69 @@ enum Command {
     },
     /// Show the config fields `--config` accepts.
     Config,
+    /// Materialize many partitions of a selection in one recorded run: newest partitions
+    /// first, only what is not materialized yet (--reprocess), resumable after a crash or a
+    /// cancel. Subcommands inspect and steer recorded backfills.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backfill {
+        #[command(subcommand)]
+        command: Option<BackfillCommand>,
+        #[command(flatten)]
+        args: BackfillArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct BackfillArgs {
+    #[arg(long, short, help = SELECT_HELP)]
+    select: Option<String>,
+    /// The first partition (inclusive).
+    #[arg(long, value_name = "KEY", requires = "to")]
+    from: Option<String>,
+    /// The last partition (inclusive).
+    #[arg(long, value_name = "KEY", requires = "from")]
+    to: Option<String>,
+    /// Partitions: KEY, or KEY1,KEY2 (repeatable); `*` for all of them.
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    partition: Vec<String>,
+    /// missing: targets not materialized (never, or last attempt failed); failed: only those
+    /// whose last attempt failed; all: every target, recomputed.
+    #[arg(long, value_enum, default_value_t = ReprocessArg::Missing)]
+    reprocess: ReprocessArg,
+    /// At most N steps at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: Option<u32>,
+    /// Start the oldest partitions first (default: newest first).
+    #[arg(long)]
+    oldest_first: bool,
+    /// Print what would run, in order; run nothing and record nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReprocessArg {
+    Missing,
+    Failed,
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackfillCommand {
+    /// Recent backfills, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One backfill: what it covers, its state and its runs.
+    Show {
+        /// A backfill id or a unique prefix of one.
+        id: String,
+    },
+    /// Stop a backfill: its run starts no new steps and ends canceled.
+    Cancel { id: String },
+    /// Run a crashed, failed or canceled backfill again; what its runs committed is left out.
+    Resume { id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -419,6 +483,43 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 } => sql::query(&engine, &sql, format, output.as_deref(), printer).await,
                 Command::Partitions { key } => partitions::partitions(&engine, &key, printer),
                 Command::Lineage { key, columns } => sql::lineage(&engine, &key, columns, printer),
+                Command::Backfill { command, args } => match command {
+                    Some(BackfillCommand::List { limit }) => {
+                        backfill::list(&engine, limit, printer)
+                    }
+                    Some(BackfillCommand::Show { id }) => backfill::show(&engine, &id, printer),
+                    Some(BackfillCommand::Cancel { id }) => {
+                        backfill::cancel(&engine, &id, printer).await
+                    }
+                    Some(BackfillCommand::Resume { id }) => {
+                        backfill::resume(&engine, &id, printer).await
+                    }
+                    None => {
+                        let Some(select) = args.select else {
+                            return Err(Failure {
+                                code: 2,
+                                message: "assets backfill needs --select (or a subcommand: list, show, cancel, resume)".into(),
+                            });
+                        };
+                        let partitions = backfill::partitions(args.from, args.to, args.partition)?;
+                        let mut request = stemma::Backfill::new(select)
+                            .partitions(partitions)
+                            .reprocess(match args.reprocess {
+                                ReprocessArg::Missing => stemma::Reprocess::Missing,
+                                ReprocessArg::Failed => stemma::Reprocess::Failed,
+                                ReprocessArg::All => stemma::Reprocess::All,
+                            })
+                            .newest_first(!args.oldest_first);
+                        if let Some(n) = args.concurrency {
+                            request = request.concurrency(n as usize);
+                        }
+                        if args.dry_run {
+                            backfill::dry_run(&engine, &request, printer)
+                        } else {
+                            backfill::start(&engine, request, printer).await
+                        }
+                    }
+                },
                 Command::List { .. } | Command::Config | Command::Graph { .. } => {
                     unreachable!("handled above")
                 }

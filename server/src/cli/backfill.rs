@@ -1,0 +1,268 @@
+//! `assets backfill`: many partitions of a selection in one recorded, resumable run; and
+//! `backfill list|show|cancel|resume`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use console::style;
+use serde_json::json;
+use stemma::backfill::{BackfillOutcome, BackfillPlan};
+use stemma::instance::BackfillRecord;
+use stemma::{Backfill, Engine};
+use tokio_util::sync::CancellationToken;
+
+use super::commands::{report_run, watch_ctrl_c};
+use super::printer::{Printer, age, local_time};
+use super::progress::Progress;
+use super::{CliResult, Failure};
+
+/// Steps of a dry run listed before "… and N more".
+const SHOWN_STEPS: usize = 12;
+
+pub(crate) fn dry_run(engine: &Engine, backfill: &Backfill, printer: Printer) -> CliResult {
+    let plan = engine.plan_backfill(backfill)?;
+    let per_asset = per_asset(&plan);
+    if printer.json {
+        printer.json_pretty(&json!({
+            "targets": plan.targets,
+            "left_out": plan.left_out,
+            "steps": plan.plan.steps.len(),
+            "assets": per_asset.iter().map(|(a, n)| json!({"asset": a, "steps": n})).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    printer.out(format!(
+        "Backfill would run {} step{} of {} targets ({} left out: already materialized):",
+        plan.plan.steps.len(),
+        if plan.plan.steps.len() == 1 { "" } else { "s" },
+        plan.targets,
+        plan.left_out
+    ));
+    for (asset, n) in &per_asset {
+        printer.out(format!("  {asset:<30} {n:>8}"));
+    }
+    let order = execution_order(&plan, backfill.is_newest_first());
+    if !order.is_empty() {
+        printer.out("First steps, in the order they would start:");
+        for label in order.iter().take(SHOWN_STEPS) {
+            printer.out(format!("  {label}"));
+        }
+        if order.len() > SHOWN_STEPS {
+            printer.out(format!("  … and {} more", order.len() - SHOWN_STEPS));
+        }
+    }
+    printer.out(style("Nothing was run (--dry-run).").dim());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn per_asset(plan: &BackfillPlan) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for step in &plan.plan.steps {
+        *out.entry(step.asset.to_string()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Labels in the order the backfill would start them, one step at a time.
+fn execution_order(plan: &BackfillPlan, newest_first: bool) -> Vec<String> {
+    let priority = |i: usize| if newest_first { plan.plan.steps[i].position } else { 0 };
+    let steps = &plan.plan.steps;
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
+    let mut ready = std::collections::BinaryHeap::new();
+    for i in 0..steps.len() {
+        if waiting[i] == 0 {
+            ready.push((priority(i), std::cmp::Reverse(i)));
+        }
+    }
+    let mut out = Vec::with_capacity(steps.len());
+    while let Some((_, std::cmp::Reverse(i))) = ready.pop() {
+        out.push(steps[i].label());
+        for &d in &steps[i].downstream {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push((priority(d), std::cmp::Reverse(d)));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) async fn start(engine: &Engine, backfill: Backfill, printer: Printer) -> CliResult {
+    let cancel = CancellationToken::new();
+    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let progress = Arc::new(Progress::new(printer));
+    let result = engine
+        .backfill(backfill.cancel_token(cancel), progress.clone())
+        .await;
+    progress.finish();
+    watcher.abort();
+    report(&result?, printer)
+}
+
+pub(crate) async fn resume(engine: &Engine, id: &str, printer: Printer) -> CliResult {
+    let cancel = CancellationToken::new();
+    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let progress = Arc::new(Progress::new(printer));
+    let result = engine.resume_backfill(id, cancel, progress.clone()).await;
+    progress.finish();
+    watcher.abort();
+    report(&result?, printer)
+}
+
+fn report(outcome: &BackfillOutcome, printer: Printer) -> CliResult {
+    let id = short(&outcome.backfill);
+    if !printer.json {
+        printer.out(format!(
+            "Backfill {id}: {} targets, {} left out (already materialized), {} to run",
+            outcome.targets,
+            outcome.left_out,
+            outcome.targets - outcome.left_out
+        ));
+    } else {
+        printer.json_line(&json!({
+            "backfill": outcome.backfill,
+            "targets": outcome.targets,
+            "left_out": outcome.left_out,
+        }));
+    }
+    if outcome.run.steps == 0 {
+        if !printer.json {
+            printer.out("Nothing left to run.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = report_run(&outcome.run, printer)?;
+    if code != ExitCode::SUCCESS && !printer.json {
+        printer.out(style(format!("  resume with: assets backfill resume {id}")).dim());
+    }
+    Ok(code)
+}
+
+pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult {
+    let backfills = engine.instance().backfills(limit)?;
+    if printer.json {
+        printer.json_pretty(&backfills.iter().map(record_json).collect::<Vec<_>>());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = printer.table(&["BACKFILL", "STATUS", "CREATED", "SELECTION", "PARTITIONS"]);
+    for b in &backfills {
+        table.add_row(vec![
+            short(&b.id).to_owned(),
+            b.status.clone(),
+            format!("{} ({})", local_time(b.created_at), age(b.created_at)),
+            b.selection.clone(),
+            format!("{} ({})", b.partitions.join(","), b.reprocess),
+        ]);
+    }
+    printer.out(table);
+    if backfills.is_empty() {
+        printer.err("No backfills yet: `assets backfill --select S --from A --to B` starts one.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
+    let record = engine.instance().find_backfill(id)?;
+    let runs = engine.instance().backfill_runs(&record.id)?;
+    if printer.json {
+        let mut out = record_json(&record);
+        out["runs"] = json!(
+            runs.iter()
+                .map(|r| json!({"run_id": r.run_id, "status": r.status, "steps": r.steps}))
+                .collect::<Vec<_>>()
+        );
+        printer.json_pretty(&out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    printer.out(format!("Backfill {}  {}", record.id, record.status));
+    printer.out(format!("  selection   {}", record.selection));
+    printer.out(format!(
+        "  partitions  {}  (reprocess {}, {})",
+        record.partitions.join(", "),
+        record.reprocess,
+        if record.newest_first {
+            "newest first"
+        } else {
+            "oldest first"
+        }
+    ));
+    printer.out(format!(
+        "  created     {} ({})",
+        local_time(record.created_at),
+        age(record.created_at)
+    ));
+    if let Some(m) = &record.message {
+        printer.out(format!("  message     {m}"));
+    }
+    for r in &runs {
+        printer.out(format!(
+            "  run {}  {}  {} steps",
+            r.run_id.short(),
+            r.status.as_str(),
+            r.steps
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliResult {
+    let record = engine.cancel_backfill(id).await?;
+    if printer.json {
+        printer.json_line(&record_json(&record));
+    } else if record.status == "canceling" {
+        printer.out(format!(
+            "Backfill {}: asked its run to stop (no new steps start).",
+            short(&record.id)
+        ));
+    } else {
+        printer.out(format!("Backfill {} canceled.", short(&record.id)));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_json(b: &BackfillRecord) -> serde_json::Value {
+    json!({
+        "backfill": b.id,
+        "status": b.status,
+        "selection": b.selection,
+        "partitions": b.partitions,
+        "reprocess": b.reprocess,
+        "newest_first": b.newest_first,
+        "concurrency": b.concurrency,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+        "message": b.message,
+    })
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+/// The partitions of `--from/--to` and `--partition`.
+pub(crate) fn partitions(
+    from: Option<String>,
+    to: Option<String>,
+    keys: Vec<String>,
+) -> Result<Vec<String>, Failure> {
+    let mut out = keys;
+    match (from, to) {
+        (Some(a), Some(b)) => out.push(format!("{a}{}{b}", stemma::plan::RANGE_SEPARATOR)),
+        (None, None) => {}
+        _ => {
+            return Err(Failure {
+                code: 2,
+                message: "--from and --to go together".into(),
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure {
+            code: 2,
+            message: "which partitions? --from A --to B, or --partition KEY[,KEY...] (`*` for all)"
+                .into(),
+        });
+    }
+    Ok(out)
+}
