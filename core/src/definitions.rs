@@ -527,6 +527,7 @@ pub struct Definitions {
     pub(crate) assets: Vec<AssetDef>,
     pub(crate) checks: Vec<CheckDef>,
     pub(crate) config: ConfigSpec,
+    pub(crate) schedules: Vec<crate::schedule::ScheduleDef>,
     pub(crate) problems: Vec<String>,
 }
 
@@ -555,6 +556,12 @@ impl Definitions {
         self
     }
 
+    /// Adds a schedule (`assets daemon` fires it).
+    pub fn schedule(mut self, schedule: crate::schedule::ScheduleDef) -> Self {
+        self.schedules.push(schedule);
+        self
+    }
+
     /// Declares a config field that `--config name=value` may set.
     pub fn config(mut self, field: ConfigField) -> Self {
         if let Err(e) = self.config.add(field) {
@@ -567,6 +574,7 @@ impl Definitions {
     pub fn merge(mut self, other: Definitions) -> Self {
         self.assets.extend(other.assets);
         self.checks.extend(other.checks);
+        self.schedules.extend(other.schedules);
         for field in other.config.fields().cloned().collect::<Vec<_>>() {
             self = self.config(field);
         }

@@ -431,6 +431,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until moved: for tests and for replaying a day of schedules.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(at: chrono::DateTime<chrono::Utc>) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(at.timestamp_micros()))
+    }
+
+    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.0
+            .store(at.timestamp_micros(), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0
+            .fetch_add(by.as_micros() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

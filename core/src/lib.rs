@@ -38,6 +38,7 @@ extern crate self as stemma;
 pub mod backfill;
 pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod decision;
 pub mod definitions;
 pub mod engine;

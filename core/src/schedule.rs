@@ -127,6 +127,111 @@ impl CronSchedule {
     }
 }
 
+/// Which partitions a schedule's runs materialize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TickPartitions {
+    /// The selection is unpartitioned.
+    None,
+    /// The newest window of the selected time-window assets completed at the tick
+    /// ("every night at 02:00, yesterday").
+    LatestCompleted,
+}
+
+/// A schedule: a cron expression in a time zone that materializes a selection.
+///
+/// ```ignore
+/// ScheduleDef::new("nightly", "0 2 * * *", "Europe/Berlin")
+///     .select("group:rag")
+///     .latest_completed_partition()
+///     .catch_up(CatchUp::UpTo(3))
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScheduleDef {
+    name: String,
+    cron: std::result::Result<CronSchedule, String>,
+    selection: String,
+    partitions: TickPartitions,
+    catch_up: CatchUp,
+    running_by_default: bool,
+    description: Option<String>,
+}
+
+impl ScheduleDef {
+    /// Ticks at `cron` (five fields, or six with seconds) in time zone `tz`.
+    pub fn new(name: &str, cron: &str, tz: &str) -> Self {
+        ScheduleDef {
+            name: name.to_owned(),
+            cron: CronSchedule::new(cron, tz).map_err(|e| e.to_string()),
+            selection: "*".into(),
+            partitions: TickPartitions::None,
+            catch_up: CatchUp::Latest,
+            running_by_default: false,
+            description: None,
+        }
+    }
+
+    /// What each tick materializes (default `*`).
+    pub fn select(mut self, selection: &str) -> Self {
+        self.selection = selection.to_owned();
+        self
+    }
+
+    /// Each tick materializes the newest partition completed at the tick time of the selected
+    /// time-window assets (which must share one definition).
+    pub fn latest_completed_partition(mut self) -> Self {
+        self.partitions = TickPartitions::LatestCompleted;
+        self
+    }
+
+    /// What to do with ticks missed while no daemon ran (default: fire only the latest).
+    pub fn catch_up(mut self, catch_up: CatchUp) -> Self {
+        self.catch_up = catch_up;
+        self
+    }
+
+    /// Runs without `assets schedules start` (default: stopped until started).
+    pub fn running_by_default(mut self) -> Self {
+        self.running_by_default = true;
+        self
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = Some(text.to_owned());
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn selection(&self) -> &str {
+        &self.selection
+    }
+
+    pub fn partitions(&self) -> TickPartitions {
+        self.partitions
+    }
+
+    pub fn catch_up_policy(&self) -> CatchUp {
+        self.catch_up
+    }
+
+    pub fn is_running_by_default(&self) -> bool {
+        self.running_by_default
+    }
+
+    pub fn description_text(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The cron schedule (an error for a bad expression or zone; the graph refuses those).
+    pub fn cron(&self) -> Result<&CronSchedule> {
+        self.cron
+            .as_ref()
+            .map_err(|e| Error::Definition(format!("schedule {}: {e}", self.name)))
+    }
+}
+
 /// The partition a tick materializes: the newest window of `windows` completed at the tick
 /// ("every night at 02:00, yesterday").
 pub fn partition_for_tick(windows: &TimeWindows, tick: DateTime<Utc>) -> Option<PartitionKey> {

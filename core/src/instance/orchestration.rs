@@ -92,8 +92,7 @@ impl Instance {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {BACKFILL_COLUMNS} FROM backfills ORDER BY created_at DESC LIMIT ?1"
             ))?;
-            stmt.query_map([limit as i64], backfill_from_row)?
-                .collect()
+            stmt.query_map([limit as i64], backfill_from_row)?.collect()
         })
     }
 
@@ -180,6 +179,15 @@ impl Instance {
                 .optional()
         })?;
         Ok(stored.unwrap_or(default))
+    }
+
+    /// When a running schedule was last started (`None`: stopped, or never recorded).
+    pub fn schedule_state_since(&self, schedule: &str) -> Result<Option<Timestamp>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT updated_at FROM schedules WHERE name = ?1 AND running = 1")?
+                .query_row([schedule], |r| r.get(0))
+                .optional()
+        })
     }
 
     /// One tick, if any daemon claimed it.

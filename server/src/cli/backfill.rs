@@ -66,7 +66,13 @@ fn per_asset(plan: &BackfillPlan) -> BTreeMap<String, usize> {
 
 /// Labels in the order the backfill would start them, one step at a time.
 fn execution_order(plan: &BackfillPlan, newest_first: bool) -> Vec<String> {
-    let priority = |i: usize| if newest_first { plan.plan.steps[i].position } else { 0 };
+    let priority = |i: usize| {
+        if newest_first {
+            plan.plan.steps[i].position
+        } else {
+            0
+        }
+    };
     let steps = &plan.plan.steps;
     let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
     let mut ready = std::collections::BinaryHeap::new();

@@ -4,6 +4,7 @@
 mod checks;
 mod engine;
 mod partitions;
+mod schedules;
 mod storage;
 mod versions;
 
@@ -81,7 +82,7 @@ pub fn of<'a>(events: &'a [Event], asset: &str, kind: &str) -> Vec<&'a Event> {
 }
 
 /// The step log layer, as the CLI installs it.
-fn init_tracing() {
+pub fn init_tracing() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = tracing_subscriber::registry()

@@ -510,30 +510,32 @@ async fn backfills_reprocess_cancel_and_resume() {
     static SLOW: AtomicBool = AtomicBool::new(false);
     static STARTED: AtomicUsize = AtomicUsize::new(0);
     let days = || stemma::TimeWindows::daily("2026-01-01").end("2026-03-02");
-    let fx = Fixture::new(Definitions::new().assets([
-        AssetDef::builder("raw")
-            .partitions(days())
-            .compute_blocking(|ctx, _| {
-                let p = ctx.partition_key().unwrap_or_default().to_owned();
-                if p == "2026-01-13" && BROKEN.load(Ordering::SeqCst) {
-                    return Err(stemma::Error::Plan("the 13th is broken".into()));
-                }
-                STARTED.fetch_add(1, Ordering::SeqCst);
-                if SLOW.load(Ordering::SeqCst) {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Ok(stemma::Json(p))
-            })
-            .build(),
-        AssetDef::builder("clean")
-            .partitions(days())
-            .input("raw")
-            .compute_blocking(|_, inputs| {
-                let raw: stemma::Json<String> = inputs.get("raw")?;
-                Ok::<_, stemma::Error>(raw)
-            })
-            .build(),
-    ]));
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("raw")
+                .partitions(days())
+                .compute_blocking(|ctx, _| {
+                    let p = ctx.partition_key().unwrap_or_default().to_owned();
+                    if p == "2026-01-13" && BROKEN.load(Ordering::SeqCst) {
+                        return Err(stemma::Error::Plan("the 13th is broken".into()));
+                    }
+                    STARTED.fetch_add(1, Ordering::SeqCst);
+                    if SLOW.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Ok(stemma::Json(p))
+                })
+                .build(),
+            AssetDef::builder("clean")
+                .partitions(days())
+                .input("raw")
+                .compute_blocking(|_, inputs| {
+                    let raw: stemma::Json<String> = inputs.get("raw")?;
+                    Ok::<_, stemma::Error>(raw)
+                })
+                .build(),
+        ]),
+    );
     // Some days exist already.
     fx.run(Materialize::new("*").partition_range("2026-01-01", "2026-01-05"))
         .await;
@@ -562,8 +564,15 @@ async fn backfills_reprocess_cancel_and_resume() {
         .filter_map(|e| e.step_label())
         .take(3)
         .collect();
-    assert_eq!(started, ["raw[2026-01-31]", "clean[2026-01-31]", "raw[2026-01-30]"]);
-    let record = fx.engine.instance().find_backfill(&outcome.backfill).unwrap();
+    assert_eq!(
+        started,
+        ["raw[2026-01-31]", "clean[2026-01-31]", "raw[2026-01-30]"]
+    );
+    let record = fx
+        .engine
+        .instance()
+        .find_backfill(&outcome.backfill)
+        .unwrap();
     assert_eq!(record.status, "failed");
 
     // Only the failed day (and what it blocked) is reprocessed.
@@ -600,7 +609,10 @@ async fn backfills_reprocess_cancel_and_resume() {
     assert_eq!(asked.status, "canceling");
     let canceled = long.await.unwrap().unwrap();
     assert_eq!(canceled.run.status, RunStatus::Canceled);
-    assert_eq!(fx.engine.instance().find_backfill(&id).unwrap().status, "canceled");
+    assert_eq!(
+        fx.engine.instance().find_backfill(&id).unwrap().status,
+        "canceled"
+    );
     let done_before = canceled.run.succeeded;
     assert!(done_before > 0 && done_before < 58, "{done_before}");
 
@@ -612,7 +624,10 @@ async fn backfills_reprocess_cancel_and_resume() {
     assert_eq!(resumed.run.status, RunStatus::Success);
     assert_eq!(resumed.left_out, done_before);
     assert_eq!(resumed.run.succeeded + done_before, 58);
-    assert_eq!(fx.engine.instance().find_backfill(&id).unwrap().status, "completed");
+    assert_eq!(
+        fx.engine.instance().find_backfill(&id).unwrap().status,
+        "completed"
+    );
     // Every partition of the backfill was materialized by exactly one of its runs.
     let runs = fx.engine.instance().backfill_runs(&id).unwrap();
     assert_eq!(runs.len(), 2);
