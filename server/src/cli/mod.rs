@@ -11,6 +11,7 @@ mod partitions;
 mod printer;
 mod progress;
 mod runs;
+mod schedules;
 mod sql;
 mod versions;
 
@@ -208,6 +209,38 @@ enum Command {
         #[command(flatten)]
         args: BackfillArgs,
     },
+    /// Inspect, start and stop the schedules of this code location.
+    Schedules {
+        #[command(subcommand)]
+        command: SchedulesCommand,
+    },
+    /// Evaluate the running schedules and launch their runs, until Ctrl-C or SIGTERM (runs in
+    /// flight finish first). Several daemons may share an instance: each tick fires once.
+    Daemon {
+        /// Seconds between evaluations.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        interval: u64,
+        /// Evaluate once, wait for the runs launched, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchedulesCommand {
+    /// Every schedule: running or stopped, its next tick and its last one.
+    List,
+    /// Recent ticks, newest first: launched, succeeded, failed or skipped, with their runs.
+    Ticks {
+        /// Only this schedule.
+        name: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Start a schedule: the daemon fires its ticks from now on.
+    Start { name: String },
+    /// Stop a schedule.
+    Stop { name: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -520,6 +553,27 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                         }
                     }
                 },
+                Command::Schedules { command } => match command {
+                    SchedulesCommand::List => schedules::list(&engine, printer),
+                    SchedulesCommand::Ticks { name, limit } => {
+                        schedules::ticks(&engine, name.as_deref(), limit, printer)
+                    }
+                    SchedulesCommand::Start { name } => {
+                        schedules::set_running(&engine, &name, true, printer).await
+                    }
+                    SchedulesCommand::Stop { name } => {
+                        schedules::set_running(&engine, &name, false, printer).await
+                    }
+                },
+                Command::Daemon { interval, once } => {
+                    schedules::daemon(
+                        &engine,
+                        std::time::Duration::from_secs(interval),
+                        once,
+                        printer,
+                    )
+                    .await
+                }
                 Command::List { .. } | Command::Config | Command::Graph { .. } => {
                     unreachable!("handled above")
                 }
