@@ -552,6 +552,16 @@ fn partition_problem(
             "reads {} through the {m:?} mapping, but {} is not partitioned",
             up.key, up.key
         )),
+        (
+            Some(PartitionMapping::TimeWindow { .. }) | None,
+            Some(PartitionsDefinition::TimeWindow(_)),
+            Some(PartitionsDefinition::TimeWindow(_)),
+        ) => None,
+        (Some(PartitionMapping::TimeWindow { .. }), _, _) => Some(format!(
+            "reads {} through a time-window mapping, which needs both assets partitioned by \
+             time windows",
+            up.key
+        )),
         (Some(PartitionMapping::Single), _, Some(_)) => Some(format!(
             "reads {} as a single value, but it is partitioned",
             up.key
@@ -559,7 +569,7 @@ fn partition_problem(
         (_, Some(d), Some(u)) if d != u => Some(format!(
             "is partitioned {} but depends ({dep}) on {}, partitioned {}; assets that depend \
              on each other must share their partitions, or declare how to read them \
-             (PartitionMapping::Last, ::All, ::Offset)",
+             (PartitionMapping::Last, ::All, ::Offset, ::TimeWindow)",
             d.describe(),
             up.key,
             u.describe()

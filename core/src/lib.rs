@@ -90,6 +90,9 @@ pub type AssetResult<T> = std::result::Result<T, BoxError>;
 
 /// Everything a code location usually needs.
 pub mod prelude {
+    pub use crate::backfill::{Backfill, Reprocess};
+    pub use crate::schedule::{CatchUp, ScheduleDef};
+    pub use crate::spec::PartitionMapping;
     pub use crate::{
         AssetContext, AssetDef, AssetResult, Blob, CheckDef, CheckResult, ConfigField, Definitions,
         Json, MetadataValue, PartitionsDefinition, RetryPolicy, Rows, Severity, Table, TimeWindows,

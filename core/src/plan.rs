@@ -135,7 +135,7 @@ pub fn targets(
     let nodes = planned_nodes(graph, selected, partitions)?;
     let mut out = Vec::new();
     for &n in &nodes {
-        for p in step_partitions(graph, n, partitions)? {
+        for p in step_partitions(graph, &nodes, n, partitions)? {
             out.push((n, p));
         }
     }
@@ -176,6 +176,7 @@ fn planned_nodes(
 /// The partitions of node `n` that `partitions` (the request's arguments) name.
 fn step_partitions(
     graph: &AssetGraph,
+    nodes: &[usize],
     n: usize,
     partitions: &[String],
 ) -> Result<Vec<Option<PartitionKey>>> {
@@ -200,6 +201,17 @@ fn step_partitions(
                 let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
                 match p.split_once(RANGE_SEPARATOR) {
                     // `FROM...TO`, unless that is itself a key.
+                    // A range in another time-window definition of the selection (days, for a
+                    // weekly asset): the windows that lie wholly inside it.
+                    Some((from, to))
+                        if def.index_of(p).is_none()
+                            && (def.index_of(from).is_none() || def.index_of(to).is_none())
+                            && windows_within(graph, nodes, def, from, to).is_some() =>
+                    {
+                        if let Some(range) = windows_within(graph, nodes, def, from, to) {
+                            range.filter_map(|i| def.key_at(i)).for_each(&mut add);
+                        }
+                    }
                     Some((from, to)) if def.index_of(p).is_none() => {
                         let position = |k: &str| match def.index_of(k) {
                             Some(i) => Ok(i),
@@ -224,6 +236,42 @@ fn step_partitions(
     }
 }
 
+/// The positions of `def`'s windows lying wholly inside the span from window `from` to window
+/// `to` of another time-window definition among `nodes` (the one both keys belong to).
+fn windows_within(
+    graph: &AssetGraph,
+    nodes: &[usize],
+    def: &crate::spec::PartitionsDefinition,
+    from: &str,
+    to: &str,
+) -> Option<std::ops::Range<usize>> {
+    use crate::spec::PartitionsDefinition::TimeWindow;
+    let TimeWindow(mine) = def else { return None };
+    let (start, end) = nodes
+        .iter()
+        .find_map(|&m| match &graph.spec(m).partitions {
+            Some(TimeWindow(other)) if other != mine => {
+                let (a, b) = (other.index_of(from)?, other.index_of(to)?);
+                (a <= b).then(|| (other.window(a).0, other.window(b).1))
+            }
+            _ => None,
+        })?;
+    let (mut first, mut last) = mine.overlapping(start, end)?;
+    if first >= 0 && mine.window(first as usize).0 < start {
+        first += 1;
+    }
+    if last >= 0 && mine.window(last as usize).1 > end {
+        last -= 1;
+    }
+    let first = first.max(0) as usize;
+    let last = last.min(mine.len() as i64 - 1);
+    Some(if last < first as i64 {
+        first..first
+    } else {
+        first..last as usize + 1
+    })
+}
+
 /// [`plan`], leaving out the steps in `exclude`.
 pub fn plan_excluding(
     graph: &AssetGraph,
@@ -239,7 +287,7 @@ pub fn plan_excluding(
     let mut step_of: HashMap<(usize, Option<PartitionKey>), usize> =
         HashMap::with_capacity(nodes.len());
     for &n in &nodes {
-        for (position, p) in step_partitions(graph, n, partitions)?
+        for (position, p) in step_partitions(graph, &nodes, n, partitions)?
             .into_iter()
             .enumerate()
         {
@@ -269,7 +317,11 @@ pub fn plan_excluding(
         for &(up, kind) in graph.deps(step.node) {
             let up_parts = graph.spec(up).partitions.as_ref();
             let mapping = graph.mapping(step.node, up);
-            let wanted = mapping.upstream_keys(up_parts, step.partition.as_ref());
+            let wanted = mapping.upstream_keys(
+                up_parts,
+                graph.spec(step.node).partitions.as_ref(),
+                step.partition.as_ref(),
+            );
             let combine = mapping.combines();
             let mut parts = Vec::with_capacity(wanted.len());
             for q in wanted {

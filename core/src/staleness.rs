@@ -449,7 +449,11 @@ impl Staleness {
                         }
                     } else {
                         let down = spec.partitions.is_some().then_some(i);
-                        for q in mapping.positions(partition_count(graph, up), down) {
+                        for q in mapping.positions(
+                            graph.spec(up).partitions.as_ref(),
+                            spec.partitions.as_ref(),
+                            down,
+                        ) {
                             visit(up, q, &mut causes);
                         }
                     }
@@ -657,9 +661,11 @@ pub fn explain(
     // Compare every input it would read now with what it read.
     for &(up, _) in graph.deps(node) {
         let down = spec.partitions.is_some().then_some(i);
-        let positions = graph
-            .mapping(node, up)
-            .positions(partition_count(graph, up), down);
+        let positions = graph.mapping(node, up).positions(
+            graph.spec(up).partitions.as_ref(),
+            spec.partitions.as_ref(),
+            down,
+        );
         for q in positions {
             let partition = key_at(graph, up, q);
             let was = read

@@ -456,6 +456,17 @@ impl TimeWindows {
         (self.to_utc(start), self.to_utc(end))
     }
 
+    /// The first and last positions (unclamped: negative or past the end are windows outside
+    /// the definition) of the windows overlapping `[start, end)`; `None` for an empty span.
+    pub fn overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<(i64, i64)> {
+        if end <= start {
+            return None;
+        }
+        let first = self.floor_index_utc(start);
+        let last = self.floor_index_utc(end - Duration::microseconds(1));
+        Some((first, last))
+    }
+
     /// The key of window `i`.
     pub fn key_at(&self, i: usize) -> Option<PartitionKey> {
         if i >= self.count {

@@ -50,7 +50,8 @@ As in Dagster, NAME+ is one hop while key:NAME+ is unlimited; tag:K matches only
     version,
     about = "Materialize, inspect and track the software-defined assets of this code location",
     after_help = "Exit codes: 0 success, 1 run failed, 2 bad input, 3 environment error, 130 canceled.\n\
-                  The instance lives in $STEMMA_HOME (default ./.stemma)."
+                  The instance lives in $STEMMA_HOME (default ./.stemma).\n\
+                  STEMMA_NOW=2026-11-22T01:30:00Z makes the command act at that instant (replaying schedules)."
 )]
 struct Cli {
     /// The instance directory (SQLite event log and stored objects).
@@ -457,8 +458,22 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             // Bad config is refused before the instance is touched.
             graph.config_spec().parse_pairs(&cli.config)?;
             let project = crate::ProjectConfig::load(cli.project.as_deref())?;
-            let engine = crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
-                .with_config(&cli.config)?;
+            let mut engine =
+                crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
+                    .with_config(&cli.config)?;
+            // Pretend it is another instant: replaying a night of schedules, tests.
+            if let Some(now) = std::env::var_os("STEMMA_NOW") {
+                let text = now.to_string_lossy();
+                let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|e| Failure {
+                    code: 2,
+                    message: format!(
+                        "STEMMA_NOW={text:?}: expected an RFC 3339 instant (2026-11-22T01:30:00Z): {e}"
+                    ),
+                })?;
+                engine = engine.with_clock(std::sync::Arc::new(stemma::event::ManualClock::new(
+                    at.to_utc(),
+                )));
+            }
             match command {
                 Command::Materialize {
                     targets,

@@ -1,0 +1,192 @@
+//! The nightly example through its real command line: a backfill killed with SIGKILL and
+//! resumed without running any partition twice, the weekly rollup reading its seven days, and
+//! the daemon firing the nightly schedule at a replayed instant.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Self {
+        Home(tempfile::tempdir().unwrap())
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nightly"));
+        c.args(args)
+            .env("STEMMA_HOME", self.0.path())
+            .env("NO_COLOR", "1")
+            .env_remove("STEMMA_LOG")
+            .env_remove("STEMMA_PROJECT")
+            .env_remove("STEMMA_STORAGE")
+            .env_remove("STEMMA_NOW")
+            .current_dir(self.0.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "nightly {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// (asset, partition) pairs materialized more than once, straight from the event log.
+    fn materialized_twice(&self) -> Vec<(String, String)> {
+        let db = rusqlite::Connection::open(self.0.path().join("stemma.db")).unwrap();
+        let mut stmt = db
+            .prepare(
+                "SELECT asset_key, COALESCE(partition, '') FROM event_log
+                 WHERE kind = 'materialization' GROUP BY 1, 2 HAVING count(*) > 1",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+#[test]
+fn a_killed_backfill_resumes_without_running_a_partition_twice() {
+    let home = Home::new();
+    let args = [
+        "backfill",
+        "--select",
+        "group:nightly",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "-j",
+        "1",
+        "-c",
+        "step_delay_ms=150",
+    ];
+    // The dry run plans 31 days of events, aggregates and models; newest first.
+    let dry = home.ok(&[&args[..], &["--dry-run"]].concat());
+    assert!(dry.contains("would run 93 steps of 93 targets"), "{dry}");
+    let first_step = dry
+        .lines()
+        .skip_while(|l| !l.starts_with("First steps"))
+        .nth(1)
+        .unwrap();
+    assert_eq!(first_step.trim(), "events[2026-10-31]");
+
+    let mut child = home
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few days are committed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = home.json(&["partitions", "events"]);
+        if status["materialized"]["count"].as_u64().unwrap() >= 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backfill made no progress");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let list = home.json(&["backfill", "list"]);
+    let id = list[0]["backfill"].as_str().unwrap().to_owned();
+    assert_eq!(list[0]["status"], "running", "{list}");
+    let done = home.json(&["partitions", "events"])["materialized"]["count"]
+        .as_u64()
+        .unwrap();
+    assert!(done < 31, "the kill came too late to test anything: {done}");
+
+    // Resume with the same config: only what the killed run did not commit runs.
+    let out = home.ok(&["backfill", "resume", &id[..8], "-c", "step_delay_ms=0"]);
+    assert!(out.contains("Succeeded"), "{out}");
+    let show = home.json(&["backfill", "show", &id]);
+    assert_eq!(show["status"], "completed", "{show}");
+    assert_eq!(show["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        show["runs"][1]["status"], "failure",
+        "the killed run is reaped: {show}"
+    );
+    let events = home.json(&["partitions", "events"]);
+    assert_eq!(events["materialized"]["count"], 31);
+    assert_eq!(
+        events["missing"]["count"],
+        events["total"].as_u64().unwrap() - 31
+    );
+    assert!(
+        home.materialized_twice().is_empty(),
+        "{:?}",
+        home.materialized_twice()
+    );
+}
+
+#[test]
+fn the_weekly_rollup_reads_its_seven_days_and_the_daemon_fires_the_nightly_tick() {
+    let home = Home::new();
+    home.ok(&[
+        "backfill",
+        "--select",
+        "*",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-11-15",
+    ]);
+    let weeks = home.json(&["query", "SELECT week, sum(events) AS events, min(days) AS days FROM weekly_rollup GROUP BY week ORDER BY week"]);
+    let weeks = weeks.as_array().unwrap();
+    assert!(weeks.len() >= 6, "{weeks:?}");
+    assert!(weeks.iter().all(|w| w["days"] == 7), "{weeks:?}");
+    let days = home.json(&["query", "SELECT sum(events) AS n FROM daily_aggregates WHERE day >= '2026-10-05' AND day <= '2026-10-11'"]);
+    assert_eq!(days[0]["n"], weeks[0]["events"]);
+
+    let schedules = home.json(&["schedules", "list"]);
+    assert_eq!(schedules[0]["name"], "nightly");
+    assert_eq!(schedules[0]["running"], true);
+    assert_eq!(schedules[1]["running"], false);
+
+    // The daemon's first evaluation owes nothing; a day later it fires 02:00 Berlin once,
+    // for the day before.
+    let at = |now: &str, args: &[&str]| {
+        let out = home.command(args).env("STEMMA_NOW", now).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    at("2026-11-16T12:00:00Z", &["daemon", "--once"]);
+    let out = at("2026-11-17T12:00:00Z", &["daemon", "--once"]);
+    assert!(out.contains("1 run launched"), "{out}");
+    let out = at("2026-11-17T12:00:00Z", &["daemon", "--once"]);
+    assert!(out.contains("0 runs launched"), "{out}");
+    let ticks = home.json(&["schedules", "ticks", "nightly"]);
+    let ticks = ticks.as_array().unwrap();
+    assert_eq!(ticks.len(), 1, "{ticks:?}");
+    assert_eq!(ticks[0]["state"], "succeeded");
+    assert_eq!(ticks[0]["partition"], "2026-11-16");
+    assert_eq!(ticks[0]["tick"], "2026-11-17T01:00:00+00:00");
+    let run = ticks[0]["run_id"].as_str().unwrap();
+    let shown = home.json(&["runs", "show", &run[..8]]);
+    assert_eq!(shown["status"], "success", "{shown}");
+}
