@@ -107,7 +107,7 @@ pub fn consistent_history(graph: &AssetGraph) -> Vec<Event> {
             for &(up, _) in graph.deps(node) {
                 let up_parts = graph.spec(up).partitions.as_ref();
                 let mapping = PartitionMapping::between(up_parts, spec.partitions.as_ref());
-                for q in mapping.upstream_keys(up_parts, p.as_ref()) {
+                for q in mapping.upstream_keys(up_parts, spec.partitions.as_ref(), p.as_ref()) {
                     inputs.push(InputVersion {
                         asset: graph.key(up).clone(),
                         data_version: current[&(up, q.clone())].clone(),

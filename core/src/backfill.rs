@@ -419,9 +419,8 @@ impl Engine {
                 (false, None) => PartitionState::Missing,
             });
         };
-        if !cache.contains_key(&n) {
-            let s = self.instance().partition_status(key, def)?;
-            cache.insert(n, s);
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(n) {
+            e.insert(self.instance().partition_status(key, def)?);
         }
         Ok(match def.index_of(p.as_str()) {
             Some(i) => cache[&n].state(i as u64),

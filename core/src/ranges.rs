@@ -164,7 +164,7 @@ impl RangeSet {
 
     /// Reads [`to_bytes`](Self::to_bytes); `None` when the bytes are not a valid set.
     pub fn from_bytes(bytes: &[u8]) -> Option<RangeSet> {
-        if bytes.len() % 16 != 0 {
+        if !bytes.len().is_multiple_of(16) {
             return None;
         }
         let ranges: Vec<(u64, u64)> = bytes
@@ -230,7 +230,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let i = (x >> 33) % 200;
-            if (x >> 20) % 3 == 0 {
+            if (x >> 20).is_multiple_of(3) {
                 s.remove(i);
                 plain.remove(&i);
             } else {

@@ -77,6 +77,9 @@ impl PartitionStatus {
     }
 }
 
+/// A status to store: (fingerprint, through event, materialized, failed) as bytes.
+pub(super) type CacheRow = (String, i64, Vec<u8>, Vec<u8>);
+
 /// Materialized and last-attempt-failed positions as of an event id.
 struct Folded {
     through: i64,
@@ -90,7 +93,7 @@ pub(super) fn read(
     conn: &Connection,
     asset: &AssetKey,
     def: &PartitionsDefinition,
-) -> rusqlite::Result<(PartitionStatus, Option<(String, i64, Vec<u8>, Vec<u8>)>)> {
+) -> rusqlite::Result<(PartitionStatus, Option<CacheRow>)> {
     let fingerprint = def.fingerprint();
     let through: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM event_log", [], |r| {
         r.get(0)
@@ -186,7 +189,7 @@ fn cached(
 pub(super) fn write_back(
     conn: &Connection,
     asset: &AssetKey,
-    (fingerprint, through, materialized, failed): (String, i64, Vec<u8>, Vec<u8>),
+    (fingerprint, through, materialized, failed): CacheRow,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO partition_status_cache (asset_key, fingerprint, through_event, materialized,

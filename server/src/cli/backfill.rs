@@ -76,8 +76,8 @@ fn execution_order(plan: &BackfillPlan, newest_first: bool) -> Vec<String> {
     let steps = &plan.plan.steps;
     let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
     let mut ready = std::collections::BinaryHeap::new();
-    for i in 0..steps.len() {
-        if waiting[i] == 0 {
+    for (i, &w) in waiting.iter().enumerate() {
+        if w == 0 {
             ready.push((priority(i), std::cmp::Reverse(i)));
         }
     }
