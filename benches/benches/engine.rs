@@ -225,6 +225,35 @@ fn partitions(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         );
     });
+    group.bench_function("plan_backfill_3650_days_x_5_assets", |b| {
+        b.iter(|| {
+            let plan = engine
+                .plan_backfill(&stemma::Backfill::new("*").partitions(["*"]))
+                .expect("plans");
+            assert_eq!(plan.plan.steps.len(), 5 * 3650);
+        });
+    });
+    group.bench_function("backfill_3650_days_noop_on_disk", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let engine =
+                    open_engine(AssetGraph::new(daily_chain(1)).expect("valid"), dir.path())
+                        .expect("engine");
+                (dir, engine)
+            },
+            |(_dir, engine)| {
+                let outcome = runtime
+                    .block_on(engine.backfill(
+                        stemma::Backfill::new("*").range("2016-01-01", "2025-12-28"),
+                        Arc::new(NoObserver),
+                    ))
+                    .expect("runs");
+                assert_eq!(outcome.run.succeeded, 3650);
+            },
+            criterion::BatchSize::PerIteration,
+        );
+    });
     let hourly = stemma::TimeWindows::hourly("1910-01-01").end("2024-01-29 16:00");
     group.bench_function("time_window_key_and_position_1m_hourly", |b| {
         let mut i = 0usize;
