@@ -169,6 +169,14 @@ fn open_engine(graph: AssetGraph, dir: &std::path::Path) -> stemma::Result<stemm
     )
 }
 
+/// One daily no-op asset over ten years, on a fresh instance in a temporary directory.
+fn fresh_daily_engine() -> (tempfile::TempDir, stemma::Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine =
+        open_engine(AssetGraph::new(daily_chain(1)).expect("valid"), dir.path()).expect("engine");
+    (dir, engine)
+}
+
 /// `n` chained no-op assets partitioned by the same 3,650 days (ten years).
 fn daily_chain(n: usize) -> stemma::Definitions {
     let days = || stemma::TimeWindows::daily("2016-01-01").end("2025-12-29");
@@ -205,13 +213,7 @@ fn partitions(c: &mut Criterion) {
     });
     group.bench_function("materialize_3650_days_noop_on_disk", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let engine =
-                    open_engine(AssetGraph::new(daily_chain(1)).expect("valid"), dir.path())
-                        .expect("engine");
-                (dir, engine)
-            },
+            fresh_daily_engine,
             |(_dir, engine)| {
                 let outcome =
                     runtime
@@ -235,13 +237,7 @@ fn partitions(c: &mut Criterion) {
     });
     group.bench_function("backfill_3650_days_noop_on_disk", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let engine =
-                    open_engine(AssetGraph::new(daily_chain(1)).expect("valid"), dir.path())
-                        .expect("engine");
-                (dir, engine)
-            },
+            fresh_daily_engine,
             |(_dir, engine)| {
                 let outcome = runtime
                     .block_on(engine.backfill(

@@ -105,7 +105,7 @@ impl Backfill {
         self
     }
 
-    /// Oldest partitions first instead.
+    /// Newest partitions first (the default); `false`: oldest first.
     pub fn newest_first(mut self, yes: bool) -> Self {
         self.newest_first = yes;
         self
