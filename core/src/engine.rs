@@ -49,13 +49,114 @@ impl Engine {
             }
         }
         let config = RunConfig::defaults(Arc::clone(graph.config_spec()));
-        Ok(Engine {
+        let engine = Engine {
             config,
             graph,
             instance: Arc::new(instance),
             io: Arc::new(io),
             clock: Arc::new(SystemClock),
-        })
+        };
+        engine.load_dynamic_partitions()?;
+        Ok(engine)
+    }
+
+    /// Every dynamic partitions definition in the graph (also as a dimension), by name.
+    fn dynamic_definitions(&self) -> Vec<crate::spec::DynamicPartitions> {
+        use crate::spec::PartitionsDefinition::{Dynamic, Multi};
+        let mut out = Vec::new();
+        for (_, def) in self.graph.assets() {
+            match &def.spec().partitions {
+                Some(Dynamic(d)) => out.push(d.clone()),
+                Some(Multi(m)) => out.extend(m.dimensions().filter_map(|(_, p)| match p {
+                    Dynamic(d) => Some(d.clone()),
+                    _ => None,
+                })),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Loads the keys of every dynamic partitions definition from the instance.
+    fn load_dynamic_partitions(&self) -> Result<()> {
+        let mut loaded: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for d in self.dynamic_definitions() {
+            if !loaded.contains_key(d.name()) {
+                let keys = self.instance.dynamic_partitions(d.name())?;
+                loaded.insert(d.name().to_owned(), keys);
+            }
+            d.set_keys(&loaded[d.name()]);
+        }
+        Ok(())
+    }
+
+    /// The keys of a dynamic partitions definition.
+    pub fn dynamic_partitions(&self, definition: &str) -> Result<Vec<String>> {
+        self.known_dynamic(definition)?;
+        self.instance.dynamic_partitions(definition)
+    }
+
+    fn known_dynamic(&self, definition: &str) -> Result<()> {
+        let names: std::collections::BTreeSet<String> = self
+            .dynamic_definitions()
+            .iter()
+            .map(|d| d.name().to_owned())
+            .collect();
+        if names.contains(definition) {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "no dynamic partitions definition named {definition:?} (defined: {})",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        )))
+    }
+
+    /// Adds keys to a dynamic partitions definition (keys it has already are left alone).
+    /// Every asset partitioned by it sees them at once.
+    pub async fn add_dynamic_partitions(&self, definition: &str, keys: &[String]) -> Result<()> {
+        self.known_dynamic(definition)?;
+        for key in keys {
+            crate::spec::PartitionKey::new(key)
+                .map_err(|e| Error::Config(format!("dynamic partitions {definition:?}: {e}")))?;
+        }
+        self.change_dynamic(definition, keys.to_vec(), Vec::new())
+            .await
+    }
+
+    /// Removes keys from a dynamic partitions definition. Their materializations stay in the
+    /// instance (and come back into view if the key is added again).
+    pub async fn remove_dynamic_partitions(&self, definition: &str, keys: &[String]) -> Result<()> {
+        let current = self.dynamic_partitions(definition)?;
+        if let Some(k) = keys.iter().find(|k| !current.contains(k)) {
+            return Err(Error::Config(format!(
+                "dynamic partitions {definition:?} have no key {k:?}; nothing was removed"
+            )));
+        }
+        self.change_dynamic(definition, Vec::new(), keys.to_vec())
+            .await
+    }
+
+    async fn change_dynamic(
+        &self,
+        definition: &str,
+        added: Vec<String>,
+        removed: Vec<String>,
+    ) -> Result<()> {
+        self.instance
+            .append(vec![Event::new(
+                self.clock.now(),
+                EventKind::DynamicPartitionsChanged {
+                    definition: definition.to_owned(),
+                    added,
+                    removed,
+                },
+            )])
+            .await?;
+        self.load_dynamic_partitions()
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -263,6 +364,8 @@ impl Engine {
     }
 
     fn plan_observed(&self, request: &Materialize) -> Result<Plan> {
+        // Another process may have added or removed dynamic partitions.
+        self.load_dynamic_partitions()?;
         let (selection, selected) = self.select_observed(&request.selection)?;
         let (stored, previous) = self.stored_state(&selected)?;
         match plan_excluding(

@@ -339,6 +339,7 @@ fn partitions_kind(def: Option<&PartitionsDefinition>) -> PartitionsValue {
         Some(PartitionsDefinition::Static(_)) => PartitionsValue::Static,
         Some(PartitionsDefinition::TimeWindow(_)) => PartitionsValue::Time,
         Some(PartitionsDefinition::Multi(_)) => PartitionsValue::Multi,
+        Some(PartitionsDefinition::Dynamic(_)) => PartitionsValue::Dynamic,
     }
 }
 

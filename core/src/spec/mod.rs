@@ -16,7 +16,7 @@ use serde::Serialize;
 pub use mapping::PartitionMapping;
 pub use metadata::{ColumnInfo, Metadata, MetadataValue};
 pub use multi::MultiPartitions;
-pub use partitions::{PartitionKey, PartitionsDefinition, StaticPartitions};
+pub use partitions::{DynamicPartitions, PartitionKey, PartitionsDefinition, StaticPartitions};
 pub use retry::{Backoff, RetryPolicy};
 pub use schema::schema_mismatch;
 pub use time_window::{Cadence, TimeWindows};

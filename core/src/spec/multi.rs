@@ -49,7 +49,7 @@ impl MultiPartitions {
                     def.keys().any(|k| k.as_str().contains(SEPARATOR))
                 }
                 PartitionsDefinition::TimeWindow(t) => t.format().contains(SEPARATOR),
-                PartitionsDefinition::Multi(_) => false,
+                PartitionsDefinition::Multi(_) | PartitionsDefinition::Dynamic(_) => false,
             };
             if separator_in_keys {
                 errors.push(format!(

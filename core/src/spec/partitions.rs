@@ -69,6 +69,15 @@ pub enum PartitionsDefinition {
     TimeWindow(super::time_window::TimeWindows),
     /// The product of named dimensions (`day|region|device`).
     Multi(super::multi::MultiPartitions),
+    /// Keys added and removed at run time (`assets dynamic-partitions add NAME KEY`), kept in
+    /// the instance.
+    Dynamic(DynamicPartitions),
+}
+
+impl From<DynamicPartitions> for PartitionsDefinition {
+    fn from(d: DynamicPartitions) -> Self {
+        PartitionsDefinition::Dynamic(d)
+    }
 }
 
 impl From<super::multi::MultiPartitions> for PartitionsDefinition {
@@ -99,6 +108,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(_) => "static",
             PartitionsDefinition::TimeWindow(_) => "time",
             PartitionsDefinition::Multi(_) => "multi",
+            PartitionsDefinition::Dynamic(_) => "dynamic",
         }
     }
 
@@ -108,6 +118,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => s.keys.len(),
             PartitionsDefinition::TimeWindow(t) => t.len(),
             PartitionsDefinition::Multi(m) => m.len(),
+            PartitionsDefinition::Dynamic(d) => d.read().keys.len(),
         }
     }
 
@@ -138,6 +149,18 @@ impl PartitionsDefinition {
                     ))
                 })
             }
+            PartitionsDefinition::Dynamic(d) => {
+                let set = d.read();
+                set.index.get(key).map(|&i| set.keys[i].clone()).ok_or_else(|| {
+                    Error::Plan(format!(
+                        "partition {key:?} does not exist (dynamic partitions {:?}, {} keys; add \
+                         it with `assets dynamic-partitions add {} {key}`)",
+                        d.name,
+                        set.keys.len(),
+                        d.name
+                    ))
+                })
+            }
             PartitionsDefinition::TimeWindow(t) => {
                 t.index_of(key).and_then(|i| t.key_at(i)).ok_or_else(|| {
                     Error::Plan(format!(
@@ -156,6 +179,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => s.index.get(key).copied(),
             PartitionsDefinition::TimeWindow(t) => t.index_of(key),
             PartitionsDefinition::Multi(m) => m.index_of(key),
+            PartitionsDefinition::Dynamic(d) => d.read().index.get(key).copied(),
         }
     }
 
@@ -165,6 +189,7 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => s.keys.get(i).cloned(),
             PartitionsDefinition::TimeWindow(t) => t.key_at(i),
             PartitionsDefinition::Multi(m) => m.key_at(i),
+            PartitionsDefinition::Dynamic(d) => d.read().keys.get(i).cloned(),
         }
     }
 
@@ -175,6 +200,10 @@ impl PartitionsDefinition {
         match self {
             PartitionsDefinition::Static(s) => {
                 order.sort_by(|&a, &b| s.keys[a].cmp(&s.keys[b]));
+            }
+            PartitionsDefinition::Dynamic(d) => {
+                let set = d.read();
+                order.sort_by(|&a, &b| set.keys[a].cmp(&set.keys[b]));
             }
             PartitionsDefinition::TimeWindow(_) | PartitionsDefinition::Multi(_) => {
                 let keys: Vec<PartitionKey> =
@@ -190,7 +219,7 @@ impl PartitionsDefinition {
     /// Makes every open-ended time window end as of `now` (static keys do not change).
     pub fn set_as_of(&mut self, now: chrono::DateTime<chrono::Utc>) {
         match self {
-            PartitionsDefinition::Static(_) => {}
+            PartitionsDefinition::Static(_) | PartitionsDefinition::Dynamic(_) => {}
             PartitionsDefinition::TimeWindow(t) => *t = t.clone().as_of(now),
             PartitionsDefinition::Multi(m) => m.set_as_of(now),
         }
@@ -206,6 +235,13 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(s) => s.errors.clone(),
             PartitionsDefinition::TimeWindow(t) => t.problems(),
             PartitionsDefinition::Multi(m) => m.problems(),
+            PartitionsDefinition::Dynamic(d) => {
+                if PartitionKey::new(&d.name).is_err() || d.name.contains('/') {
+                    vec![format!("dynamic partitions name {:?} is not valid", d.name)]
+                } else {
+                    Vec::new()
+                }
+            }
         }
     }
 
@@ -227,6 +263,19 @@ impl PartitionsDefinition {
             }
             PartitionsDefinition::TimeWindow(t) => t.describe(),
             PartitionsDefinition::Multi(m) => m.describe(),
+            PartitionsDefinition::Dynamic(d) => {
+                let set = d.read();
+                format!(
+                    "dynamic {:?} ({}): {}",
+                    d.name,
+                    set.keys.len(),
+                    if set.keys.is_empty() {
+                        "no keys yet".to_owned()
+                    } else {
+                        set.preview(5)
+                    }
+                )
+            }
         }
     }
 }
@@ -277,6 +326,69 @@ impl StaticPartitions {
             shown.push("…");
         }
         shown.join(", ")
+    }
+}
+
+/// Partitions whose keys are added and removed at run time, by name: every asset declaring
+/// `DynamicPartitions::new("files")` shares the keys the instance holds for `files`.
+#[derive(Clone)]
+pub struct DynamicPartitions {
+    name: String,
+    keys: Arc<std::sync::RwLock<StaticPartitions>>,
+}
+
+impl DynamicPartitions {
+    pub fn new(name: &str) -> Self {
+        DynamicPartitions {
+            name: name.to_owned(),
+            keys: Arc::new(std::sync::RwLock::new(StaticPartitions {
+                keys: Arc::from(Vec::new()),
+                index: Arc::default(),
+                errors: Vec::new(),
+            })),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Replaces the keys (the engine loads them from the instance).
+    pub fn set_keys(&self, keys: &[String]) {
+        let mut valid = Vec::with_capacity(keys.len());
+        let mut index = rustc_hash::FxHashMap::default();
+        for key in keys {
+            if let Ok(k) = PartitionKey::new(key)
+                && index.insert(key.clone(), valid.len()).is_none()
+            {
+                valid.push(k);
+            }
+        }
+        let set = StaticPartitions {
+            keys: valid.into(),
+            index: Arc::new(index),
+            errors: Vec::new(),
+        };
+        match self.keys.write() {
+            Ok(mut w) => *w = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, StaticPartitions> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl PartialEq for DynamicPartitions {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl fmt::Debug for DynamicPartitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DynamicPartitions({:?})", self.name)
     }
 }
 

@@ -210,6 +210,11 @@ enum Command {
         #[command(flatten)]
         args: BackfillArgs,
     },
+    /// Add, remove or list the keys of a dynamic partitions definition.
+    DynamicPartitions {
+        #[command(subcommand)]
+        command: DynamicCommand,
+    },
     /// Inspect, start and stop the schedules of this code location.
     Schedules {
         #[command(subcommand)]
@@ -225,6 +230,25 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DynamicCommand {
+    /// Add keys (those already there are left alone).
+    Add {
+        /// The definition's name (`DynamicPartitions::new("files")`).
+        name: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Remove keys; their materializations stay in the instance.
+    Remove {
+        name: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// The keys, in the order they were added.
+    List { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -566,6 +590,29 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                         } else {
                             backfill::start(&engine, request, printer).await
                         }
+                    }
+                },
+                Command::DynamicPartitions { command } => match command {
+                    DynamicCommand::Add { name, keys } => {
+                        engine.add_dynamic_partitions(&name, &keys).await?;
+                        printer.out(format!("{name}: {} key(s) added", keys.len()));
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    DynamicCommand::Remove { name, keys } => {
+                        engine.remove_dynamic_partitions(&name, &keys).await?;
+                        printer.out(format!("{name}: {} key(s) removed", keys.len()));
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    DynamicCommand::List { name } => {
+                        let keys = engine.dynamic_partitions(&name)?;
+                        if printer.json {
+                            printer.json_pretty(&keys);
+                        } else {
+                            for k in &keys {
+                                printer.out(k);
+                            }
+                        }
+                        Ok(ExitCode::SUCCESS)
                     }
                 },
                 Command::Schedules { command } => match command {

@@ -649,3 +649,97 @@ async fn backfills_reprocess_cancel_and_resume() {
         .unwrap_err();
     assert!(err.to_string().contains("has completed"), "{err}");
 }
+
+/// Dynamic partitions: keys added and removed at run time, shared by every asset declaring the
+/// definition, checked when materializing, and counted by the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_partitions_added_and_removed() {
+    use stemma::spec::DynamicPartitions;
+    let files = || DynamicPartitions::new("files");
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("uploads")
+                .partitions(files())
+                .compute_blocking(|ctx, _| {
+                    Ok::<_, stemma::Error>(stemma::Json(
+                        ctx.partition_key().unwrap_or_default().len(),
+                    ))
+                })
+                .build(),
+            AssetDef::builder("parsed")
+                .partitions(files())
+                .input("uploads")
+                .compute_blocking(|_, inputs| {
+                    let n: stemma::Json<usize> = inputs.get("uploads")?;
+                    Ok::<_, stemma::Error>(n)
+                })
+                .build(),
+        ]),
+    );
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // No keys yet: nothing to materialize, and a key is refused with the way to add it.
+    let err = fx
+        .engine
+        .plan(&Materialize::new("*").partition("a.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("assets dynamic-partitions add files a.csv"),
+        "{err}"
+    );
+
+    fx.engine
+        .add_dynamic_partitions("files", &keys(&["a.csv", "bb.csv"]))
+        .await
+        .unwrap();
+    let (outcome, _) = fx.run(Materialize::new("*").partition("*")).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.succeeded, 4);
+
+    // A new key is visible at once; adding a key twice keeps one.
+    fx.engine
+        .add_dynamic_partitions("files", &keys(&["ccc.csv", "a.csv"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.engine.dynamic_partitions("files").unwrap(),
+        ["a.csv", "bb.csv", "ccc.csv"]
+    );
+    let key = stemma::AssetKey::parse("parsed").unwrap();
+    let node = fx.engine.graph().lookup("parsed").unwrap();
+    let def = fx.engine.graph().spec(node).partitions.clone().unwrap();
+    let status = fx.engine.instance().partition_status(&key, &def).unwrap();
+    assert_eq!((status.total, status.materialized.len()), (3, 2));
+    let (outcome, _) = fx.run(Materialize::new("*").partition("ccc.csv")).await;
+    assert_eq!(outcome.succeeded, 2);
+
+    // Removed: gone from the definition (its materialization stays in the instance).
+    fx.engine
+        .remove_dynamic_partitions("files", &keys(&["bb.csv"]))
+        .await
+        .unwrap();
+    assert_eq!(def.len(), 2);
+    assert!(
+        fx.engine
+            .plan(&Materialize::new("*").partition("bb.csv"))
+            .is_err()
+    );
+    assert!(fx.latest("parsed", Some("bb.csv")).is_some());
+    let err = fx
+        .engine
+        .remove_dynamic_partitions("files", &keys(&["zzz"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no key \"zzz\""), "{err}");
+    let err = fx
+        .engine
+        .add_dynamic_partitions("filez", &keys(&["x"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("defined: files"), "{err}");
+    // `partitions:dynamic` selects them.
+    let (_, set) = fx.engine.select("partitions:dynamic").unwrap();
+    assert_eq!(set.count_ones(..), 2);
+}
