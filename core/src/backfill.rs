@@ -60,26 +60,19 @@ impl Reprocess {
     }
 }
 
-/// A request to backfill a selection over partitions.
+/// A request to backfill a selection over partitions: a [`Materialize`] request (selection,
+/// partitions, concurrency, cancel token; newest partitions first) and what to reprocess.
 #[derive(Debug, Clone)]
 pub struct Backfill {
-    selection: String,
-    partitions: Vec<String>,
+    request: Materialize,
     reprocess: Reprocess,
-    newest_first: bool,
-    concurrency: Option<usize>,
-    cancel: CancellationToken,
 }
 
 impl Backfill {
     pub fn new(selection: impl Into<String>) -> Self {
         Backfill {
-            selection: selection.into(),
-            partitions: Vec::new(),
+            request: Materialize::new(selection).newest_first(true),
             reprocess: Reprocess::Missing,
-            newest_first: true,
-            concurrency: None,
-            cancel: CancellationToken::new(),
         }
     }
 
@@ -89,14 +82,13 @@ impl Backfill {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.partitions.extend(keys.into_iter().map(Into::into));
+        self.request = self.request.partitions(keys);
         self
     }
 
     /// The partitions from `from` to `to`, inclusive.
     pub fn range(mut self, from: &str, to: &str) -> Self {
-        self.partitions
-            .push(format!("{from}{}{to}", crate::plan::RANGE_SEPARATOR));
+        self.request = self.request.partition_range(from, to);
         self
     }
 
@@ -107,34 +99,42 @@ impl Backfill {
 
     /// Newest partitions first (the default); `false`: oldest first.
     pub fn newest_first(mut self, yes: bool) -> Self {
-        self.newest_first = yes;
+        self.request = self.request.newest_first(yes);
         self
     }
 
     /// At most `n` steps at once.
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = Some(n.max(1));
+        self.request = self.request.concurrency(n);
         self
     }
 
     pub fn cancel_token(mut self, token: CancellationToken) -> Self {
-        self.cancel = token;
+        self.request = self.request.cancel_token(token);
         self
     }
 
     pub fn is_newest_first(&self) -> bool {
-        self.newest_first
+        self.request.newest_first
     }
 
     fn from_record(record: &BackfillRecord) -> Result<Self> {
-        Ok(Backfill {
-            selection: record.selection.clone(),
-            partitions: record.partitions.clone(),
-            reprocess: Reprocess::parse(&record.reprocess)?,
-            newest_first: record.newest_first,
-            concurrency: record.concurrency.map(|c| c as usize),
-            cancel: CancellationToken::new(),
-        })
+        let mut backfill = Backfill::new(record.selection.clone())
+            .partitions(record.partitions.clone())
+            .reprocess(Reprocess::parse(&record.reprocess)?)
+            .newest_first(record.newest_first);
+        if let Some(n) = record.concurrency {
+            backfill = backfill.concurrency(n as usize);
+        }
+        Ok(backfill)
+    }
+
+    /// The run request, leaving out `exclude`, on behalf of backfill `id`.
+    fn request(&self, exclude: StepFilter, id: Option<&str>) -> Materialize {
+        let mut request = self.request.clone().force(self.reprocess == Reprocess::All);
+        request.exclude = Some(Arc::new(exclude));
+        request.backfill = id.map(str::to_owned);
+        request
     }
 }
 
@@ -166,7 +166,7 @@ impl Engine {
     pub fn plan_backfill(&self, backfill: &Backfill) -> Result<BackfillPlan> {
         let (exclude, targets) = self.left_out(backfill, None)?;
         let left_out = exclude.len();
-        let plan = self.plan(&self.request(backfill, exclude, None))?;
+        let plan = self.plan(&backfill.request(exclude, None))?;
         Ok(BackfillPlan {
             targets,
             left_out,
@@ -181,15 +181,16 @@ impl Engine {
         observer: Arc<dyn RunObserver>,
     ) -> Result<BackfillOutcome> {
         // Plan first: a backfill that cannot be planned is not recorded.
-        self.plan_backfill(&backfill)?;
+        let (exclude, targets) = self.left_out(&backfill, None)?;
+        self.plan(&backfill.request(exclude.clone(), None))?;
         let id = uuid::Uuid::new_v4().to_string();
         let request = BackfillRequest {
             backfill: id.clone(),
-            selection: backfill.selection.clone(),
-            partitions: backfill.partitions.clone(),
+            selection: backfill.request.selection.clone(),
+            partitions: backfill.request.partitions.clone(),
             reprocess: backfill.reprocess.as_str().into(),
-            newest_first: backfill.newest_first,
-            concurrency: backfill.concurrency.map(|c| c as u32),
+            newest_first: backfill.request.newest_first,
+            concurrency: backfill.request.concurrency.map(|c| c as u32),
         };
         self.instance()
             .append(vec![Event::new(
@@ -197,7 +198,8 @@ impl Engine {
                 EventKind::BackfillRequested(request),
             )])
             .await?;
-        self.run_backfill(&id, backfill, observer).await
+        self.run_backfill(&id, backfill, (exclude, targets), observer)
+            .await
     }
 
     /// Runs a recorded backfill again (after a crash, a failure or a cancel): the same targets,
@@ -226,7 +228,9 @@ impl Engine {
             )));
         }
         let backfill = Backfill::from_record(&record)?.cancel_token(cancel);
-        self.run_backfill(&record.id, backfill, observer).await
+        let left_out = self.left_out(&backfill, Some(&record.id))?;
+        self.run_backfill(&record.id, backfill, left_out, observer)
+            .await
     }
 
     /// Asks a backfill to stop: its running process cancels the run (within a quarter of a
@@ -258,13 +262,13 @@ impl Engine {
         &self,
         id: &str,
         backfill: Backfill,
+        (exclude, targets): (StepFilter, usize),
         observer: Arc<dyn RunObserver>,
     ) -> Result<BackfillOutcome> {
-        let (exclude, targets) = self.left_out(&backfill, Some(id))?;
         let left_out = exclude.len();
         self.update_backfill(id, "running", None).await?;
-        let cancel = backfill.cancel.clone();
-        let request = self.request(&backfill, exclude, Some(id));
+        let cancel = backfill.request.cancel.clone();
+        let request = backfill.request(exclude, Some(id));
         // Another process may ask for a cancel through the instance.
         let watch = {
             let engine = self.clone();
@@ -344,32 +348,18 @@ impl Engine {
         Ok(())
     }
 
-    fn request(&self, backfill: &Backfill, exclude: StepFilter, id: Option<&str>) -> Materialize {
-        let mut request = Materialize::new(backfill.selection.clone())
-            .partitions(backfill.partitions.clone())
-            .force(backfill.reprocess == Reprocess::All)
-            .newest_first(backfill.newest_first)
-            .cancel_token(backfill.cancel.clone());
-        if let Some(n) = backfill.concurrency {
-            request = request.concurrency(n);
-        }
-        request.exclude = Some(Arc::new(exclude));
-        request.backfill = id.map(str::to_owned);
-        request
-    }
-
     /// The targets to leave out, and how many targets there are.
     fn left_out(&self, backfill: &Backfill, resuming: Option<&str>) -> Result<(StepFilter, usize)> {
         let graph = self.graph();
-        let (_, selected) = self.select(&backfill.selection)?;
-        if backfill.partitions.is_empty() {
+        let (_, selected) = self.select(&backfill.request.selection)?;
+        if backfill.request.partitions.is_empty() {
             return Err(Error::Plan(
                 "a backfill needs partitions: --from A --to B, or --partition KEY[,KEY...] \
                  (`*` for all)"
                     .into(),
             ));
         }
-        let all = targets(graph, &selected, &backfill.partitions)?;
+        let all = targets(graph, &selected, &backfill.request.partitions)?;
         let count = all.len();
         let done = match resuming {
             Some(id) => self.instance().backfill_done(id)?,
@@ -429,6 +419,7 @@ impl Engine {
     }
 }
 
-fn short(id: &str) -> &str {
+/// The first 8 characters of a backfill id, as the CLI shows and accepts it.
+pub fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }

@@ -123,20 +123,14 @@ impl Daemon {
             .cron()?
             .due(Some(last), now, schedule.catch_up_policy());
         for tick in due.skipped {
-            if self
-                .claim(
-                    name,
-                    tick,
-                    "skipped",
-                    Some("missed; the catch-up policy skips it"),
-                )
-                .await?
-            {
+            let mut skipped = self.tick(name, tick, "skipped");
+            skipped.message = Some("missed; the catch-up policy skips it".into());
+            if self.claim(skipped).await? {
                 report.skipped.push((name.to_owned(), tick));
             }
         }
         for tick in due.fire {
-            if !self.claim(name, tick, "claimed", None).await? {
+            if !self.claim(self.tick(name, tick, "claimed")).await? {
                 report.lost.push((name.to_owned(), tick));
                 continue;
             }
@@ -147,15 +141,10 @@ impl Daemon {
                     match windows.and_then(|w| partition_for_tick(w, tick)) {
                         Some(p) => Some(p.to_string()),
                         None => {
-                            self.record(
-                                name,
-                                tick,
-                                "skipped",
-                                None,
-                                None,
-                                Some("no partition completed yet at this tick".into()),
-                            )
-                            .await?;
+                            let mut skipped = self.tick(name, tick, "skipped");
+                            skipped.message =
+                                Some("no partition completed yet at this tick".into());
+                            self.record(skipped).await?;
                             report.skipped.push((name.to_owned(), tick));
                             continue;
                         }
@@ -168,92 +157,71 @@ impl Daemon {
         Ok(())
     }
 
-    /// Appends a claim of `tick`; true when this daemon owns it.
-    async fn claim(
-        &self,
-        schedule: &str,
-        tick: DateTime<Utc>,
-        state: &str,
-        message: Option<&str>,
-    ) -> Result<bool> {
-        self.record(
-            schedule,
-            tick,
-            state,
-            None,
-            None,
-            message.map(str::to_owned),
-        )
-        .await?;
+    /// A record of `tick` of `schedule` in `state`, by this daemon.
+    fn tick(&self, schedule: &str, tick: DateTime<Utc>, state: &str) -> ScheduleTick {
+        ScheduleTick::new(schedule, tick.timestamp_micros(), &self.id, state)
+    }
+
+    /// Appends a claim of a tick; true when this daemon owns it.
+    async fn claim(&self, claim: ScheduleTick) -> Result<bool> {
+        let (schedule, tick) = (claim.schedule.clone(), claim.tick);
+        self.record(claim).await?;
         let owner = self
             .engine
             .instance()
-            .tick(schedule, tick.timestamp_micros())?
+            .tick(&schedule, tick)?
             .ok_or_else(|| Error::Internal(format!("the claim of {schedule} at {tick} is lost")))?;
         Ok(owner.daemon == self.id)
     }
 
-    async fn record(
-        &self,
-        schedule: &str,
-        tick: DateTime<Utc>,
-        state: &str,
-        run_id: Option<String>,
-        partition: Option<String>,
-        message: Option<String>,
-    ) -> Result<()> {
+    async fn record(&self, tick: ScheduleTick) -> Result<()> {
         self.engine
             .instance()
-            .append(vec![tick_event(
-                &self.engine,
-                &self.id,
-                schedule,
-                tick,
-                state,
-                run_id,
-                partition,
-                message,
-            )])
+            .append(vec![tick_event(&self.engine, tick)])
             .await?;
         Ok(())
     }
 
     fn launch(&self, schedule: &ScheduleDef, tick: DateTime<Utc>, partition: Option<String>) {
         let engine = self.engine.clone();
-        let daemon = self.id.clone();
-        let name = schedule.name().to_owned();
         let mut request = Materialize::new(schedule.selection());
         if let Some(p) = &partition {
             request = request.partition(p.clone());
         }
+        let mut launched = self.tick(schedule.name(), tick, "launched");
+        launched.partition = partition;
         let observer = Arc::new(Launched {
             engine: engine.clone(),
-            daemon: daemon.clone(),
-            schedule: name.clone(),
-            tick,
-            partition: partition.clone(),
+            tick: launched.clone(),
         });
         let task = async move {
             let result = engine.materialize(request, observer).await;
-            let (state, run_id, message) = match result {
-                Ok(o) if o.status == RunStatus::Success => {
-                    ("succeeded", Some(o.run_id.to_string()), None)
+            let mut ended = launched;
+            match result {
+                Ok(o) => {
+                    ended.run_id = Some(o.run_id.to_string());
+                    if o.status == RunStatus::Success {
+                        ended.state = "succeeded".into();
+                    } else {
+                        ended.state = "failed".into();
+                        ended.message = Some(format!(
+                            "run {} ended {}",
+                            o.run_id.short(),
+                            o.status.as_str()
+                        ));
+                    }
                 }
-                Ok(o) => (
-                    "failed",
-                    Some(o.run_id.to_string()),
-                    Some(format!(
-                        "run {} ended {}",
-                        o.run_id.short(),
-                        o.status.as_str()
-                    )),
-                ),
-                Err(e) => ("failed", None, Some(e.to_string())),
-            };
-            let event = tick_event(
-                &engine, &daemon, &name, tick, state, run_id, partition, message,
-            );
-            if let Err(e) = engine.instance().append(vec![event]).await {
+                Err(e) => {
+                    ended.state = "failed".into();
+                    ended.message = Some(e.to_string());
+                }
+            }
+            let name = ended.schedule.clone();
+            if let Err(e) = engine
+                .instance()
+                .append(vec![tick_event(&engine, ended)])
+                .await
+            {
                 tracing::error!(target: "stemma::daemon", "recording the tick of {name}: {e}");
             }
         };
@@ -306,53 +274,24 @@ impl Daemon {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn tick_event(
-    engine: &Engine,
-    daemon: &str,
-    schedule: &str,
-    tick: DateTime<Utc>,
-    state: &str,
-    run_id: Option<String>,
-    partition: Option<String>,
-    message: Option<String>,
-) -> Event {
-    Event::new(
-        engine.now(),
-        EventKind::ScheduleTick(ScheduleTick {
-            schedule: schedule.to_owned(),
-            tick: tick.timestamp_micros(),
-            daemon: daemon.to_owned(),
-            state: state.to_owned(),
-            run_id,
-            partition,
-            message,
-        }),
-    )
+fn tick_event(engine: &Engine, tick: ScheduleTick) -> Event {
+    Event::new(engine.now(), EventKind::ScheduleTick(tick))
 }
 
 /// Records the tick `launched` with its run id as soon as the run starts.
 struct Launched {
     engine: Engine,
-    daemon: String,
-    schedule: String,
-    tick: DateTime<Utc>,
-    partition: Option<String>,
+    tick: ScheduleTick,
 }
 
 impl RunObserver for Launched {
     fn on_event(&self, event: &Event) {
         if let EventKind::RunStarted { .. } = event.kind {
-            self.engine.instance().append_nowait(vec![tick_event(
-                &self.engine,
-                &self.daemon,
-                &self.schedule,
-                self.tick,
-                "launched",
-                event.run_id.as_ref().map(|r| r.to_string()),
-                self.partition.clone(),
-                None,
-            )]);
+            let mut tick = self.tick.clone();
+            tick.run_id = event.run_id.as_ref().map(|r| r.to_string());
+            self.engine
+                .instance()
+                .append_nowait(vec![tick_event(&self.engine, tick)]);
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// The config observers and staleness see, and runs use unless they bring their own.
     config: RunConfig,
+    /// The graph's dynamic partitions definitions (also as dimensions), found once.
+    dynamic: Arc<[crate::spec::DynamicPartitions]>,
 }
 
 impl Engine {
@@ -49,8 +51,10 @@ impl Engine {
             }
         }
         let config = RunConfig::defaults(Arc::clone(graph.config_spec()));
+        let dynamic = dynamic_definitions(&graph).into();
         let engine = Engine {
             config,
+            dynamic,
             graph,
             instance: Arc::new(instance),
             io: Arc::new(io),
@@ -60,27 +64,10 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Every dynamic partitions definition in the graph (also as a dimension), by name.
-    fn dynamic_definitions(&self) -> Vec<crate::spec::DynamicPartitions> {
-        use crate::spec::PartitionsDefinition::{Dynamic, Multi};
-        let mut out = Vec::new();
-        for (_, def) in self.graph.assets() {
-            match &def.spec().partitions {
-                Some(Dynamic(d)) => out.push(d.clone()),
-                Some(Multi(m)) => out.extend(m.dimensions().filter_map(|(_, p)| match p {
-                    Dynamic(d) => Some(d.clone()),
-                    _ => None,
-                })),
-                _ => {}
-            }
-        }
-        out
-    }
-
     /// Loads the keys of every dynamic partitions definition from the instance.
     fn load_dynamic_partitions(&self) -> Result<()> {
         let mut loaded: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for d in self.dynamic_definitions() {
+        for d in self.dynamic.iter() {
             if !loaded.contains_key(d.name()) {
                 let keys = self.instance.dynamic_partitions(d.name())?;
                 loaded.insert(d.name().to_owned(), keys);
@@ -97,11 +84,8 @@ impl Engine {
     }
 
     fn known_dynamic(&self, definition: &str) -> Result<()> {
-        let names: std::collections::BTreeSet<String> = self
-            .dynamic_definitions()
-            .iter()
-            .map(|d| d.name().to_owned())
-            .collect();
+        let names: std::collections::BTreeSet<String> =
+            self.dynamic.iter().map(|d| d.name().to_owned()).collect();
         if names.contains(definition) {
             return Ok(());
         }
@@ -545,6 +529,23 @@ impl Engine {
         self.instance.append(events).await?;
         Ok(keys)
     }
+}
+
+/// Every dynamic partitions definition in the graph (also as a dimension).
+fn dynamic_definitions(graph: &AssetGraph) -> Vec<crate::spec::DynamicPartitions> {
+    use crate::spec::PartitionsDefinition::{Dynamic, Multi};
+    let mut out = Vec::new();
+    for (_, def) in graph.assets() {
+        match &def.spec().partitions {
+            Some(Dynamic(d)) => out.push(d.clone()),
+            Some(Multi(m)) => out.extend(m.dimensions().filter_map(|(_, p)| match p {
+                Dynamic(d) => Some(d.clone()),
+                _ => None,
+            })),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Runs a future to completion from synchronous code, whatever runtime (if any) surrounds it:

@@ -318,6 +318,21 @@ pub struct BackfillRequest {
     pub concurrency: Option<u32>,
 }
 
+impl ScheduleTick {
+    /// A tick of `schedule` due at `tick` (UTC microseconds), in `state`, as `daemon` saw it.
+    pub fn new(schedule: &str, tick: Timestamp, daemon: &str, state: &str) -> Self {
+        ScheduleTick {
+            schedule: schedule.to_owned(),
+            tick,
+            daemon: daemon.to_owned(),
+            state: state.to_owned(),
+            run_id: None,
+            partition: None,
+            message: None,
+        }
+    }
+}
+
 /// One tick of a schedule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleTick {

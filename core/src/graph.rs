@@ -40,6 +40,8 @@ pub struct AssetGraph {
     checks_of: Vec<Vec<usize>>,
     config: Arc<ConfigSpec>,
     schedules: Vec<crate::schedule::ScheduleDef>,
+    /// Per schedule, the time windows its ticks are cut from.
+    schedule_windows: Vec<Option<crate::spec::TimeWindows>>,
 }
 
 impl AssetGraph {
@@ -209,6 +211,7 @@ impl AssetGraph {
             checks_of,
             config: Arc::new(config),
             schedules: Vec::new(),
+            schedule_windows: Vec::new(),
         };
         graph.with_schedules(schedules)
     }
@@ -289,6 +292,7 @@ impl AssetGraph {
                     .join("\n")
             )));
         }
+        self.schedule_windows = schedules.iter().map(|s| self.windows_of(s)).collect();
         self.schedules = schedules;
         Ok(self)
     }
@@ -316,11 +320,23 @@ impl AssetGraph {
             })
     }
 
-    /// The partitions definition a partitioned schedule's ticks are cut from.
+    /// The partitions definition a partitioned schedule's ticks are cut from (resolved once,
+    /// when the graph is built).
     pub fn schedule_windows(
         &self,
         schedule: &crate::schedule::ScheduleDef,
     ) -> Option<&crate::spec::TimeWindows> {
+        let i = self
+            .schedules
+            .iter()
+            .position(|s| s.name() == schedule.name())?;
+        self.schedule_windows[i].as_ref()
+    }
+
+    fn windows_of(
+        &self,
+        schedule: &crate::schedule::ScheduleDef,
+    ) -> Option<crate::spec::TimeWindows> {
         let set = crate::selection::Selection::parse(schedule.selection())
             .ok()?
             .resolve(self, &crate::status::StatusSnapshot::unavailable())
@@ -328,7 +344,7 @@ impl AssetGraph {
         set.ones()
             .filter(|&n| !self.asset(n).is_external())
             .find_map(|n| match self.spec(n).partitions.as_ref() {
-                Some(PartitionsDefinition::TimeWindow(t)) => Some(t),
+                Some(PartitionsDefinition::TimeWindow(t)) => Some(t.clone()),
                 _ => None,
             })
     }

@@ -84,6 +84,56 @@ pub struct Plan {
     pub steps: Vec<Step>,
 }
 
+/// Steps ready to start: in plan order, or the newest partitions first (then plan order, so a
+/// partition's downstream steps follow it before older partitions start).
+pub struct ReadyQueue {
+    heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
+    positions: Option<Vec<usize>>,
+}
+
+impl ReadyQueue {
+    pub fn new(newest_first: bool, steps: &[Step]) -> Self {
+        ReadyQueue {
+            heap: std::collections::BinaryHeap::with_capacity(steps.len()),
+            positions: newest_first.then(|| steps.iter().map(|s| s.position).collect()),
+        }
+    }
+
+    pub fn push(&mut self, s: usize) {
+        let priority = self.positions.as_ref().map_or(0, |p| p[s]);
+        self.heap.push((priority, std::cmp::Reverse(s)));
+    }
+
+    pub fn pop(&mut self) -> Option<usize> {
+        self.heap.pop().map(|(_, std::cmp::Reverse(s))| s)
+    }
+}
+
+impl Plan {
+    /// Step indices in the order they start when one runs at a time and every step succeeds
+    /// (what a dry run shows).
+    pub fn start_order(&self, newest_first: bool) -> Vec<usize> {
+        let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.upstream.len()).collect();
+        let mut ready = ReadyQueue::new(newest_first, &self.steps);
+        for (i, &w) in waiting.iter().enumerate() {
+            if w == 0 {
+                ready.push(i);
+            }
+        }
+        let mut out = Vec::with_capacity(self.steps.len());
+        while let Some(i) = ready.pop() {
+            out.push(i);
+            for &d in &self.steps[i].downstream {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push(d);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// An upstream (partition) that a selected step reads but that has never been materialized.
 #[derive(Debug, Clone)]
 pub struct MissingInput {
@@ -201,32 +251,32 @@ fn step_partitions(
                 let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
                 match p.split_once(RANGE_SEPARATOR) {
                     // `FROM...TO`, unless that is itself a key.
-                    // A range in another time-window definition of the selection (days, for a
-                    // weekly asset): the windows that lie wholly inside it.
-                    Some((from, to))
-                        if def.index_of(p).is_none()
-                            && (def.index_of(from).is_none() || def.index_of(to).is_none())
-                            && windows_within(graph, nodes, def, from, to).is_some() =>
-                    {
-                        if let Some(range) = windows_within(graph, nodes, def, from, to) {
-                            range.filter_map(|i| def.key_at(i)).for_each(&mut add);
-                        }
-                    }
                     Some((from, to)) if def.index_of(p).is_none() => {
-                        let position = |k: &str| match def.index_of(k) {
-                            Some(i) => Ok(i),
-                            None => Err(in_asset(def.validate_key(k).err().unwrap_or_else(|| {
-                                Error::Plan(format!("partition {k:?} does not exist"))
-                            }))),
+                        let range = match (def.index_of(from), def.index_of(to)) {
+                            (Some(a), Some(b)) if a > b => {
+                                return Err(Error::Plan(format!(
+                                    "asset {}: the partition range {p} ends before it starts",
+                                    graph.key(n)
+                                )));
+                            }
+                            (Some(a), Some(b)) => a..b + 1,
+                            // A range in another time-window definition of the selection
+                            // (days, for a weekly asset): the windows wholly inside it.
+                            (a, _) => match windows_within(graph, nodes, def, from, to) {
+                                Some(range) => range,
+                                None => {
+                                    let missing = if a.is_none() { from } else { to };
+                                    return Err(in_asset(
+                                        def.validate_key(missing).err().unwrap_or_else(|| {
+                                            Error::Plan(format!(
+                                                "partition {missing:?} does not exist"
+                                            ))
+                                        }),
+                                    ));
+                                }
+                            },
                         };
-                        let (a, b) = (position(from)?, position(to)?);
-                        if a > b {
-                            return Err(Error::Plan(format!(
-                                "asset {}: the partition range {p} ends before it starts",
-                                graph.key(n)
-                            )));
-                        }
-                        (a..=b).filter_map(|i| def.key_at(i)).for_each(&mut add);
+                        range.filter_map(|i| def.key_at(i)).for_each(&mut add);
                     }
                     _ => add(def.validate_key(p).map_err(in_asset)?),
                 }

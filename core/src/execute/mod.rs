@@ -57,7 +57,7 @@ pub struct Materialize {
     pub(crate) cancel: CancellationToken,
     /// The backfill this run works for.
     pub(crate) backfill: Option<String>,
-    /// Only these (asset, partition) steps of the selection run; the others count as done.
+    /// Steps of the selection left out (a backfill's already done); their readers load them.
     pub(crate) exclude: Option<Arc<crate::plan::StepFilter>>,
     /// Start the newest partitions first.
     pub(crate) newest_first: bool,
@@ -283,7 +283,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
         }
     }
     let mut produced: Vec<Option<Produced>> = vec![None; n];
-    let mut ready = Ready::new(run.newest_first, steps);
+    let mut ready = crate::plan::ReadyQueue::new(run.newest_first, steps);
     for s in (0..n).filter(|&s| waiting[s] == 0) {
         ready.push(s);
     }
@@ -291,15 +291,8 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut outcome = RunOutcome {
         run_id: run.run_id.clone(),
-        status: RunStatus::Success,
         steps: n,
-        succeeded: 0,
-        up_to_date: 0,
-        failed: Vec::new(),
-        skipped: 0,
-        checks_passed: 0,
-        checks_failed: Vec::new(),
-        duration: Duration::ZERO,
+        ..RunOutcome::empty()
     };
     let mut canceled = false;
 
@@ -420,31 +413,6 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     }
     outcome.duration = started.elapsed();
     outcome
-}
-
-/// Steps ready to start: in plan order, or the newest partitions first (then plan order, so a
-/// partition's downstream steps follow it before older partitions start).
-struct Ready {
-    heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
-    positions: Option<Vec<usize>>,
-}
-
-impl Ready {
-    fn new(newest_first: bool, steps: &[crate::plan::Step]) -> Self {
-        Ready {
-            heap: std::collections::BinaryHeap::with_capacity(steps.len()),
-            positions: newest_first.then(|| steps.iter().map(|s| s.position).collect()),
-        }
-    }
-
-    fn push(&mut self, s: usize) {
-        let priority = self.positions.as_ref().map_or(0, |p| p[s]);
-        self.heap.push((priority, std::cmp::Reverse(s)));
-    }
-
-    fn pop(&mut self) -> Option<usize> {
-        self.heap.pop().map(|(_, std::cmp::Reverse(s))| s)
-    }
 }
 
 /// Marks everything downstream of `s` skipped (recording why); returns how many.

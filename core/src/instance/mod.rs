@@ -499,23 +499,13 @@ impl Instance {
             let rows = stmt.query_map([&pattern], run_from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        let mut runs: Vec<RunRecord> = rows
+        let runs: Vec<RunRecord> = rows
             .into_iter()
             .map(|r| r.map_err(|e| Error::instance(&self.db, e)))
             .collect::<Result<_>>()?;
-        match runs.len() {
-            0 => Err(Error::Config(format!(
-                "no run with id {prefix:?} (`assets runs list` shows the recent ones)"
-            ))),
-            1 => Ok(runs.remove(0)),
-            _ => {
-                let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
-                Err(Error::Config(format!(
-                    "run id {prefix:?} is ambiguous: it matches {}",
-                    ids.join(", ")
-                )))
-            }
-        }
+        only_match(runs, "run", "assets runs list", prefix, |r| {
+            r.run_id.as_str()
+        })
     }
 
     /// A run's events in order.
@@ -633,6 +623,26 @@ fn event_columns(r: &Row<'_>) -> rusqlite::Result<EventColumns> {
 
 const RUN_COLUMNS: &str =
     "run_id, status, selection, partition, config, steps, started_at, ended_at, message, pid, host";
+
+/// The one record an id prefix matched; an error naming the prefix when none or several did.
+fn only_match<T>(
+    mut found: Vec<T>,
+    what: &str,
+    list: &str,
+    prefix: &str,
+    id: impl Fn(&T) -> &str,
+) -> Result<T> {
+    match found.len() {
+        0 => Err(Error::Config(format!(
+            "no {what} with id {prefix:?} (`{list}` shows the recent ones)"
+        ))),
+        1 => Ok(found.remove(0)),
+        _ => Err(Error::Config(format!(
+            "{what} id {prefix:?} is ambiguous: it matches {}",
+            found.iter().map(&id).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<RunRecord, String>> {
     let status: String = r.get(1)?;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Instance, RUN_COLUMNS, RunRecord, run_from_row};
+use super::{Instance, RUN_COLUMNS, RunRecord, only_match, run_from_row};
 use crate::error::{Error, Result};
 use crate::event::Timestamp;
 use crate::spec::PartitionKey;
@@ -99,26 +99,15 @@ impl Instance {
     /// The backfill whose id starts with `prefix`; an error when none or several match.
     pub fn find_backfill(&self, prefix: &str) -> Result<BackfillRecord> {
         let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
-        let mut found: Vec<BackfillRecord> = self.read(|c| {
+        let found: Vec<BackfillRecord> = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {BACKFILL_COLUMNS} FROM backfills WHERE backfill_id LIKE ?1 LIMIT 5"
             ))?;
             stmt.query_map([&pattern], backfill_from_row)?.collect()
         })?;
-        match found.len() {
-            0 => Err(Error::Config(format!(
-                "no backfill with id {prefix:?} (`assets backfill list` shows the recent ones)"
-            ))),
-            1 => Ok(found.remove(0)),
-            _ => Err(Error::Config(format!(
-                "backfill id {prefix:?} is ambiguous: it matches {}",
-                found
-                    .iter()
-                    .map(|b| b.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+        only_match(found, "backfill", "assets backfill list", prefix, |b| {
+            b.id.as_str()
+        })
     }
 
     /// The runs of a backfill, newest first.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use console::style;
 use serde_json::json;
-use stemma::backfill::{BackfillOutcome, BackfillPlan};
+use stemma::backfill::{BackfillOutcome, BackfillPlan, short};
 use stemma::instance::BackfillRecord;
 use stemma::{Backfill, Engine};
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,12 @@ pub(crate) fn dry_run(engine: &Engine, backfill: &Backfill, printer: Printer) ->
     for (asset, n) in &per_asset {
         printer.out(format!("  {asset:<30} {n:>8}"));
     }
-    let order = execution_order(&plan, backfill.is_newest_first());
+    let order: Vec<String> = plan
+        .plan
+        .start_order(backfill.is_newest_first())
+        .into_iter()
+        .map(|i| plan.plan.steps[i].label())
+        .collect();
     if !order.is_empty() {
         printer.out("First steps, in the order they would start:");
         for label in order.iter().take(SHOWN_STEPS) {
@@ -60,36 +65,6 @@ fn per_asset(plan: &BackfillPlan) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for step in &plan.plan.steps {
         *out.entry(step.asset.to_string()).or_insert(0) += 1;
-    }
-    out
-}
-
-/// Labels in the order the backfill would start them, one step at a time.
-fn execution_order(plan: &BackfillPlan, newest_first: bool) -> Vec<String> {
-    let priority = |i: usize| {
-        if newest_first {
-            plan.plan.steps[i].position
-        } else {
-            0
-        }
-    };
-    let steps = &plan.plan.steps;
-    let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
-    let mut ready = std::collections::BinaryHeap::new();
-    for (i, &w) in waiting.iter().enumerate() {
-        if w == 0 {
-            ready.push((priority(i), std::cmp::Reverse(i)));
-        }
-    }
-    let mut out = Vec::with_capacity(steps.len());
-    while let Some((_, std::cmp::Reverse(i))) = ready.pop() {
-        out.push(steps[i].label());
-        for &d in &steps[i].downstream {
-            waiting[d] -= 1;
-            if waiting[d] == 0 {
-                ready.push((priority(d), std::cmp::Reverse(d)));
-            }
-        }
     }
     out
 }
@@ -240,10 +215,6 @@ fn record_json(b: &BackfillRecord) -> serde_json::Value {
         "updated_at": b.updated_at,
         "message": b.message,
     })
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }
 
 /// The partitions of `--from/--to` and `--partition`.
