@@ -1,4 +1,5 @@
-//! Time-window partitions: one partition per hour, day, week or month in an IANA time zone.
+//! Time-window partitions: one partition per hour, day, week, month or cron interval in an
+//! IANA time zone.
 //!
 //! Keys are computed, never listed: the position of a key, the key at a position and the
 //! number of partitions are arithmetic on the calendar, so a definition with a million hourly
@@ -12,8 +13,15 @@
 //! * Without an end, the last partition is the last *completed* window as of when the
 //!   definition was made (or [`TimeWindows::as_of`] another instant); `end_offset(n)` adds `n`
 //!   windows beyond it (`1`: include the window in progress) or removes them (negative).
+//! * A cron cadence (`TimeWindows::cron("0 6 * * MON-FRI", start)`) has one window from each
+//!   tick to the next, on the local wall clock. Its positions are arithmetic too: every day the
+//!   expression fires on, it fires at the same times of day, so a position is a count of
+//!   matching days (a prefix table with one entry per calendar day, built once) times the ticks
+//!   per day. A tick in the spring gap starts at the first valid time after it; a repeated
+//!   autumn time starts at its first occurrence.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime,
@@ -32,6 +40,8 @@ pub enum Cadence {
     Weekly,
     /// Months start on day 1 (or `day_offset`).
     Monthly,
+    /// From each tick of a cron expression to the next.
+    Cron,
 }
 
 impl Cadence {
@@ -41,6 +51,7 @@ impl Cadence {
             Cadence::Daily => "daily",
             Cadence::Weekly => "weekly",
             Cadence::Monthly => "monthly",
+            Cadence::Cron => "cron",
         }
     }
 }
@@ -73,6 +84,14 @@ pub struct TimeWindows {
     dst: bool,
     /// How many windows there are (computed when the definition changes).
     count: usize,
+    /// The expression of a cron cadence.
+    cron: Option<Arc<CronGrid>>,
+    /// For a cron cadence: `days[k]` is how many of the first `k` calendar days from the
+    /// start's date the expression fires on (`days[0] = 0`), far enough past the end to place
+    /// every window's end.
+    days: Arc<[u32]>,
+    /// For a cron cadence: which of the day's ticks the first window starts at.
+    first_slot: usize,
     /// Bad arguments (a time zone, an end), kept across changes.
     input_errors: Vec<String>,
     /// Everything wrong with the definition, recomputed on every change.
@@ -96,6 +115,56 @@ impl PartialEq for TimeWindows {
             && self.hour_offset == other.hour_offset
             && self.week_start == other.week_start
             && self.day_offset == other.day_offset
+            && self.cron.as_ref().map(|c| &c.expression)
+                == other.cron.as_ref().map(|c| &c.expression)
+    }
+}
+
+/// A cron expression and the times of day it fires at.
+#[derive(Debug)]
+struct CronGrid {
+    expression: String,
+    cron: croner::Cron,
+    /// Every local time of day the expression fires at, in order (the same on every day it
+    /// fires on: minutes and hours do not depend on the date).
+    times: Vec<NaiveTime>,
+}
+
+impl CronGrid {
+    fn new(expression: &str) -> Result<Self, String> {
+        let cron: croner::Cron = expression
+            .parse()
+            .map_err(|e| format!("cron expression {expression:?}: {e}"))?;
+        let p = &cron.pattern;
+        let matches = |f: Result<bool, croner::errors::CronError>| f.unwrap_or(false);
+        if (1..60).any(|s| matches(p.second_match(s))) || !matches(p.second_match(0)) {
+            return Err(format!(
+                "cron expression {expression:?}: a partition cadence fires on whole minutes \
+                 (no seconds field)"
+            ));
+        }
+        let times: Vec<NaiveTime> = (0..24)
+            .filter(|&h| matches(p.hour_match(h)))
+            .flat_map(|h| (0..60).map(move |m| (h, m)))
+            .filter(|&(_, m)| matches(p.minute_match(m)))
+            .filter_map(|(h, m)| NaiveTime::from_hms_opt(h, m, 0))
+            .collect();
+        if times.is_empty() {
+            return Err(format!("cron expression {expression:?} never fires"));
+        }
+        Ok(CronGrid {
+            expression: expression.to_owned(),
+            cron,
+            times,
+        })
+    }
+
+    /// Whether the expression fires on `date` (at its first time of day, which every matching
+    /// day has).
+    fn fires_on(&self, date: NaiveDate) -> bool {
+        self.cron
+            .is_time_matching(&date.and_time(self.times[0]))
+            .unwrap_or(false)
     }
 }
 
@@ -120,10 +189,33 @@ impl TimeWindows {
         Self::new(Cadence::Monthly, start)
     }
 
+    /// One partition per interval between consecutive ticks of a cron expression, from the
+    /// first tick at or after `start` (`0 6 * * MON-FRI`: from 06:00 each weekday to 06:00 the
+    /// next weekday). Keys are the local start times (`2026-01-05-06:00`).
+    pub fn cron(expression: &str, start: &str) -> Self {
+        let mut tw = Self::unrefreshed(Cadence::Cron, start);
+        match CronGrid::new(expression) {
+            Ok(grid) => tw.cron = Some(Arc::new(grid)),
+            Err(e) => tw.input_errors.push(e),
+        }
+        tw.refresh();
+        tw
+    }
+
     /// Windows of `cadence` from `start` (`2026-01-01` or `2026-01-01 06:00`), in UTC, up to the
-    /// last completed one now.
+    /// last completed one now. (A cron cadence needs its expression: [`TimeWindows::cron`].)
     pub fn new(cadence: Cadence, start: &str) -> Self {
-        let mut tw = TimeWindows {
+        let mut tw = Self::unrefreshed(cadence, start);
+        if cadence == Cadence::Cron {
+            tw.input_errors
+                .push("a cron cadence needs an expression (TimeWindows::cron)".into());
+        }
+        tw.refresh();
+        tw
+    }
+
+    fn unrefreshed(cadence: Cadence, start: &str) -> Self {
+        TimeWindows {
             cadence,
             tz: Tz::UTC,
             start_text: start.to_owned(),
@@ -139,11 +231,17 @@ impl TimeWindows {
             day_offset: 1,
             dst: false,
             count: 0,
+            cron: None,
+            days: Arc::from(Vec::new()),
+            first_slot: 0,
             input_errors: Vec::new(),
             errors: Vec::new(),
-        };
-        tw.refresh();
-        tw
+        }
+    }
+
+    /// The cron expression of a cron cadence.
+    pub fn cron_expression(&self) -> Option<&str> {
+        self.cron.as_ref().map(|c| c.expression.as_str())
     }
 
     /// The IANA time zone windows are aligned in (`Europe/Berlin`); UTC by default.
@@ -165,6 +263,7 @@ impl TimeWindows {
             Cadence::Hourly => "%Y-%m-%d-%H:%M",
             Cadence::Daily | Cadence::Weekly => "%Y-%m-%d",
             Cadence::Monthly => "%Y-%m",
+            Cadence::Cron => "%Y-%m-%d-%H:%M",
         })
     }
 
@@ -277,7 +376,12 @@ impl TimeWindows {
             errors.push("offsets out of range (minute 0–59, hour 0–23, day of month 1–28)".into());
         }
         match parse_local(&self.start_text) {
-            Some(t) => self.start = self.align_up(t),
+            Some(t) => {
+                self.start = self.align_up(t);
+                if self.start == NaiveDateTime::MAX {
+                    errors.push(format!("the cron expression never fires after {t}"));
+                }
+            }
             None => errors.push(format!(
                 "start {:?} is not a date (2026-01-01) or a local time (2026-01-01 06:00)",
                 self.start_text
@@ -299,12 +403,97 @@ impl TimeWindows {
                 self.tz
             ));
         }
+        if errors.is_empty()
+            && let Some(grid) = &self.cron
+        {
+            match self.cron_days(grid) {
+                Ok(days) => {
+                    self.days = days.into();
+                    self.first_slot = grid.times.partition_point(|&t| t < self.start.time());
+                }
+                Err(e) => errors.push(e),
+            }
+        }
         self.errors = errors;
         self.count = if self.errors.is_empty() {
             self.compute_count()
         } else {
             0
         };
+    }
+
+    /// The prefix table of the days a cron cadence fires on, from the start's date to past the
+    /// end: far enough that the window after the last (and `end_offset` more) can be placed.
+    fn cron_days(&self, grid: &CronGrid) -> Result<Vec<u32>, String> {
+        /// A Gregorian cycle: an expression that fires at all fires within one.
+        const CYCLE: i64 = 146_097;
+        let first = self.start.date();
+        let last = match self.end {
+            End::At(t) => t.date(),
+            End::AsOf { now, .. } => now.with_timezone(&self.tz).date_naive(),
+        };
+        let per_day = grid.times.len() as i64;
+        let ahead = match self.end {
+            End::AsOf { offset, .. } if offset > 0 => offset.div_euclid(per_day) + 2,
+            _ => 2,
+        };
+        let mut days = vec![0u32];
+        let (mut fired, mut after_end) = (0u32, 0i64);
+        let mut date = first;
+        loop {
+            if date > last && after_end >= ahead {
+                return Ok(days);
+            }
+            if (date - first).num_days() > (last - first).num_days().max(0) + CYCLE {
+                return Err(format!(
+                    "cron expression {:?} does not fire again after {last}",
+                    grid.expression
+                ));
+            }
+            if grid.fires_on(date) {
+                fired += 1;
+                if date > last {
+                    after_end += 1;
+                }
+            }
+            days.push(fired);
+            date = date.succ_opt().ok_or("the calendar ends")?;
+        }
+    }
+
+    /// The start of cron window `i` (any `i` the day table reaches), local.
+    fn cron_tick(&self, i: i64) -> Option<NaiveDateTime> {
+        let grid = self.cron.as_ref()?;
+        let per_day = grid.times.len() as i64;
+        let j = i.checked_add(self.first_slot as i64).filter(|&j| j >= 0)?;
+        let (day, slot) = (j / per_day, (j % per_day) as usize);
+        // The first k whose count passes `day`: day number `day` is the k-th calendar day.
+        let k = self.days.partition_point(|&c| i64::from(c) <= day);
+        (k < self.days.len())
+            .then(|| (self.start.date() + Duration::days(k as i64 - 1)).and_time(grid.times[slot]))
+    }
+
+    /// The position of the cron window containing local time `t` (`-1` before the first; past
+    /// the day table, a position past the end).
+    fn cron_floor_index(&self, t: NaiveDateTime) -> i64 {
+        let Some(grid) = &self.cron else {
+            return -1;
+        };
+        let k = (t.date() - self.start.date()).num_days();
+        if k < 0 {
+            return -1;
+        }
+        let k = k as usize;
+        let per_day = grid.times.len() as i64;
+        let Some(&before) = self.days.get(k) else {
+            let total = i64::from(self.days.last().copied().unwrap_or(0));
+            return total * per_day;
+        };
+        let today = match self.days.get(k + 1) {
+            Some(&next) if next > before => grid.times.partition_point(|&x| x <= t.time()),
+            _ => 0,
+        };
+        i64::from(before) * per_day + today as i64 - self.first_slot as i64 - 1
     }
 
     fn compute_count(&self) -> usize {
@@ -317,6 +506,12 @@ impl TimeWindows {
 
     /// The first window start at or after `t`.
     fn align_up(&self, t: NaiveDateTime) -> NaiveDateTime {
+        if let Some(grid) = &self.cron {
+            return grid
+                .cron
+                .find_next_occurrence(&t, true)
+                .unwrap_or(NaiveDateTime::MAX);
+        }
         let floor = self.window_floor(t);
         if floor == t {
             floor
@@ -374,6 +569,11 @@ impl TimeWindows {
                     }
                 }
             }
+            Cadence::Cron => self
+                .cron
+                .as_ref()
+                .and_then(|g| g.cron.find_previous_occurrence(&t, true).ok())
+                .unwrap_or(t),
         }
     }
 
@@ -393,6 +593,15 @@ impl TimeWindows {
                     t - Months::new((-n) as u32)
                 }
             }
+            // Before the day table exists (aligning the start), the next tick from croner.
+            Cadence::Cron if n == 1 => self
+                .cron
+                .as_ref()
+                .and_then(|g| g.cron.find_next_occurrence(&t, false).ok())
+                .unwrap_or(NaiveDateTime::MAX),
+            Cadence::Cron => self
+                .cron_tick(self.cron_floor_index(t) + n)
+                .unwrap_or(NaiveDateTime::MAX),
         }
     }
 
@@ -441,12 +650,16 @@ impl TimeWindows {
                 (f.year() as i64 - self.start.year() as i64) * 12 + f.month() as i64
                     - self.start.month() as i64
             }
+            Cadence::Cron => self.cron_floor_index(t),
         }
     }
 
     /// The start of window `i`, local.
     pub fn window_start(&self, i: usize) -> NaiveDateTime {
-        self.step(self.start, i as i64)
+        match self.cadence {
+            Cadence::Cron => self.cron_tick(i as i64).unwrap_or(NaiveDateTime::MAX),
+            _ => self.step(self.start, i as i64),
+        }
     }
 
     /// Window `i` as instants `[start, end)`.
@@ -535,9 +748,12 @@ impl TimeWindows {
             End::At(t) => format!("at {t}"),
             End::AsOf { offset, .. } => format!("as-of{offset:+}"),
         };
+        let cadence = match self.cron_expression() {
+            Some(e) => format!("cron({e})"),
+            None => self.cadence.name().to_owned(),
+        };
         format!(
-            "time-window v1 {} {} {} {end} {:?} {} {} {} {}",
-            self.cadence.name(),
+            "time-window v1 {cadence} {} {} {end} {:?} {} {} {} {}",
             self.tz.name(),
             self.start,
             self.format(),
@@ -559,11 +775,13 @@ impl TimeWindows {
             .and_then(|i| self.key_at(i))
             .map(|k| k.to_string())
             .unwrap_or_else(|| "–".into());
+        let cadence = match self.cron_expression() {
+            Some(e) => format!("cron `{e}`"),
+            None => self.cadence.name().to_owned(),
+        };
         format!(
-            "{} in {} ({}): {first} … {last}",
-            self.cadence.name(),
-            self.tz,
-            self.count
+            "{cadence} in {} ({}): {first} … {last}",
+            self.tz, self.count
         )
     }
 }
@@ -690,6 +908,102 @@ mod tests {
             TimeWindows::daily("2026-01-01").timezone("Europe/Berlin")
         );
         assert_ne!(a, TimeWindows::daily("2026-01-01").end("2026-02-01"));
+    }
+
+    #[test]
+    fn cron_windows_run_from_tick_to_tick() {
+        // Weekdays at 06:00 in Berlin; 1 January 2026 is a Thursday.
+        let w = TimeWindows::cron("0 6 * * MON-FRI", "2026-01-01")
+            .timezone("Europe/Berlin")
+            .as_of(utc("2026-01-12T12:00:00Z"));
+        assert!(w.problems().is_empty(), "{:?}", w.problems());
+        assert_eq!(w.len(), 7, "1, 2, 5–9 January; the 12th is in progress");
+        assert_eq!(w.key_at(0).unwrap().as_str(), "2026-01-01-06:00");
+        assert_eq!(w.key_at(2).unwrap().as_str(), "2026-01-05-06:00");
+        let (a, b) = w.window(1);
+        assert_eq!(
+            (a, b),
+            (utc("2026-01-02T05:00:00Z"), utc("2026-01-05T05:00:00Z"))
+        );
+        assert_eq!(w.index_of("2026-01-09-06:00"), Some(6));
+        assert_eq!(w.index_of("2026-01-03-06:00"), None, "a Saturday");
+        assert_eq!(w.index_of("2026-01-12-06:00"), None, "not completed");
+        assert_eq!(w.clone().end_offset(1).len(), 8);
+        assert_eq!(
+            w.overlapping(utc("2026-01-03T00:00:00Z"), utc("2026-01-06T00:00:00Z")),
+            Some((1, 2))
+        );
+        assert!(
+            w.describe()
+                .starts_with("cron `0 6 * * MON-FRI` in Europe/Berlin (7)"),
+            "{}",
+            w.describe()
+        );
+
+        // Twice a day, and on chosen days of the month.
+        let t = TimeWindows::cron("0 9,17 * * *", "2026-01-01 12:00").end("2026-01-03");
+        let keys: Vec<String> = (0..t.len())
+            .map(|i| t.key_at(i).unwrap().to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            ["2026-01-01-17:00", "2026-01-02-09:00"],
+            "the last ends at 17:00 on the 2nd"
+        );
+        let m = TimeWindows::cron("0 12 1,15 * *", "2026-01-01").end("2026-12-31");
+        assert_eq!(
+            m.len(),
+            23,
+            "the window from 15 December runs into next year"
+        );
+        assert_eq!(m.key_at(22).unwrap().as_str(), "2026-12-01-12:00");
+        assert_eq!(m.index_of("2026-06-15-12:00"), Some(11));
+    }
+
+    #[test]
+    fn cron_windows_across_daylight_saving() {
+        let w = TimeWindows::cron("30 2 * * *", "2026-03-27")
+            .timezone("Europe/Berlin")
+            .end("2026-10-27");
+        // 02:30 does not exist on 29 March: that window starts at 03:00 CEST.
+        let spring = w.index_of("2026-03-29-02:30").unwrap();
+        assert_eq!(w.window(spring).0, utc("2026-03-29T01:00:00Z"));
+        let (a, b) = w.window(spring - 1);
+        assert_eq!((b - a).num_minutes(), 23 * 60 + 30);
+        // 02:30 happens twice on 25 October: the window starts at the first.
+        let autumn = w.index_of("2026-10-25-02:30").unwrap();
+        assert_eq!(w.window(autumn).0, utc("2026-10-25T00:30:00Z"));
+        assert_eq!(autumn - spring, 210, "one window per day");
+    }
+
+    #[test]
+    fn cron_positions_are_arithmetic_at_scale() {
+        let q = TimeWindows::cron("*/15 * * * *", "2000-01-01").end("2026-01-01");
+        assert_eq!(q.len(), 9497 * 96);
+        let last = q.key_at(q.len() - 1).unwrap();
+        assert_eq!(last.as_str(), "2025-12-31-23:45");
+        assert_eq!(q.index_of(last.as_str()), Some(q.len() - 1));
+        assert_eq!(q.index_of("2013-07-04-10:15"), Some(4933 * 96 + 41));
+    }
+
+    #[test]
+    fn cron_mistakes_are_named() {
+        let p = |w: TimeWindows| w.problems().join("; ");
+        assert!(
+            p(TimeWindows::cron("61 * * * *", "2026-01-01"))
+                .contains("cron expression \"61 * * * *\"")
+        );
+        assert!(p(TimeWindows::cron("*/10 * * * * *", "2026-01-01")).contains("whole minutes"));
+        assert!(p(TimeWindows::cron("0 0 30 2 *", "2026-01-01")).contains("never fires"));
+        assert!(p(TimeWindows::new(Cadence::Cron, "2026-01-01")).contains("needs an expression"));
+        assert_ne!(
+            TimeWindows::cron("0 6 * * *", "2026-01-01"),
+            TimeWindows::cron("0 7 * * *", "2026-01-01")
+        );
+        assert_eq!(
+            TimeWindows::cron("0 6 * * *", "2026-01-01").fingerprint(),
+            TimeWindows::cron("0 6 * * *", "2026-01-01").fingerprint()
+        );
     }
 
     #[test]
