@@ -86,8 +86,12 @@ impl AssetGraph {
             let mut mine = Vec::with_capacity(def.spec.deps.len());
             for dep in &def.spec.deps {
                 match index.get(&dep.key) {
+                    // An asset reading its own earlier partitions (checked below) is no
+                    // edge of the DAG: its steps are ordered partition by partition.
                     Some(&j) => {
-                        graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), dep.kind);
+                        if j != i {
+                            graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), dep.kind);
+                        }
                         mine.push((j, dep.kind));
                     }
                     None => {
@@ -145,7 +149,7 @@ impl AssetGraph {
                     .deps
                     .iter()
                     .find(|d| d.key == assets[j].spec.key)
-                    .and_then(|d| d.mapping);
+                    .and_then(|d| d.mapping.as_ref());
                 if let Some(p) = partition_problem(&def.spec, &assets[j].spec, kind, declared) {
                     problems.push(format!("asset {}: {p}", def.spec.key));
                 }
@@ -179,6 +183,7 @@ impl AssetGraph {
         for &i in &topo {
             layer[i] = deps[i]
                 .iter()
+                .filter(|&&(j, _)| j != i)
                 .map(|&(j, _)| layer[j] + 1)
                 .max()
                 .unwrap_or(0);
@@ -188,7 +193,9 @@ impl AssetGraph {
         let mut external = FixedBitSet::with_capacity(assets.len());
         for (i, def) in assets.iter().enumerate() {
             for &(j, _) in &deps[i] {
-                children[j].push(i);
+                if j != i {
+                    children[j].push(i);
+                }
             }
             if def.is_external() {
                 external.insert(i);
@@ -416,7 +423,8 @@ impl AssetGraph {
         self.assets.iter().enumerate()
     }
 
-    /// Dependencies of `node` in spec order (data deps in parameter order first).
+    /// Dependencies of `node` in spec order (data deps in parameter order first), including
+    /// `node` itself when it reads its own earlier partitions.
     pub fn deps(&self, node: usize) -> &[(usize, DepKind)] {
         &self.deps[node]
     }
@@ -429,7 +437,7 @@ impl AssetGraph {
         spec.deps
             .iter()
             .find(|d| &d.key == up_key)
-            .and_then(|d| d.mapping)
+            .and_then(|d| d.mapping.clone())
             .unwrap_or_else(|| {
                 PartitionMapping::between(
                     self.spec(up).partitions.as_ref(),
@@ -438,9 +446,17 @@ impl AssetGraph {
             })
     }
 
-    /// Direct upstream assets of `node`.
+    /// Direct upstream assets of `node` (not itself).
     pub fn parents(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        self.deps[node].iter().map(|&(p, _)| p)
+        self.deps[node]
+            .iter()
+            .map(|&(p, _)| p)
+            .filter(move |&p| p != node)
+    }
+
+    /// Whether `node` reads its own earlier partitions (a cumulative asset).
+    pub fn reads_itself(&self, node: usize) -> bool {
+        self.deps[node].iter().any(|&(p, _)| p == node)
     }
 
     /// Direct downstream assets of `node`.
@@ -545,53 +561,44 @@ impl AttrIndex {
 }
 
 /// Whether `down` can read `up` given their partitions and the mapping declared, if any.
-/// Without one, assets that are both partitioned must share their partitions (identity).
+/// Without one, the mapping both definitions imply (identity between assets that share their
+/// partitions, time windows between cadences, the matching dimension of a multi-dimensional
+/// asset); an asset may read itself only through a negative offset.
 fn partition_problem(
     down: &AssetSpec,
     up: &AssetSpec,
     kind: DepKind,
-    declared: Option<PartitionMapping>,
+    declared: Option<&PartitionMapping>,
 ) -> Option<String> {
-    let dep = match kind {
-        DepKind::Data => "data",
-        DepKind::Order => "ordering",
-    };
-    match (declared, &down.partitions, &up.partitions) {
-        (Some(PartitionMapping::Offset(_)), Some(d), Some(u)) if d == u => None,
-        (Some(PartitionMapping::Offset(n)), _, _) => Some(format!(
-            "reads {} through an offset of {n} partitions, which needs both assets to share \
-             their partitions",
-            up.key
-        )),
-        (Some(PartitionMapping::Last | PartitionMapping::All), _, Some(_)) => None,
-        (Some(m @ (PartitionMapping::Last | PartitionMapping::All)), _, None) => Some(format!(
-            "reads {} through the {m:?} mapping, but {} is not partitioned",
-            up.key, up.key
-        )),
-        (
-            Some(PartitionMapping::TimeWindow { .. }) | None,
-            Some(PartitionsDefinition::TimeWindow(_)),
-            Some(PartitionsDefinition::TimeWindow(_)),
-        ) => None,
-        (Some(PartitionMapping::TimeWindow { .. }), _, _) => Some(format!(
-            "reads {} through a time-window mapping, which needs both assets partitioned by \
-             time windows",
-            up.key
-        )),
-        (Some(PartitionMapping::Single), _, Some(_)) => Some(format!(
-            "reads {} as a single value, but it is partitioned",
-            up.key
-        )),
-        (_, Some(d), Some(u)) if d != u => Some(format!(
-            "is partitioned {} but depends ({dep}) on {}, partitioned {}; assets that depend \
-             on each other must share their partitions, or declare how to read them \
-             (PartitionMapping::Last, ::All, ::Offset, ::TimeWindow)",
-            d.describe(),
-            up.key,
-            u.describe()
-        )),
-        _ => None,
+    if down.key == up.key {
+        return match (kind, declared, &down.partitions) {
+            (DepKind::Data, Some(PartitionMapping::Offset(n)), Some(_)) if *n < 0 => None,
+            _ => Some(
+                "depends on itself; an asset may read only its own earlier partitions, \
+                 through a negative offset (input_mapped(itself, PartitionMapping::Offset(-1)))"
+                    .into(),
+            ),
+        };
     }
+    let dep = match kind {
+        DepKind::Data => "reads",
+        DepKind::Order => "depends (ordering) on",
+    };
+    let derived;
+    let mapping = match declared {
+        Some(m) => m,
+        None => {
+            derived = PartitionMapping::between(up.partitions.as_ref(), down.partitions.as_ref());
+            &derived
+        }
+    };
+    mapping
+        .problem(
+            up.key.as_str(),
+            up.partitions.as_ref(),
+            down.partitions.as_ref(),
+        )
+        .map(|p| format!("{dep} {} {p}", up.key))
 }
 
 /// A cycle through `start`: the shortest path back to it, first node repeated at the end.

@@ -372,7 +372,7 @@ pub fn plan_excluding(
                 graph.spec(step.node).partitions.as_ref(),
                 step.partition.as_ref(),
             );
-            let combine = mapping.combines();
+            let combine = mapping.combines(up_parts, graph.spec(step.node).partitions.as_ref());
             let mut parts = Vec::with_capacity(wanted.len());
             for q in wanted {
                 if let Some(&u) = step_of.get(&(up, q.clone())) {

@@ -414,7 +414,9 @@ impl Staleness {
             let mappings: Vec<PartitionMapping> =
                 deps.iter().map(|&u| graph.mapping(node, u)).collect();
             let done = &states;
-            let check = |hasher: &mut InputsHasher, i: usize| -> PartitionState {
+            // `own`: this asset's partitions checked so far, for one that reads its own earlier
+            // partitions (those are checked in order).
+            let check = |hasher: &mut InputsHasher, own: &[PartitionState], i: usize| {
                 let Some(row) = versions.row(node, i) else {
                     return MISSING;
                 };
@@ -437,12 +439,17 @@ impl Staleness {
                         None if graph.asset(up).is_external() => {}
                         None => *causes |= cause::UPSTREAM_MISSING,
                     }
-                    if done[up][q].freshness == Freshness::Stale {
+                    let state = if up == node {
+                        own.get(q)
+                    } else {
+                        done[up].get(q)
+                    };
+                    if state.is_some_and(|s| s.freshness == Freshness::Stale) {
                         *causes |= cause::UPSTREAM_STALE;
                     }
                 };
                 for (&up, mapping) in deps.iter().zip(&mappings) {
-                    if *mapping == PartitionMapping::All {
+                    if matches!(mapping, PartitionMapping::All) {
                         // In key order, as the digest was recorded.
                         for &q in by_key[up].as_deref().unwrap_or(&[]) {
                             visit(up, q, &mut causes);
@@ -471,14 +478,22 @@ impl Staleness {
                     causes,
                 }
             };
-            let computed: Vec<PartitionState> = if count >= PARALLEL_PARTITIONS {
+            let computed: Vec<PartitionState> = if graph.reads_itself(node) {
+                let mut h = InputsHasher::new();
+                let mut own = Vec::with_capacity(count);
+                for i in 0..count {
+                    let state = check(&mut h, &own, i);
+                    own.push(state);
+                }
+                own
+            } else if count >= PARALLEL_PARTITIONS {
                 (0..count)
                     .into_par_iter()
-                    .map_init(InputsHasher::new, |h, i| check(h, i))
+                    .map_init(InputsHasher::new, |h, i| check(h, &[], i))
                     .collect()
             } else {
                 let mut h = InputsHasher::new();
-                (0..count).map(|i| check(&mut h, i)).collect()
+                (0..count).map(|i| check(&mut h, &[], i)).collect()
             };
             states[node] = computed;
         }

@@ -3,6 +3,7 @@
 
 mod checks;
 mod engine;
+mod mappings;
 mod partitions;
 mod schedules;
 mod storage;
