@@ -255,6 +255,13 @@ impl AssetBuilder {
         self
     }
 
+    /// Cancels an attempt running longer than `timeout`; it is recorded as timed out and
+    /// retried if the retry policy allows.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.spec.timeout = Some(timeout);
+        self
+    }
+
     pub fn pool(mut self, pool: impl Into<String>) -> Self {
         self.spec.pool = Some(pool.into());
         self

@@ -10,6 +10,41 @@ use crate::selection::SelectionError;
 /// An error from anything an asset body returns: any `std::error::Error`, or `anyhow::Error`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Wraps any error an asset body returns to say that retrying cannot help:
+/// `Err(NoRetry::new(e))?` fails the step at once, whatever its retry policy.
+#[derive(Debug)]
+pub struct NoRetry(BoxError);
+
+impl NoRetry {
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        NoRetry(error.into())
+    }
+
+    /// Whether `error`, or any error in its source chain, says not to retry.
+    pub fn is_in(error: &(dyn std::error::Error + 'static)) -> bool {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if e.is::<NoRetry>() || matches!(e.downcast_ref::<Error>(), Some(Error::NoRetry(_))) {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
+}
+
+impl std::fmt::Display for NoRetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for NoRetry {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -51,6 +86,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// Returned by an asset body: the step failed and retrying cannot help (a bad request, a
+    /// missing file), whatever the retry policy says.
+    #[error("{0}")]
+    NoRetry(String),
 
     /// Something that should not happen: a bug in Stemma.
     #[error("internal error (this is a bug in Stemma, please report it): {0}")]

@@ -245,6 +245,12 @@ pub enum EventKind {
         duration_ms: f64,
         /// Another attempt follows.
         retrying: bool,
+        /// The attempt ran past the asset's timeout and was cancelled.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        timed_out: bool,
+        /// The wait before the next attempt, when one follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
     },
     StepSkipped {
         reason: String,
@@ -434,6 +440,12 @@ pub fn step_label(asset: &AssetKey, partition: Option<&PartitionKey>) -> String 
 /// A source of the current time; injected so that time-dependent behaviour is testable.
 pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> Timestamp;
+
+    /// Waits `d` on this clock (retry delays): real time for the system clock; a manual clock
+    /// moves forward by `d` at once, so tests see the delays without sleeping.
+    fn sleep(&self, d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
 }
 
 /// The system clock.
@@ -469,6 +481,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn sleep(&self, d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        self.advance(d);
+        Box::pin(tokio::task::yield_now())
     }
 }
 

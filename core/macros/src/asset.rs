@@ -24,6 +24,7 @@ const OPTIONS: &[&str] = &[
     "pool",
     "partitions",
     "retry",
+    "timeout",
     "metadata",
     "volatile",
 ];
@@ -149,6 +150,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
     if let Some(r) = opts.expr("retry")? {
         builder = quote!(#builder.retry(#r));
+    }
+    if let Some(t) = opts.expr("timeout")? {
+        builder = quote!(#builder.timeout(#t));
     }
     for (k, v) in opts.pairs("metadata")? {
         builder = quote!(#builder.metadata(#k, #v));

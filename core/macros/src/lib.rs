@@ -23,7 +23,7 @@ use proc_macro::TokenStream;
 ///
 /// Options: `name`, `key_prefix`, `group`, `description`, `owners`, `tags(k = "v")`, `kinds`,
 /// `code_version`, `deps`, `ins(param = "key/path")`, `io_manager`, `pool`, `partitions`,
-/// `retry`, `metadata(k = value)`, `volatile`.
+/// `retry`, `timeout` (a `Duration`), `metadata(k = value)`, `volatile`.
 #[proc_macro_attribute]
 pub fn asset(attr: TokenStream, item: TokenStream) -> TokenStream {
     asset::expand(attr.into(), item.into())

@@ -2,7 +2,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use tracing::Instrument;
@@ -118,7 +118,9 @@ fn up_to_date<'s>(run: &Run, step: &'s Step, versions: &[InputVersion]) -> Optio
 enum Failure {
     /// The attempt failed; another may succeed.
     Retryable(String),
-    /// Retrying cannot help (the instance cannot be written).
+    /// The attempt ran past the asset's timeout and was cancelled; another may succeed.
+    TimedOut(String),
+    /// Retrying cannot help (the body said so, or the instance cannot be written).
     Fatal(String),
     Canceled,
 }
@@ -148,27 +150,34 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
             Ok(outcome) => return outcome,
             Err(f) => f,
         };
-        let (error, retryable) = match failure {
+        let (error, retryable, timed_out) = match failure {
             Failure::Canceled => return StepOutcome::Canceled,
-            Failure::Retryable(e) => (e, true),
-            Failure::Fatal(e) => (e, false),
+            Failure::Retryable(e) => (e, true, false),
+            Failure::TimedOut(e) => (e, true, true),
+            Failure::Fatal(e) => (e, false, false),
         };
         let retrying = retryable && attempt <= spec.retry.max_retries && !run.cancel.is_cancelled();
+        let delay = retrying.then(|| {
+            spec.retry
+                .jittered_delay_before(attempt + 1, fastrand::f64())
+        });
         run.emit(
             run.event(EventKind::StepFailed {
                 error: error.clone(),
                 attempt,
                 duration_ms: millis(started),
                 retrying,
+                timed_out,
+                retry_in_ms: delay.map(|d| d.as_millis() as u64),
             })
             .asset(&step.asset, step.partition.as_ref()),
         );
-        if !retrying {
+        let Some(delay) = delay else {
             return StepOutcome::Failed(error);
-        }
+        };
         attempt += 1;
         tokio::select! {
-            () = tokio::time::sleep(spec.retry.delay_before(attempt)) => {}
+            () = run.clock.sleep(delay) => {}
             () = run.cancel.cancelled() => return StepOutcome::Canceled,
         }
     }
@@ -210,13 +219,28 @@ async fn attempt_once(
     );
     let body = AssertUnwindSafe(compute(ctx.clone(), Inputs::new(loaded)).instrument(span.clone()))
         .catch_unwind();
+    // Past the timeout the body is dropped (a blocking body's thread finishes on its own, and
+    // whatever it returns is discarded).
+    let timeout = async {
+        match spec.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
     let value = tokio::select! {
         r = body => match r {
             Ok(Ok(v)) => v,
+            Ok(Err(e)) if crate::error::NoRetry::is_in(&*e) => {
+                return Err(Failure::Fatal(error_chain(&*e)));
+            }
             Ok(Err(e)) => return Err(Failure::Retryable(error_chain(&*e))),
             Err(panic) => return Err(Failure::Retryable(panic_message(panic))),
         },
         () = run.cancel.cancelled() => return Err(Failure::Canceled),
+        () = timeout => {
+            let t = spec.timeout.unwrap_or_default();
+            return Err(Failure::TimedOut(format!("timed out after {}", humantime(t))));
+        }
     };
 
     // 3. The declared schema, before anything is stored.
@@ -572,4 +596,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// `1.5 s`, `200 ms`: a duration as people read it.
+fn humantime(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
+    }
 }

@@ -17,7 +17,7 @@ pub use mapping::PartitionMapping;
 pub use metadata::{ColumnInfo, Metadata, MetadataValue};
 pub use multi::MultiPartitions;
 pub use partitions::{DynamicPartitions, PartitionKey, PartitionsDefinition, StaticPartitions};
-pub use retry::{Backoff, RetryPolicy};
+pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use schema::schema_mismatch;
 pub use time_window::{Cadence, TimeWindows};
 
@@ -67,6 +67,8 @@ pub struct AssetSpec {
     pub code_version: Option<String>,
     pub metadata: Metadata,
     pub retry: RetryPolicy,
+    /// How long one attempt may run before it is cancelled and recorded as timed out.
+    pub timeout: Option<std::time::Duration>,
     pub pool: Option<String>,
     pub io_manager: String,
     pub partitions: Option<PartitionsDefinition>,
@@ -92,6 +94,7 @@ impl AssetSpec {
             code_version: None,
             metadata: Metadata::new(),
             retry: RetryPolicy::default(),
+            timeout: None,
             pool: None,
             io_manager: DEFAULT_IO_MANAGER.to_owned(),
             partitions: None,
@@ -163,6 +166,10 @@ impl AssetSpec {
         }
         if self.io_manager.is_empty() {
             out.push("an empty IO manager key".into());
+        }
+        out.extend(self.retry.problems());
+        if self.timeout == Some(std::time::Duration::ZERO) {
+            out.push("a timeout of zero".into());
         }
         if self.pool.as_deref() == Some("") {
             out.push("an empty pool name".into());

@@ -281,12 +281,22 @@ pub(crate) fn logs(engine: &Engine, id: &str, step: Option<&str>, printer: Print
                 format!("DONE  in {}", duration(*duration_ms))
             }
             EventKind::StepFailed {
-                error, retrying, ..
+                error,
+                attempt,
+                retrying,
+                timed_out,
+                retry_in_ms,
+                ..
             } => {
-                format!(
-                    "FAIL  {error}{}",
-                    if *retrying { " (retrying)" } else { "" }
-                )
+                let what = if *timed_out { "TIMEOUT" } else { "FAIL " };
+                let next = match (retrying, retry_in_ms) {
+                    (true, Some(ms)) => {
+                        format!(" (attempt {attempt}; retrying in {})", duration(*ms as f64))
+                    }
+                    (true, None) => format!(" (attempt {attempt}; retrying)"),
+                    _ => String::new(),
+                };
+                format!("{what} {error}{next}")
             }
             EventKind::StepSkipped { reason } => format!("SKIP  {reason}"),
             EventKind::StepUpToDate { data_version, .. } => {

@@ -3,6 +3,7 @@
 
 mod checks;
 mod engine;
+mod faults;
 mod mappings;
 mod partitions;
 mod schedules;

@@ -1,0 +1,206 @@
+//! Execution that survives the real world: retries with backoff on the engine's clock,
+//! errors that say not to retry, timeouts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use stemma::event::{EventKind, ManualClock};
+use stemma::spec::{Backoff, Jitter};
+use stemma::{
+    AssetDef, AssetGraph, Definitions, Json, Materialize, NoRetry, RetryPolicy, RunStatus,
+};
+
+use crate::{Collect, of};
+
+fn engine_at(
+    defs: Definitions,
+    home: &std::path::Path,
+    clock: &Arc<ManualClock>,
+) -> stemma::Engine {
+    stemma_server::open_engine(AssetGraph::new(defs).unwrap(), home)
+        .unwrap()
+        .with_clock(clock.clone())
+}
+
+/// Fails `failures` times, then succeeds; counts its calls.
+fn flaky(name: &str, failures: u32, calls: &Arc<AtomicU32>) -> stemma::AssetBuilder {
+    let calls = Arc::clone(calls);
+    AssetDef::builder(name).compute_blocking(move |_, _| {
+        if calls.fetch_add(1, Ordering::SeqCst) < failures {
+            Err(std::io::Error::other("503 service unavailable"))
+        } else {
+            Ok(Json(1))
+        }
+    })
+}
+
+/// A step that fails twice then succeeds ends `success` with three attempts recorded, and the
+/// waits between them follow the policy on the engine's (manual) clock: no real sleeping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_wait_as_the_policy_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-22T10:00:00Z".parse().unwrap()));
+    let calls = Arc::new(AtomicU32::new(0));
+    let jittered = Arc::new(AtomicU32::new(0));
+    let engine = engine_at(
+        Definitions::new().assets([
+            flaky("api", 2, &calls)
+                .retry(
+                    RetryPolicy::new(3)
+                        .delay(Duration::from_secs(30))
+                        .backoff(Backoff::Exponential),
+                )
+                .build(),
+            flaky("spread", 1, &jittered)
+                .retry(
+                    RetryPolicy::new(1)
+                        .delay(Duration::from_secs(100))
+                        .jitter(Jitter::PlusMinus(0.25)),
+                )
+                .build(),
+        ]),
+        dir.path(),
+        &clock,
+    );
+    let started = std::time::Instant::now();
+    let observer = Arc::new(Collect::default());
+    // One at a time: the manual clock is shared, and both would move it.
+    let outcome = engine
+        .materialize(Materialize::new("api"), observer.clone())
+        .await
+        .unwrap();
+    engine
+        .materialize(Materialize::new("spread"), observer.clone())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no real waiting"
+    );
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let events = observer.0.lock().unwrap().clone();
+
+    let starts: Vec<i64> = of(&events, "api", "step_started")
+        .iter()
+        .map(|e| e.timestamp)
+        .collect();
+    assert_eq!(starts.len(), 3, "three attempts");
+    let gaps: Vec<i64> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / 1_000_000)
+        .collect();
+    assert_eq!(gaps, [30, 60], "exponential: 30 s, then 60 s");
+    let failed = of(&events, "api", "step_failed");
+    assert!(matches!(
+        failed[1].kind,
+        EventKind::StepFailed {
+            attempt: 2,
+            retrying: true,
+            retry_in_ms: Some(60_000),
+            ..
+        }
+    ));
+    assert!(matches!(
+        of(&events, "api", "step_succeeded")[0].kind,
+        EventKind::StepSucceeded { attempts: 3, .. }
+    ));
+
+    // ±25 % of 100 s.
+    let spread: Vec<i64> = of(&events, "spread", "step_started")
+        .iter()
+        .map(|e| e.timestamp)
+        .collect();
+    let gap = (spread[1] - spread[0]) as f64 / 1e6;
+    assert!((75.0..=125.0).contains(&gap), "{gap}");
+
+    // The instance has every attempt, for `runs show`.
+    let recorded = engine
+        .instance()
+        .run_events(&outcome.run_id)
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.kind.name() == "step_started" && e.asset.as_ref().is_some_and(|a| a.as_str() == "api")
+        })
+        .count();
+    assert_eq!(recorded, 3);
+}
+
+/// A body that says retrying cannot help fails at once; a step past its timeout is cancelled,
+/// recorded as timed out, and retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_retry_errors_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-22T10:00:00Z".parse().unwrap()));
+    let bad_calls = Arc::new(AtomicU32::new(0));
+    let bc = Arc::clone(&bad_calls);
+    let slow_calls = Arc::new(AtomicU32::new(0));
+    let sc = Arc::clone(&slow_calls);
+    let engine = engine_at(
+        Definitions::new().assets([
+            AssetDef::builder("bad_request")
+                .retry(RetryPolicy::new(5))
+                .compute(move |_, _| {
+                    bc.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        Err::<(), _>(NoRetry::new(std::io::Error::other(
+                            "400 bad request: the prompt is empty",
+                        )))
+                    }
+                })
+                .build(),
+            AssetDef::builder("typed")
+                .retry(RetryPolicy::new(5))
+                .compute(|_, _| async {
+                    Err::<(), _>(stemma::Error::NoRetry("no such file".into()))
+                })
+                .build(),
+            AssetDef::builder("slow")
+                .timeout(Duration::from_millis(200))
+                .retry(RetryPolicy::new(1))
+                .compute(move |_, _| {
+                    let first = sc.fetch_add(1, Ordering::SeqCst) == 0;
+                    async move {
+                        if first {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
+                        Ok::<_, std::io::Error>(Json(1))
+                    }
+                })
+                .build(),
+        ]),
+        dir.path(),
+        &clock,
+    );
+    let started = std::time::Instant::now();
+    let observer = Arc::new(Collect::default());
+    let outcome = engine
+        .materialize(Materialize::new("*"), observer.clone())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let events = observer.0.lock().unwrap().clone();
+    assert_eq!(bad_calls.load(Ordering::SeqCst), 1, "not retried");
+    let mut failed: Vec<&String> = outcome.failed.iter().map(|(s, _)| s).collect();
+    failed.sort();
+    assert_eq!(failed, ["bad_request", "typed"]);
+    assert!(matches!(
+        &of(&events, "bad_request", "step_failed")[0].kind,
+        EventKind::StepFailed { retrying: false, error, .. } if error.contains("400 bad request")
+    ));
+    assert_eq!(slow_calls.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        &of(&events, "slow", "step_failed")[0].kind,
+        EventKind::StepFailed { timed_out: true, retrying: true, error, .. }
+            if error == "timed out after 200 ms"
+    ));
+    assert!(
+        engine
+            .instance()
+            .latest(&stemma::AssetKey::parse("slow").unwrap(), None)
+            .unwrap()
+            .is_some()
+    );
+}
