@@ -312,6 +312,8 @@ fn partition_status(c: &mut Criterion) {
                     attempt: 1,
                     duration_ms: 1.0,
                     retrying: false,
+                    timed_out: false,
+                    retry_in_ms: None,
                 },
             )
             .asset(&asset, def.key_at(i + 999).as_ref())
