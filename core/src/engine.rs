@@ -34,7 +34,12 @@ pub struct Engine {
     config: RunConfig,
     /// The graph's dynamic partitions definitions (also as dimensions), found once.
     dynamic: Arc<[crate::spec::DynamicPartitions]>,
+    /// How long a pool slot stays held by a holder that stops renewing it (one that died).
+    pool_lease: std::time::Duration,
 }
+
+/// The pool lease unless changed: a killed process blocks its pool's slot for at most this.
+pub const DEFAULT_POOL_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Engine {
     /// Checks that every IO manager key the assets use is registered.
@@ -59,6 +64,7 @@ impl Engine {
             instance: Arc::new(instance),
             io: Arc::new(io),
             clock: Arc::new(SystemClock),
+            pool_lease: DEFAULT_POOL_LEASE,
         };
         engine.load_dynamic_partitions()?;
         Ok(engine)
@@ -145,6 +151,13 @@ impl Engine {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// How long a pool slot outlives a holder that stopped renewing it (default 60 s; renewed
+    /// every third of it while the step runs).
+    pub fn with_pool_lease(mut self, lease: std::time::Duration) -> Self {
+        self.pool_lease = lease.max(std::time::Duration::from_millis(30));
         self
     }
 
@@ -483,6 +496,7 @@ impl Engine {
             observer,
             cancel: request.cancel.clone(),
             newest_first: request.newest_first,
+            pool_lease: self.pool_lease,
             plan,
         });
         run.commit(vec![run.event(EventKind::RunStarted {

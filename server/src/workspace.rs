@@ -51,6 +51,13 @@ pub struct ProjectConfig {
     /// More IO managers, by the key assets name.
     #[serde(default)]
     pub io_managers: BTreeMap<String, StorageConfig>,
+    /// Concurrency pool limits (`[pools]` then `openai-api = 2`): written to the instance
+    /// whenever the project opens it, so the file stays the truth for the pools it names.
+    #[serde(default)]
+    pub pools: BTreeMap<String, u32>,
+    /// How long a pool slot outlives a process that died holding it (default 60).
+    #[serde(default)]
+    pub pool_lease_seconds: Option<u64>,
     /// Where relative paths in the file are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -171,6 +178,17 @@ pub fn open_engine_with(
     storage_override: Option<&str>,
 ) -> Result<Engine> {
     let instance = Instance::open(home)?;
+    for (pool, &slots) in &project.pools {
+        if instance.pool_limit(pool)? != Some(slots) {
+            instance
+                .set_pool_limit(pool, Some(slots))
+                .map_err(|e| Error::Config(format!("pools.{pool}: {e}")))?;
+        }
+    }
     let io = project.io_managers(home, storage_override)?;
-    Engine::new(graph, instance, io)
+    let mut engine = Engine::new(graph, instance, io)?;
+    if let Some(secs) = project.pool_lease_seconds {
+        engine = engine.with_pool_lease(std::time::Duration::from_secs(secs));
+    }
+    Ok(engine)
 }

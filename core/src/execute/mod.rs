@@ -197,6 +197,8 @@ pub(crate) struct Run {
     pub(crate) cancel: CancellationToken,
     /// Among ready steps, the newest partitions go first.
     pub(crate) newest_first: bool,
+    /// How long a pool slot is leased between renewals.
+    pub(crate) pool_lease: std::time::Duration,
 }
 
 impl Run {

@@ -12,6 +12,7 @@
 
 mod orchestration;
 mod partition_status;
+mod pools;
 mod process;
 mod retention;
 mod schema;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
+pub use pools::{PoolRecord, Slot, validate_pool_name};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 
@@ -106,6 +108,8 @@ pub struct Instance {
     db: PathBuf,
     reader: Mutex<Connection>,
     writer: Writer,
+    /// For pool slots, which are taken in their own transactions (opened on first use).
+    pools: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -133,6 +137,7 @@ impl Instance {
             db,
             reader: Mutex::new(reader),
             writer,
+            pools: Mutex::new(None),
         })
     }
 

@@ -191,6 +191,26 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ) WITHOUT ROWID;
     ",
     ),
+    // v6: concurrency pools across runs and processes, with leased slots.
+    Migration::Sql(
+        r"
+    CREATE TABLE pools (
+        name        TEXT PRIMARY KEY,
+        slots       INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- A held slot. A holder renews its lease while it runs; a lease past its expiry belongs to
+    -- a holder that died and is taken back by the next one to ask.
+    CREATE TABLE pool_leases (
+        lease       TEXT PRIMARY KEY,
+        pool        TEXT    NOT NULL,
+        holder      TEXT    NOT NULL,
+        acquired_at INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX pool_leases_by_pool ON pool_leases (pool, expires_at);
+    ",
+    ),
 ];
 
 fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -171,8 +171,10 @@ impl AssetSpec {
         if self.timeout == Some(std::time::Duration::ZERO) {
             out.push("a timeout of zero".into());
         }
-        if self.pool.as_deref() == Some("") {
-            out.push("an empty pool name".into());
+        if let Some(pool) = &self.pool
+            && let Err(e) = crate::instance::validate_pool_name(pool)
+        {
+            out.push(e.to_string());
         }
         if let Some(p) = &self.partitions {
             out.extend(p.problems());

@@ -8,6 +8,7 @@ mod backfill;
 mod commands;
 mod lifecycle;
 mod partitions;
+mod pools;
 mod printer;
 mod progress;
 mod runs;
@@ -210,6 +211,12 @@ enum Command {
         #[command(flatten)]
         args: BackfillArgs,
     },
+    /// Concurrency pools: limits on how many steps of assets declaring `pool = "NAME"` run at
+    /// once, across every run and process on this instance.
+    Pools {
+        #[command(subcommand)]
+        command: PoolsCommand,
+    },
     /// Add, remove or list the keys of a dynamic partitions definition.
     DynamicPartitions {
         #[command(subcommand)]
@@ -230,6 +237,20 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PoolsCommand {
+    /// Every pool with a limit or a held slot: its limit, and who holds its slots.
+    List,
+    /// Limit a pool to N steps at once.
+    Set {
+        name: String,
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        slots: u32,
+    },
+    /// Remove a pool's limit (its steps run unlimited).
+    Unset { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -590,6 +611,15 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                         } else {
                             backfill::start(&engine, request, printer).await
                         }
+                    }
+                },
+                Command::Pools { command } => match command {
+                    PoolsCommand::List => pools::list(&engine, printer),
+                    PoolsCommand::Set { name, slots } => {
+                        pools::set(&engine, &project, &name, Some(slots), printer)
+                    }
+                    PoolsCommand::Unset { name } => {
+                        pools::set(&engine, &project, &name, None, printer)
                     }
                 },
                 Command::DynamicPartitions { command } => match command {

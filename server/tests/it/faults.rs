@@ -204,3 +204,139 @@ async fn no_retry_errors_and_timeouts() {
             .is_some()
     );
 }
+
+/// `(start, end)` of every step of `runs`, from their recorded step events.
+fn step_spans(engine: &stemma::Engine, runs: &[stemma::RunId]) -> Vec<(String, i64, i64)> {
+    let mut spans = Vec::new();
+    for run in runs {
+        let events = engine.instance().run_events(run).unwrap();
+        for e in &events {
+            if let EventKind::StepStarted { .. } = e.kind {
+                let label = e.step_label().unwrap();
+                let end = events
+                    .iter()
+                    .find(|x| {
+                        x.step_label() == Some(label.clone()) && x.kind.name() == "step_succeeded"
+                    })
+                    .map(|x| x.timestamp)
+                    .unwrap_or_else(|| panic!("{label} did not succeed"));
+                spans.push((label, e.timestamp, end));
+            }
+        }
+    }
+    spans
+}
+
+/// The most spans overlapping at any instant.
+fn max_overlap(spans: &[(String, i64, i64)]) -> usize {
+    let mut edges: Vec<(i64, i32)> = spans
+        .iter()
+        .flat_map(|(_, a, b)| [(*a, 1), (*b, -1)])
+        .collect();
+    // An end before a start at the same instant.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// A pool of 2 holds across three engines on one instance (each with its own connections,
+/// as separate processes have): never more than 2 pooled steps at once. A slot held by a
+/// holder that died frees itself after its lease; a live holder renews its lease for as long
+/// as its step runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_hold_across_runs_and_outlive_dead_holders() {
+    let dir = tempfile::tempdir().unwrap();
+    let sleeper = |name: &str, pool: &str, ms: u64| {
+        AssetDef::builder(name)
+            .pool(pool)
+            .compute(move |_, _| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok::<_, std::io::Error>(Json(ms))
+            })
+            .build()
+    };
+    let defs = || {
+        Definitions::new().assets(
+            (0..4)
+                .map(|i| sleeper(&format!("call_{i}"), "api", 150))
+                .chain([sleeper("long", "solo", 1200), sleeper("short", "solo", 10)]),
+        )
+    };
+    let engines: Vec<stemma::Engine> = (0..3)
+        .map(|_| {
+            stemma_server::open_engine(AssetGraph::new(defs()).unwrap(), dir.path())
+                .unwrap()
+                .with_pool_lease(Duration::from_millis(300))
+        })
+        .collect();
+    let instance = engines[0].instance();
+    instance.set_pool_limit("api", Some(2)).unwrap();
+    instance.set_pool_limit("solo", Some(1)).unwrap();
+
+    let request = || Materialize::new("call_0, call_1, call_2, call_3").concurrency(4);
+    let observer = || Arc::new(stemma::NoObserver);
+    let (a, b, c) = tokio::join!(
+        engines[0].materialize(request(), observer()),
+        engines[1].materialize(request(), observer()),
+        engines[2].materialize(request(), observer())
+    );
+    let runs = [a, b, c];
+    let ids: Vec<stemma::RunId> = runs
+        .into_iter()
+        .map(|r| {
+            let o = r.unwrap();
+            assert_eq!(o.status, RunStatus::Success, "{o:?}");
+            o.run_id
+        })
+        .collect();
+    let spans = step_spans(&engines[0], &ids);
+    assert_eq!(spans.len(), 12);
+    assert_eq!(max_overlap(&spans), 2, "{spans:?}");
+    assert!(
+        instance
+            .pools()
+            .unwrap()
+            .iter()
+            .all(|p| p.holders.is_empty()),
+        "all released"
+    );
+
+    // A live holder keeps its slot past the lease by renewing it.
+    let (long, short) = tokio::join!(
+        engines[1].materialize(Materialize::new("long"), Arc::new(stemma::NoObserver)),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            engines[2]
+                .materialize(Materialize::new("short"), Arc::new(stemma::NoObserver))
+                .await
+        }
+    );
+    let (long, short) = (long.unwrap(), short.unwrap());
+    let spans = step_spans(&engines[0], &[long.run_id, short.run_id]);
+    let end_of_long = spans.iter().find(|s| s.0 == "long").unwrap().2;
+    let start_of_short = spans.iter().find(|s| s.0 == "short").unwrap().1;
+    assert!(start_of_short >= end_of_long, "{spans:?}");
+
+    // Two slots taken by a holder that died (never renewed, never released).
+    for _ in 0..2 {
+        let slot = instance
+            .try_acquire_slot("api", "pid 1 (killed)", Duration::from_millis(800))
+            .unwrap();
+        assert!(matches!(slot, Some(stemma::instance::Slot::Leased(_))));
+    }
+    let started = std::time::Instant::now();
+    let outcome = engines[1]
+        .materialize(Materialize::new("call_0"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+}

@@ -1,0 +1,205 @@
+//! Concurrency pools: named limits on how many steps run at once across every run and process
+//! sharing the instance.
+//!
+//! A slot is a lease: a row in `pool_leases` with an expiry. The holder renews it while its step
+//! runs and deletes it when the step ends. Acquiring happens in one `BEGIN IMMEDIATE`
+//! transaction — expired leases are taken back, the live ones counted, one more inserted if
+//! the limit allows — so two processes asking at once cannot both take the last slot, and a
+//! process killed while holding a slot blocks the others for at most one lease. Leases run on
+//! the system clock: they are about real processes, not the engine's (possibly manual) time.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::Instance;
+use crate::error::{Error, Result};
+
+/// A slot taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// The pool has no limit: nothing was leased.
+    Unlimited,
+    /// A leased slot, by lease id: renew it while running, release it after.
+    Leased(String),
+}
+
+/// A pool, its limit and who holds its slots now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRecord {
+    pub name: String,
+    /// `None`: no limit is set (the pool is unlimited).
+    pub slots: Option<u32>,
+    /// Live leases: `(holder, expires_at)`.
+    pub holders: Vec<(String, i64)>,
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Pool names: what an asset's `pool = "…"` and `assets pools set NAME N` accept.
+pub fn validate_pool_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "pool name {name:?}: use letters, digits and - _ . : / (at most 100)"
+        )))
+    }
+}
+
+impl Instance {
+    /// Runs `f` in an immediate transaction on the pools connection (opened on first use).
+    fn with_pools<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut guard = self
+            .pools
+            .lock()
+            .map_err(|_| Error::Internal("instance pools lock poisoned".into()))?;
+        if guard.is_none() {
+            *guard = Some(super::open_connection(&self.db)?);
+        }
+        let conn: &mut Connection = guard.as_mut().expect("opened above");
+        let run = |conn: &mut Connection| -> rusqlite::Result<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run(conn).map_err(|e| Error::instance(&self.db, super::describe(&e.to_string())))
+    }
+
+    /// Sets the limit of `pool` (`None` removes it: unlimited).
+    pub fn set_pool_limit(&self, pool: &str, slots: Option<u32>) -> Result<()> {
+        validate_pool_name(pool)?;
+        self.with_pools(|tx| {
+            match slots {
+                Some(n) => tx.execute(
+                    "INSERT INTO pools (name, slots, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET slots = excluded.slots,
+                         updated_at = excluded.updated_at",
+                    params![pool, n, now_micros()],
+                )?,
+                None => tx.execute("DELETE FROM pools WHERE name = ?1", params![pool])?,
+            };
+            Ok(())
+        })
+    }
+
+    /// The limit of `pool`, if one is set.
+    pub fn pool_limit(&self, pool: &str) -> Result<Option<u32>> {
+        self.read(|c| {
+            c.query_row("SELECT slots FROM pools WHERE name = ?1", [pool], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// Every pool with a limit or a live lease.
+    pub fn pools(&self) -> Result<Vec<PoolRecord>> {
+        let now = now_micros();
+        self.read(|c| {
+            let mut out: std::collections::BTreeMap<String, PoolRecord> = Default::default();
+            let mut limits = c.prepare("SELECT name, slots FROM pools")?;
+            for row in limits.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
+                let (name, slots) = row?;
+                out.insert(
+                    name.clone(),
+                    PoolRecord {
+                        name,
+                        slots: Some(slots),
+                        holders: Vec::new(),
+                    },
+                );
+            }
+            let mut leases = c.prepare(
+                "SELECT pool, holder, expires_at FROM pool_leases WHERE expires_at >= ?1
+                 ORDER BY pool, acquired_at",
+            )?;
+            for row in leases.query_map([now], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })? {
+                let (pool, holder, expires) = row?;
+                out.entry(pool.clone())
+                    .or_insert(PoolRecord {
+                        name: pool,
+                        slots: None,
+                        holders: Vec::new(),
+                    })
+                    .holders
+                    .push((holder, expires));
+            }
+            Ok(out.into_values().collect())
+        })
+    }
+
+    /// Takes a slot of `pool` for `holder` for `lease`, if one is free; `None` when every slot
+    /// is held. A pool without a limit always has a slot (and no lease is written).
+    pub fn try_acquire_slot(
+        &self,
+        pool: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<Slot>> {
+        let now = now_micros();
+        let expires = now + lease.as_micros() as i64;
+        self.with_pools(|tx| {
+            let limit: Option<i64> = tx
+                .query_row("SELECT slots FROM pools WHERE name = ?1", [pool], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(limit) = limit else {
+                return Ok(Some(Slot::Unlimited));
+            };
+            tx.execute(
+                "DELETE FROM pool_leases WHERE pool = ?1 AND expires_at < ?2",
+                params![pool, now],
+            )?;
+            let held: i64 = tx.query_row(
+                "SELECT count(*) FROM pool_leases WHERE pool = ?1",
+                [pool],
+                |r| r.get(0),
+            )?;
+            if held >= limit {
+                return Ok(None);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            tx.execute(
+                "INSERT INTO pool_leases (lease, pool, holder, acquired_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, pool, holder, now, expires],
+            )?;
+            Ok(Some(Slot::Leased(id)))
+        })
+    }
+
+    /// Extends a lease by `lease` from now; false if it was lost (it expired and was taken
+    /// back).
+    pub fn renew_slot(&self, lease_id: &str, lease: Duration) -> Result<bool> {
+        let expires = now_micros() + lease.as_micros() as i64;
+        self.with_pools(|tx| {
+            Ok(tx.execute(
+                "UPDATE pool_leases SET expires_at = ?2 WHERE lease = ?1",
+                params![lease_id, expires],
+            )? == 1)
+        })
+    }
+
+    /// Gives a slot back.
+    pub fn release_slot(&self, lease_id: &str) -> Result<()> {
+        self.with_pools(|tx| {
+            tx.execute("DELETE FROM pool_leases WHERE lease = ?1", [lease_id])?;
+            Ok(())
+        })
+    }
+}
