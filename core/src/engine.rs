@@ -22,6 +22,7 @@ use crate::plan::{
 use crate::selection::Selection;
 use crate::staleness::{Staleness, VersionState};
 use crate::status::StatusSnapshot;
+use tokio_util::sync::CancellationToken;
 
 /// The engine of one code location against one instance.
 #[derive(Debug, Clone)]
@@ -37,6 +38,9 @@ pub struct Engine {
     /// How long a pool slot stays held by a holder that stops renewing it (one that died).
     pool_lease: std::time::Duration,
 }
+
+/// How often a run checks whether another process asked to cancel it.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The pool lease unless changed: a killed process blocks its pool's slot for at most this.
 pub const DEFAULT_POOL_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -508,10 +512,33 @@ impl Engine {
             host: me.host,
             process_start: me.start,
             backfill: request.backfill.clone(),
+            resumes: request.resumes.clone(),
         })])
         .await?;
 
+        // `assets runs cancel` from another process reaches this one through the instance.
+        let watch = {
+            let (instance, run_id, cancel) = (
+                Arc::clone(&self.instance),
+                run.run_id.clone(),
+                request.cancel.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(CANCEL_POLL).await;
+                    match instance.run_cancel_requested(&run_id) {
+                        Ok(true) => {
+                            cancel.cancel();
+                            return;
+                        }
+                        Ok(false) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        };
         let outcome = execute(Arc::clone(&run), concurrency).await;
+        watch.abort();
 
         let flushed = self.instance.flush().await;
         let message = match (&flushed, outcome.status) {
@@ -529,6 +556,95 @@ impl Engine {
             .await?;
         flushed?;
         Ok(RunOutcome { status, ..outcome })
+    }
+
+    /// Asks a running run to stop: the process running it cancels it within a quarter of a
+    /// second (no new steps; running ones are canceled; nothing uncommitted becomes visible).
+    pub async fn cancel_run(&self, id: &str) -> Result<crate::instance::RunRecord> {
+        let record = self.instance.find_run(id)?;
+        if record.status != RunStatus::Started {
+            return Err(Error::Plan(format!(
+                "run {} has already ended ({})",
+                record.run_id.short(),
+                record.status.as_str()
+            )));
+        }
+        self.instance
+            .append(vec![
+                Event::new(self.clock.now(), EventKind::RunCancelRequested).run(&record.run_id),
+            ])
+            .await?;
+        Ok(record)
+    }
+
+    /// Runs an ended run again — after a crash (`kill -9`, a reboot), a failure or a cancel —
+    /// with the same selection, partitions and config, leaving out every step it (or the runs
+    /// it resumed) completed: only what has no committed result runs.
+    pub async fn resume_run(
+        &self,
+        id: &str,
+        cancel: CancellationToken,
+        observer: Arc<dyn RunObserver>,
+    ) -> Result<RunOutcome> {
+        let record = self.instance.find_run(id)?;
+        match record.status {
+            RunStatus::Started => {
+                return Err(Error::Plan(format!(
+                    "run {} is still running (pid {}); cancel it first",
+                    record.run_id.short(),
+                    record.pid.map_or_else(|| "?".into(), |p| p.to_string())
+                )));
+            }
+            RunStatus::Success => {
+                return Err(Error::Plan(format!(
+                    "run {} succeeded; there is nothing to resume",
+                    record.run_id.short()
+                )));
+            }
+            _ => {}
+        }
+        let started = self.instance.run_started(&record.run_id)?;
+        if let Some(EventKind::RunStarted {
+            backfill: Some(b), ..
+        }) = &started
+        {
+            return Err(Error::Plan(format!(
+                "run {} works for backfill {}: resume that (assets backfill resume {})",
+                record.run_id.short(),
+                crate::backfill::short(b),
+                crate::backfill::short(b)
+            )));
+        }
+        // The steps this run and the runs it resumed completed.
+        let mut exclude = crate::plan::StepFilter::new();
+        let mut next = Some(record.run_id.clone());
+        while let Some(run) = next.take() {
+            for (asset, partition) in self.instance.run_completed_steps(&run)? {
+                if let Some(n) = self.graph.node_by_str(&asset) {
+                    exclude.insert((n, partition));
+                }
+            }
+            if let Some(EventKind::RunStarted {
+                resumes: Some(r), ..
+            }) = self.instance.run_started(&run)?
+            {
+                next = Some(crate::event::RunId::from_string(&r));
+            }
+        }
+        let pairs: Vec<String> = record
+            .config
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut request = Materialize::new(record.selection.clone())
+            .config(pairs)
+            .cancel_token(cancel);
+        if let Some(p) = &record.partition {
+            request = request.partitions(p.split(','));
+        }
+        request.exclude = Some(Arc::new(exclude));
+        request.resumes = Some(record.run_id.to_string());
+        self.materialize(request, observer).await
     }
 
     /// Wipes the materializations of the selected assets: they count as never materialized.

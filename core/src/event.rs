@@ -226,7 +226,13 @@ pub enum EventKind {
         /// The backfill this run works for.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         backfill: Option<String>,
+        /// The run this one resumes (`assets runs resume`): its completed steps are left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumes: Option<String>,
     },
+    /// Somebody asked a running run to stop (`assets runs cancel`); the process running it
+    /// cancels it.
+    RunCancelRequested,
     RunEnded {
         status: RunStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,6 +368,7 @@ impl EventKind {
         match self {
             EventKind::RunStarted { .. } => "run_started",
             EventKind::RunEnded { .. } => "run_ended",
+            EventKind::RunCancelRequested => "run_cancel_requested",
             EventKind::StepStarted { .. } => "step_started",
             EventKind::StepSucceeded { .. } => "step_succeeded",
             EventKind::StepFailed { .. } => "step_failed",

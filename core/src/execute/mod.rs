@@ -59,6 +59,8 @@ pub struct Materialize {
     pub(crate) backfill: Option<String>,
     /// Steps of the selection left out (a backfill's already done); their readers load them.
     pub(crate) exclude: Option<Arc<crate::plan::StepFilter>>,
+    /// The run this one resumes.
+    pub(crate) resumes: Option<String>,
     /// Start the newest partitions first.
     pub(crate) newest_first: bool,
 }
@@ -75,6 +77,7 @@ impl Materialize {
             cancel: CancellationToken::new(),
             backfill: None,
             exclude: None,
+            resumes: None,
             newest_first: false,
         }
     }

@@ -956,6 +956,7 @@ mod tests {
                             host: me.host.clone(),
                             process_start: Some(1),
                             backfill: None,
+                            resumes: None,
                         },
                     )
                     .run(&run),

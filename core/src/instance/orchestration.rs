@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Instance, RUN_COLUMNS, RunRecord, only_match, run_from_row};
 use crate::error::{Error, Result};
-use crate::event::Timestamp;
+use crate::event::{EventKind, RunId, Timestamp};
 use crate::spec::PartitionKey;
 
 /// One backfill as the `backfills` table records it.
@@ -148,6 +148,48 @@ impl Instance {
         rows.into_iter()
             .map(|(asset, partition)| Ok((asset, self.partition(&partition)?)))
             .collect()
+    }
+
+    /// The steps `run` completed — committed, or found up to date — as (asset, partition).
+    pub fn run_completed_steps(
+        &self,
+        run: &RunId,
+    ) -> Result<HashSet<(String, Option<PartitionKey>)>> {
+        let rows: Vec<(String, String)> = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition FROM event_log
+                 WHERE run_id = ?1 AND kind IN ('step_succeeded', 'step_up_to_date')",
+            )?;
+            stmt.query_map([run.as_str()], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })?
+            .collect()
+        })?;
+        rows.into_iter()
+            .map(|(asset, partition)| Ok((asset, self.partition(&partition)?)))
+            .collect()
+    }
+
+    /// Whether another process asked `run` to stop.
+    pub fn run_cancel_requested(&self, run: &RunId) -> Result<bool> {
+        self.read(|c| {
+            c.prepare_cached("SELECT cancel_requested_at IS NOT NULL FROM runs WHERE run_id = ?1")?
+                .query_row([run.as_str()], |r| r.get(0))
+                .optional()
+                .map(|r| r.unwrap_or(false))
+        })
+    }
+
+    /// The `run_started` event of `run`.
+    pub fn run_started(&self, run: &RunId) -> Result<Option<EventKind>> {
+        Ok(self
+            .run_events(run)?
+            .into_iter()
+            .find(|e| matches!(e.kind, EventKind::RunStarted { .. }))
+            .map(|e| e.kind))
     }
 
     /// The keys of a dynamic partitions definition, in the order they were added.

@@ -209,6 +209,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         expires_at  INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX pool_leases_by_pool ON pool_leases (pool, expires_at);
+    -- `assets runs cancel` from another process: the running one polls for it.
+    ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
     ",
     ),
 ];

@@ -169,6 +169,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             host,
             process_start,
             backfill,
+            ..
         } => {
             let config = serde_json::to_string(config).unwrap_or_else(|_| "{}".into());
             tx.prepare_cached(
@@ -188,6 +189,13 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 process_start.map(|s| s as i64),
                 backfill
             ])?;
+        }
+        EventKind::RunCancelRequested => {
+            tx.prepare_cached(
+                "UPDATE runs SET cancel_requested_at = ?2
+                 WHERE run_id = ?1 AND cancel_requested_at IS NULL",
+            )?
+            .execute(params![run_id, event.timestamp])?;
         }
         EventKind::RunEnded { status, message } => {
             tx.prepare_cached(

@@ -190,3 +190,141 @@ fn the_weekly_rollup_reads_its_seven_days_and_the_daemon_fires_the_nightly_tick(
     let shown = home.json(&["runs", "show", &run[..8]]);
     assert_eq!(shown["status"], "success", "{shown}");
 }
+
+/// Starts `materialize` of 20 days of events, slowed down, and waits until `n` are committed.
+fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
+    let child = home
+        .command(&[
+            "materialize",
+            "--select",
+            "events",
+            "--partition-range",
+            "2026-10-01...2026-10-20",
+            "-j",
+            "1",
+            "-c",
+            "step_delay_ms=200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = home.json(&["partitions", "events"]);
+        if status["materialized"]["count"].as_u64().unwrap() >= n {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "the run made no progress");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `kill -9` mid-run, then `runs resume`: the dead run is reaped as failed, the resumed run
+/// plans only what was not committed, and every day ends materialized exactly once.
+#[test]
+fn a_killed_run_resumes_without_recomputing_what_it_committed() {
+    let home = Home::new();
+    let mut child = start_slow_run(&home, 4);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = home.json(&["partitions", "events"])["materialized"]["count"]
+        .as_u64()
+        .unwrap();
+    assert!(done < 20, "the kill came too late to test anything: {done}");
+
+    let runs = home.json(&["runs", "list"]);
+    let killed = runs[0]["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(runs[0]["status"], "failure", "reaped: {runs}");
+    let out = home.ok(&["runs", "resume", &killed[..8]]);
+    assert!(out.contains("Succeeded"), "{out}");
+
+    let runs = home.json(&["runs", "list"]);
+    assert_eq!(runs[0]["status"], "success", "{runs}");
+    assert_eq!(
+        runs[0]["planned_steps"].as_u64().unwrap(),
+        20 - done,
+        "only the days the killed run did not commit: {runs}"
+    );
+    let events = home.json(&["partitions", "events"]);
+    assert_eq!(events["materialized"]["count"], 20);
+    assert!(
+        home.materialized_twice().is_empty(),
+        "{:?}",
+        home.materialized_twice()
+    );
+    // A run that succeeded has nothing to resume.
+    let again = home.run(&["runs", "resume", &runs[0]["run_id"].as_str().unwrap()[..8]]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to resume"));
+}
+
+/// `runs cancel` from another terminal stops a running run: it ends `canceled`, its process
+/// exits soon after, and what it committed stays while nothing else appears.
+#[test]
+fn a_run_is_canceled_from_another_terminal() {
+    let home = Home::new();
+    let mut child = start_slow_run(&home, 2);
+    let runs = home.json(&["runs", "list"]);
+    let id = runs[0]["run_id"].as_str().unwrap().to_owned();
+    let out = home.ok(&["runs", "cancel", &id[..8]]);
+    assert!(out.contains("Asked run"), "{out}");
+    let asked = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let run = home.json(&["runs", "show", &id[..8]]);
+    assert_eq!(run["status"], "canceled", "{run}");
+    let done = home.json(&["partitions", "events"])["materialized"]["count"]
+        .as_u64()
+        .unwrap();
+    assert!(done < 20, "{done}");
+    // Canceling an ended run says so.
+    let again = home.run(&["runs", "cancel", &id[..8]]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has already ended (canceled)"));
+    // The rest is picked up by a resume.
+    home.ok(&["runs", "resume", &id[..8]]);
+    assert_eq!(
+        home.json(&["partitions", "events"])["materialized"]["count"],
+        20
+    );
+    assert!(home.materialized_twice().is_empty());
+}
+
+/// Ctrl-C (SIGINT) mid-run: the run ends `canceled`, the process exits on its own, and every
+/// committed day points at a complete Parquet object (nothing half-written is visible).
+#[test]
+fn ctrl_c_cancels_the_run_and_leaves_the_instance_consistent() {
+    let home = Home::new();
+    let mut child = start_slow_run(&home, 2);
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let runs = home.json(&["runs", "list"]);
+    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+    let status = home.json(&["partitions", "events"]);
+    assert_eq!(status["in_progress"]["count"], 0, "{status}");
+    let done = status["materialized"]["count"].as_u64().unwrap();
+    // Every committed materialization reads back.
+    let db = rusqlite::Connection::open(home.0.path().join("stemma.db")).unwrap();
+    let locations: Vec<String> = db
+        .prepare("SELECT location FROM asset_latest WHERE asset_key = 'events'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(locations.len() as u64, done);
+    for l in locations {
+        let bytes = std::fs::read(home.0.path().join("storage").join(&l)).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1", "{l}");
+        assert_eq!(&bytes[bytes.len() - 4..], b"PAR1", "{l}");
+    }
+}

@@ -397,6 +397,22 @@ enum RunsCommand {
         /// A run id or a unique prefix of one.
         id: String,
     },
+    /// Ask a running run to stop (from any terminal): no new steps start, running ones are
+    /// canceled, the run ends `canceled`, and nothing uncommitted becomes visible.
+    Cancel {
+        /// A run id or a unique prefix of one.
+        id: String,
+    },
+    /// Run an ended run again — after a crash (kill -9, a reboot), a failure or a cancel —
+    /// executing only the steps with no committed result: nothing it committed is recomputed.
+    Resume {
+        /// A run id or a unique prefix of one.
+        id: String,
+        /// Only for a run that failed: re-execute its failed and skipped steps (the same steps
+        /// a resume runs, refused for a run that crashed or was canceled).
+        #[arg(long)]
+        from_failure: bool,
+    },
     /// The log lines of a run.
     Logs {
         /// A run id or a unique prefix of one.
@@ -565,6 +581,10 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 Command::Runs { command } => match command {
                     RunsCommand::List { limit } => runs::list(&engine, limit, printer),
                     RunsCommand::Show { id } => runs::show(&engine, &id, printer),
+                    RunsCommand::Cancel { id } => runs::cancel(&engine, &id, printer).await,
+                    RunsCommand::Resume { id, from_failure } => {
+                        runs::resume(&engine, &id, from_failure, printer).await
+                    }
                     RunsCommand::Logs { id, step } => {
                         runs::logs(&engine, &id, step.as_deref(), printer)
                     }

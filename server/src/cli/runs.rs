@@ -1,6 +1,9 @@
 //! `runs list`, `runs show ID`, `runs logs ID [--step KEY]`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use console::style;
 use serde_json::json;
@@ -331,4 +334,46 @@ pub(crate) fn logs(engine: &Engine, id: &str, step: Option<&str>, printer: Print
         printer.out(format!("{time} {label:<20} {line}"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliResult {
+    let record = engine.cancel_run(id).await?;
+    if printer.json {
+        printer.json_line(&json!({"run_id": record.run_id, "cancel_requested": true}));
+    } else {
+        printer.out(format!(
+            "Asked run {} to stop: its process (pid {}) cancels it within a second.",
+            record.run_id.short(),
+            record.pid.map_or_else(|| "?".into(), |p| p.to_string())
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn resume(
+    engine: &Engine,
+    id: &str,
+    from_failure: bool,
+    printer: Printer,
+) -> CliResult {
+    if from_failure {
+        let record = engine.instance().find_run(id)?;
+        if record.status != RunStatus::Failure {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "run {} did not fail (it is {}); --from-failure needs a failed run",
+                    record.run_id.short(),
+                    record.status.as_str()
+                ),
+            });
+        }
+    }
+    let cancel = CancellationToken::new();
+    let watcher = tokio::spawn(super::commands::watch_ctrl_c(cancel.clone(), printer));
+    let progress = Arc::new(super::progress::Progress::new(printer));
+    let result = engine.resume_run(id, cancel, progress.clone()).await;
+    progress.finish();
+    watcher.abort();
+    super::commands::report_run(&result?, printer)
 }

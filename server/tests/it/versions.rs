@@ -480,6 +480,7 @@ async fn gc_keeps_what_the_policy_says_and_verify_finds_what_changed_on_disk() {
                     host: me.host,
                     process_start: me.start,
                     backfill: None,
+                    resumes: None,
                 },
             )
             .run(&stemma::RunId::new()),
