@@ -192,6 +192,8 @@ fn the_weekly_rollup_reads_its_seven_days_and_the_daemon_fires_the_nightly_tick(
 }
 
 /// Starts `materialize` of 20 days of events, slowed down, and waits until `n` are committed.
+/// The caller waits for the child.
+#[allow(clippy::zombie_processes)]
 fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
     let mut child = home
         .command(&[
