@@ -37,6 +37,8 @@ pub struct Engine {
     dynamic: Arc<[crate::spec::DynamicPartitions]>,
     /// How long a pool slot stays held by a holder that stops renewing it (one that died).
     pool_lease: std::time::Duration,
+    /// Told how every run ends (alerts).
+    notifiers: Arc<[Arc<dyn crate::notify::RunNotifier>]>,
 }
 
 /// How often a run checks whether another process asked to cancel it.
@@ -69,6 +71,7 @@ impl Engine {
             io: Arc::new(io),
             clock: Arc::new(SystemClock),
             pool_lease: DEFAULT_POOL_LEASE,
+            notifiers: Arc::from(Vec::new()),
         };
         engine.load_dynamic_partitions()?;
         Ok(engine)
@@ -155,6 +158,14 @@ impl Engine {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Adds a notifier told how every run ends, after it is recorded (alerts).
+    pub fn with_notifier(mut self, notifier: Arc<dyn crate::notify::RunNotifier>) -> Self {
+        let mut all = self.notifiers.to_vec();
+        all.push(notifier);
+        self.notifiers = all.into();
         self
     }
 
@@ -552,10 +563,32 @@ impl Engine {
         } else {
             outcome.status
         };
-        run.commit(vec![run.event(EventKind::RunEnded { status, message })])
-            .await?;
+        run.commit(vec![run.event(EventKind::RunEnded {
+            status,
+            message: message.clone(),
+        })])
+        .await?;
         flushed?;
-        Ok(RunOutcome { status, ..outcome })
+        let outcome = RunOutcome { status, ..outcome };
+        if !self.notifiers.is_empty() {
+            let report = crate::notify::RunReport {
+                run_id: outcome.run_id.clone(),
+                status,
+                selection: request.selection.clone(),
+                partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
+                message,
+                failed: outcome.failed.clone(),
+                checks_failed: outcome.checks_failed.clone(),
+                steps: outcome.steps,
+                succeeded: outcome.succeeded,
+                duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+                host: ProcessIdentity::current().host,
+            };
+            for n in self.notifiers.iter() {
+                n.run_ended(&report).await;
+            }
+        }
+        Ok(outcome)
     }
 
     /// Asks a running run to stop: the process running it cancels it within a quarter of a

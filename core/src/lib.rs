@@ -51,6 +51,7 @@ pub mod instance;
 pub mod io;
 pub mod key;
 pub mod lifecycle;
+pub mod notify;
 pub mod plan;
 pub mod ranges;
 pub mod schedule;

@@ -13,6 +13,7 @@
 //!             printer ◄── run events (live view, --json)
 //! ```
 
+pub mod alerts;
 pub mod cli;
 mod workspace;
 

@@ -58,6 +58,9 @@ pub struct ProjectConfig {
     /// How long a pool slot outlives a process that died holding it (default 60).
     #[serde(default)]
     pub pool_lease_seconds: Option<u64>,
+    /// Webhooks and commands told when runs fail (`[[alerts]]`).
+    #[serde(default)]
+    pub alerts: Vec<crate::alerts::AlertConfig>,
     /// Where relative paths in the file are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -189,6 +192,10 @@ pub fn open_engine_with(
     let mut engine = Engine::new(graph, instance, io)?;
     if let Some(secs) = project.pool_lease_seconds {
         engine = engine.with_pool_lease(std::time::Duration::from_secs(secs));
+    }
+    if !project.alerts.is_empty() {
+        let alerts = crate::alerts::Alerts::new(project.alerts.clone())?;
+        engine = engine.with_notifier(Arc::new(alerts));
     }
     Ok(engine)
 }

@@ -1,6 +1,7 @@
 //! The engine against a real instance and real files: definitions made with the builder API,
 //! run through `Engine::materialize`, checked through the instance.
 
+mod alerts;
 mod checks;
 mod engine;
 mod faults;

@@ -1,0 +1,79 @@
+//! Telling the outside world how runs end: the engine hands a [`RunReport`] to every
+//! [`RunNotifier`] it has (webhooks and commands live in the server crate) after the run is
+//! recorded. A notifier handles its own retries and never fails the run.
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use crate::event::{RunId, RunStatus};
+
+/// How a run ended, for alerts.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub selection: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `(step, error)` of every failed step.
+    pub failed: Vec<(String, String)>,
+    /// `(check, description)` of every failed check.
+    pub checks_failed: Vec<(String, String)>,
+    pub steps: usize,
+    pub succeeded: usize,
+    pub duration_ms: f64,
+    pub host: String,
+}
+
+impl RunReport {
+    /// One line for a person: `Stemma run 1a2b3c4d failed (raw/documents): 2 of 5 steps failed:
+    /// chunks — timed out after 30 s; …`.
+    pub fn summary(&self) -> String {
+        let what = match self.status {
+            RunStatus::Success => "succeeded",
+            RunStatus::Failure => "failed",
+            RunStatus::Canceled => "was canceled",
+            RunStatus::Started => "is running",
+        };
+        let mut text = format!(
+            "Stemma run {} {what} ({}{})",
+            self.run_id.short(),
+            self.selection,
+            self.partition
+                .as_deref()
+                .map(|p| format!(" [{p}]"))
+                .unwrap_or_default()
+        );
+        if !self.failed.is_empty() {
+            let first: Vec<String> = self
+                .failed
+                .iter()
+                .take(3)
+                .map(|(s, e)| format!("{s} — {}", e.lines().next().unwrap_or_default()))
+                .collect();
+            text.push_str(&format!(
+                ": {} of {} steps failed: {}",
+                self.failed.len(),
+                self.steps,
+                first.join("; ")
+            ));
+            if self.failed.len() > 3 {
+                text.push_str("; …");
+            }
+        }
+        if !self.checks_failed.is_empty() {
+            let names: Vec<&str> = self.checks_failed.iter().map(|(c, _)| c.as_str()).collect();
+            text.push_str(&format!("; checks failed: {}", names.join(", ")));
+        }
+        text
+    }
+}
+
+/// Receives every run's report once the run is recorded.
+pub trait RunNotifier: Send + Sync + fmt::Debug {
+    fn run_ended<'a>(&'a self, report: &'a RunReport) -> BoxFuture<'a, ()>;
+}
