@@ -340,3 +340,123 @@ async fn pools_hold_across_runs_and_outlive_dead_holders() {
         "waited {waited:?}"
     );
 }
+
+/// Writes through the real local IO manager; when armed, tears the object it just wrote in
+/// half and reports a failed write (a full disk, a dropped connection).
+#[derive(Debug)]
+struct TornWrites {
+    inner: stemma_io::ObjectStoreIoManager,
+    root: std::path::PathBuf,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl stemma::io::IoManager for TornWrites {
+    async fn handle_output(
+        &self,
+        ctx: &stemma::io::OutputContext<'_>,
+        value: &stemma::Value,
+    ) -> stemma::Result<stemma::io::StoredObject> {
+        let stored = self.inner.handle_output(ctx, value).await?;
+        if !self.armed.load(Ordering::SeqCst) {
+            return Ok(stored);
+        }
+        if let Some(location) = &stored.location {
+            let path = self.root.join(location);
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        }
+        Err(stemma::Error::Storage("no space left on device".into()))
+    }
+
+    async fn load_input(
+        &self,
+        ctx: &stemma::io::InputContext<'_>,
+    ) -> stemma::Result<stemma::Value> {
+        self.inner.load_input(ctx).await
+    }
+
+    fn describe(&self) -> String {
+        "torn writes".into()
+    }
+}
+
+/// An IO manager failing mid-write leaves the previous materialization current and readable:
+/// the failed step commits nothing, and a reader loads the old value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_leaves_the_previous_materialization_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("storage");
+    let io = Arc::new(TornWrites {
+        inner: stemma_io::ObjectStoreIoManager::local(&root).unwrap(),
+        root: root.clone(),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let version = Arc::new(AtomicU32::new(1));
+    let v = Arc::clone(&version);
+    let defs = Definitions::new().assets([
+        AssetDef::builder("prices")
+            .compute_blocking(move |_, _| {
+                let n = v.load(Ordering::SeqCst);
+                Ok::<_, std::io::Error>(stemma::Table::from_batch(
+                    arrow::array::RecordBatch::try_from_iter([(
+                        "price",
+                        Arc::new(arrow::array::Int64Array::from(vec![n as i64; 1000]))
+                            as arrow::array::ArrayRef,
+                    )])
+                    .unwrap(),
+                ))
+            })
+            .build(),
+        AssetDef::builder("report")
+            .input("prices")
+            .compute_blocking(|_, inputs| {
+                let t: stemma::Table = inputs.get("prices")?;
+                let batch = &t.batches()[0];
+                let col = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap();
+                Ok::<_, stemma::Error>(Json(col.value(0)))
+            })
+            .build(),
+    ]);
+    let engine = stemma::Engine::new(
+        AssetGraph::new(defs).unwrap(),
+        stemma::Instance::open(dir.path()).unwrap(),
+        stemma::io::IoManagers::new().register("default", io.clone()),
+    )
+    .unwrap();
+    let key = stemma::AssetKey::parse("prices").unwrap();
+    let run = |select: &'static str| {
+        engine.materialize(Materialize::new(select), Arc::new(stemma::NoObserver))
+    };
+    assert_eq!(run("prices").await.unwrap().status, RunStatus::Success);
+    let before = engine.instance().latest(&key, None).unwrap().unwrap();
+
+    version.store(2, Ordering::SeqCst);
+    io.armed.store(true, Ordering::SeqCst);
+    let outcome = run("prices").await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Failure);
+    assert!(
+        outcome.failed[0].1.contains("no space left on device"),
+        "{outcome:?}"
+    );
+    let after = engine.instance().latest(&key, None).unwrap().unwrap();
+    assert_eq!(
+        after, before,
+        "the previous materialization is still current"
+    );
+
+    // And readable: a reader loads version 1.
+    io.armed.store(false, Ordering::SeqCst);
+    assert_eq!(run("report").await.unwrap().status, RunStatus::Success);
+    let m = engine
+        .instance()
+        .latest(&stemma::AssetKey::parse("report").unwrap(), None)
+        .unwrap()
+        .unwrap();
+    let bytes = std::fs::read(root.join(m.location.unwrap())).unwrap();
+    assert_eq!(serde_json::from_slice::<i64>(&bytes).unwrap(), 1);
+}
