@@ -499,12 +499,34 @@ impl Engine {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
         let me = ProcessIdentity::current();
+        let run_id = crate::event::RunId::new();
+        // A limit on runs at once (`assets pools max-runs N`): wait for a slot first.
+        let holder = format!("run {} pid {}", run_id.short(), me.pid);
+        let waiting = || {
+            observer.on_event(&Event::new(
+                self.clock.now(),
+                EventKind::Log {
+                    level: crate::event::LogLevel::Info,
+                    message: "waiting: the instance runs as many runs as it may at once".into(),
+                },
+            ));
+        };
+        let run_slot = crate::execute::slots::PoolSlot::acquire(
+            &self.instance,
+            crate::instance::RUNS_POOL,
+            &holder,
+            self.pool_lease,
+            &request.cancel,
+            waiting,
+        )
+        .await?
+        .ok_or_else(|| Error::Plan("canceled while waiting for a run slot".into()))?;
         let run = Arc::new(Run {
             graph: Arc::clone(&self.graph),
             instance: Arc::clone(&self.instance),
             io: Arc::clone(&self.io),
             clock: Arc::clone(&self.clock),
-            run_id: crate::event::RunId::new(),
+            run_id,
             config: config.clone(),
             force: request.force,
             unobserved,
@@ -550,6 +572,7 @@ impl Engine {
         };
         let outcome = execute(Arc::clone(&run), concurrency).await;
         watch.abort();
+        run_slot.release().await;
 
         let flushed = self.instance.flush().await;
         let message = match (&flushed, outcome.status) {

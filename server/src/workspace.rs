@@ -55,6 +55,9 @@ pub struct ProjectConfig {
     /// whenever the project opens it, so the file stays the truth for the pools it names.
     #[serde(default)]
     pub pools: BTreeMap<String, u32>,
+    /// The most runs at once on the instance; more wait (`assets pools max-runs N` when unset).
+    #[serde(default)]
+    pub max_concurrent_runs: Option<u32>,
     /// How long a pool slot outlives a process that died holding it (default 60).
     #[serde(default)]
     pub pool_lease_seconds: Option<u64>,
@@ -181,6 +184,14 @@ pub fn open_engine_with(
     storage_override: Option<&str>,
 ) -> Result<Engine> {
     let instance = Instance::open(home)?;
+    if let Some(n) = project.max_concurrent_runs {
+        if n == 0 {
+            return Err(Error::Config("max_concurrent_runs: at least 1".into()));
+        }
+        if instance.pool_limit(stemma::instance::RUNS_POOL)? != Some(n) {
+            instance.set_pool_limit(stemma::instance::RUNS_POOL, Some(n))?;
+        }
+    }
     for (pool, &slots) in &project.pools {
         if instance.pool_limit(pool)? != Some(slots) {
             instance

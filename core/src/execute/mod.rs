@@ -11,6 +11,7 @@
 
 mod context;
 mod logs;
+pub(crate) mod slots;
 mod step;
 
 use std::collections::VecDeque;

@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::context::{AssetContext, LogSink, StepLogger};
 use super::logs::SinkGuard;
+use super::slots::PoolSlot;
 use super::{Produced, Run, StepOutcome};
 use crate::check::{CheckResult, Severity};
 use crate::decision::StepFacts;
@@ -144,13 +145,37 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
     loop {
         // A pooled step holds a slot for each attempt, not while it waits to retry.
         let slot = match &spec.pool {
-            Some(pool) => match PoolSlot::acquire(&run, step, pool).await {
-                Ok(slot) => Some(slot),
-                Err(Failure::Canceled) => return StepOutcome::Canceled,
-                Err(Failure::Fatal(e) | Failure::Retryable(e) | Failure::TimedOut(e)) => {
-                    return StepOutcome::Failed(e);
+            Some(pool) => {
+                let holder = format!(
+                    "run {} step {} pid {}",
+                    run.run_id.short(),
+                    step.label(),
+                    std::process::id()
+                );
+                let waiting = || {
+                    run.emit(
+                        run.event(EventKind::Log {
+                            level: crate::event::LogLevel::Info,
+                            message: format!("waiting for a slot of pool {pool}"),
+                        })
+                        .asset(&step.asset, step.partition.as_ref()),
+                    );
+                };
+                let taken = PoolSlot::acquire(
+                    &run.instance,
+                    pool,
+                    &holder,
+                    run.pool_lease,
+                    &run.cancel,
+                    waiting,
+                )
+                .await;
+                match taken {
+                    Ok(Some(slot)) => Some(slot),
+                    Ok(None) => return StepOutcome::Canceled,
+                    Err(e) => return StepOutcome::Failed(e.to_string()),
                 }
-            },
+            }
             None => None,
         };
         run.emit(
@@ -159,7 +184,7 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
         );
         let result = attempt_once(&run, s, &inputs, &versions, attempt, started).await;
         if let Some(slot) = slot {
-            slot.release(&run).await;
+            slot.release().await;
         }
         let failure = match result {
             Ok(outcome) => return outcome,
@@ -619,100 +644,5 @@ fn humantime(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     } else {
         format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
-    }
-}
-
-/// A slot of a concurrency pool, renewed in the background while the step holds it.
-struct PoolSlot {
-    lease: Option<String>,
-    renewal: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl PoolSlot {
-    /// Waits for a free slot of `pool` (polling, with backoff up to half a second), saying once
-    /// that the step waits.
-    async fn acquire(run: &Arc<Run>, step: &Step, pool: &str) -> Result<PoolSlot, Failure> {
-        let holder = format!(
-            "run {} step {} pid {}",
-            run.run_id.short(),
-            step.label(),
-            std::process::id()
-        );
-        let mut wait = Duration::from_millis(20);
-        let mut said = false;
-        loop {
-            let instance = Arc::clone(&run.instance);
-            let (p, h, lease) = (pool.to_owned(), holder.clone(), run.pool_lease);
-            let taken =
-                tokio::task::spawn_blocking(move || instance.try_acquire_slot(&p, &h, lease))
-                    .await
-                    .map_err(|e| Failure::Fatal(format!("pool {pool}: {e}")))?
-                    .map_err(|e| Failure::Fatal(format!("pool {pool}: {e}")))?;
-            match taken {
-                Some(crate::instance::Slot::Unlimited) => {
-                    return Ok(PoolSlot {
-                        lease: None,
-                        renewal: None,
-                    });
-                }
-                Some(crate::instance::Slot::Leased(id)) => {
-                    let renewal =
-                        tokio::spawn(renew(Arc::clone(&run.instance), id.clone(), run.pool_lease));
-                    return Ok(PoolSlot {
-                        lease: Some(id),
-                        renewal: Some(renewal),
-                    });
-                }
-                None => {}
-            }
-            if !said {
-                said = true;
-                run.emit(
-                    run.event(EventKind::Log {
-                        level: crate::event::LogLevel::Info,
-                        message: format!("waiting for a slot of pool {pool}"),
-                    })
-                    .asset(&step.asset, step.partition.as_ref()),
-                );
-            }
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = run.cancel.cancelled() => return Err(Failure::Canceled),
-            }
-            wait = (wait * 2).min(Duration::from_millis(500));
-        }
-    }
-
-    async fn release(mut self, run: &Run) {
-        if let Some(r) = self.renewal.take() {
-            r.abort();
-        }
-        if let Some(id) = self.lease.take() {
-            let instance = Arc::clone(&run.instance);
-            let released = tokio::task::spawn_blocking(move || instance.release_slot(&id)).await;
-            if let Ok(Err(e)) = released {
-                // The lease expires on its own.
-                tracing::warn!(target: "stemma::pools", "releasing a pool slot: {e}");
-            }
-        }
-    }
-}
-
-/// Renews a lease every third of its length until aborted.
-async fn renew(instance: Arc<crate::instance::Instance>, lease: String, length: Duration) {
-    let mut every = tokio::time::interval(length / 3);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        let (i, id) = (Arc::clone(&instance), lease.clone());
-        match tokio::task::spawn_blocking(move || i.renew_slot(&id, length)).await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                tracing::warn!(target: "stemma::pools", "a pool slot lease expired before it was renewed");
-                return;
-            }
-            Ok(Err(e)) => tracing::warn!(target: "stemma::pools", "renewing a pool slot: {e}"),
-            Err(_) => return,
-        }
     }
 }

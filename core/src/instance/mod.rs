@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
-pub use pools::{PoolRecord, Slot, validate_pool_name};
+pub use pools::{PoolRecord, RUNS_POOL, Slot, validate_pool_name};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 

@@ -251,6 +251,11 @@ enum PoolsCommand {
     },
     /// Remove a pool's limit (its steps run unlimited).
     Unset { name: String },
+    /// Limit how many runs run at once on this instance (`none`: no limit); more wait.
+    MaxRuns {
+        /// A number, or `none`.
+        limit: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -641,6 +646,7 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                     PoolsCommand::Unset { name } => {
                         pools::set(&engine, &project, &name, None, printer)
                     }
+                    PoolsCommand::MaxRuns { limit } => pools::max_runs(&engine, &limit, printer),
                 },
                 Command::DynamicPartitions { command } => match command {
                     DynamicCommand::Add { name, keys } => {

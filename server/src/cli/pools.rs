@@ -99,3 +99,32 @@ pub(crate) fn set(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) fn max_runs(engine: &Engine, limit: &str, printer: Printer) -> CliResult {
+    let slots = match limit {
+        "none" => None,
+        n => match n.parse::<u32>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                return Err(Failure {
+                    code: 2,
+                    message: format!("max-runs {n:?}: a positive number, or none"),
+                });
+            }
+        },
+    };
+    engine
+        .instance()
+        .set_pool_limit(stemma::instance::RUNS_POOL, slots)?;
+    if printer.json {
+        printer.json_line(&json!({"max_runs": slots}));
+    } else {
+        match slots {
+            Some(n) => printer.out(format!(
+                "At most {n} run(s) at once on this instance; more wait for a slot."
+            )),
+            None => printer.out("No limit on runs at once."),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -460,3 +460,36 @@ async fn a_failed_write_leaves_the_previous_materialization_current() {
     let bytes = std::fs::read(root.join(m.location.unwrap())).unwrap();
     assert_eq!(serde_json::from_slice::<i64>(&bytes).unwrap(), 1);
 }
+
+/// A limit on runs at once holds across engines: the second run starts when the first ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_on_runs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = || {
+        Definitions::new().assets([AssetDef::builder("slow")
+            .compute(|_, _| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, std::io::Error>(Json(1))
+            })
+            .build()])
+    };
+    let open = || stemma_server::open_engine(AssetGraph::new(defs()).unwrap(), dir.path()).unwrap();
+    let (a, b) = (open(), open());
+    a.instance()
+        .set_pool_limit(stemma::instance::RUNS_POOL, Some(1))
+        .unwrap();
+    let (ra, rb) = tokio::join!(
+        a.materialize(Materialize::new("slow"), Arc::new(stemma::NoObserver)),
+        b.materialize(Materialize::new("slow"), Arc::new(stemma::NoObserver))
+    );
+    let span = |id: &stemma::RunId| {
+        let r = a.instance().find_run(id.short()).unwrap();
+        (r.started_at, r.ended_at.unwrap())
+    };
+    let (sa, sb) = (span(&ra.unwrap().run_id), span(&rb.unwrap().run_id));
+    let (first, second) = if sa.0 < sb.0 { (sa, sb) } else { (sb, sa) };
+    assert!(
+        second.0 >= first.1,
+        "the runs overlapped: {first:?} {second:?}"
+    );
+}
