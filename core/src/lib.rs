@@ -79,7 +79,7 @@ pub use io::{
 pub use key::AssetKey;
 pub use selection::Selection;
 pub use spec::{
-    AssetSpec, Backoff, Metadata, MetadataValue, MultiPartitions, PartitionKey,
+    AssetSpec, Backoff, Jitter, Metadata, MetadataValue, MultiPartitions, PartitionKey,
     PartitionsDefinition, RetryPolicy, TimeWindows,
 };
 pub use status::StatusSnapshot;
@@ -95,9 +95,9 @@ pub mod prelude {
     pub use crate::schedule::{CatchUp, ScheduleDef};
     pub use crate::spec::PartitionMapping;
     pub use crate::{
-        AssetContext, AssetDef, AssetResult, Blob, CheckDef, CheckResult, ConfigField, Definitions,
-        Json, MetadataValue, PartitionsDefinition, RetryPolicy, Rows, Severity, Table, TimeWindows,
-        asset, asset_check,
+        AssetContext, AssetDef, AssetResult, Backoff, Blob, CheckDef, CheckResult, ConfigField,
+        Definitions, Jitter, Json, MetadataValue, NoRetry, PartitionsDefinition, RetryPolicy, Rows,
+        Severity, Table, TimeWindows, asset, asset_check,
     };
 }
 

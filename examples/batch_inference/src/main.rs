@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use stemma::NoRetry;
 use stemma::prelude::*;
 
 /// The shards prompts are spread over (by a stable hash of their id).
