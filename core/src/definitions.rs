@@ -251,7 +251,7 @@ impl AssetBuilder {
     }
 
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.spec.retry = policy;
+        self.spec.retry = Some(policy);
         self
     }
 
@@ -536,6 +536,7 @@ pub struct Definitions {
     pub(crate) config: ConfigSpec,
     pub(crate) schedules: Vec<crate::schedule::ScheduleDef>,
     pub(crate) problems: Vec<String>,
+    pub(crate) default_retry: Option<crate::spec::RetryPolicy>,
 }
 
 impl Definitions {
@@ -570,6 +571,18 @@ impl Definitions {
     }
 
     /// Declares a config field that `--config name=value` may set.
+    /// The retry policy of every asset that declares none (the project default).
+    pub fn default_retry(mut self, policy: crate::spec::RetryPolicy) -> Self {
+        self.problems.extend(
+            policy
+                .problems()
+                .into_iter()
+                .map(|p| format!("default retry: {p}")),
+        );
+        self.default_retry = Some(policy);
+        self
+    }
+
     pub fn config(mut self, field: ConfigField) -> Self {
         if let Err(e) = self.config.add(field) {
             self.problems.push(e.to_string());

@@ -53,6 +53,7 @@ impl AssetGraph {
             config,
             schedules,
             problems: def_problems,
+            default_retry,
         } = definitions;
         let mut problems: Vec<String> = def_problems;
 
@@ -62,6 +63,9 @@ impl AssetGraph {
         for def in &mut assets {
             if let Some(p) = &mut def.spec.partitions {
                 p.set_as_of(now);
+            }
+            if def.spec.retry.is_none() {
+                def.spec.retry.clone_from(&default_retry);
             }
         }
 

@@ -196,11 +196,9 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
             Failure::TimedOut(e) => (e, true, true),
             Failure::Fatal(e) => (e, false, false),
         };
-        let retrying = retryable && attempt <= spec.retry.max_retries && !run.cancel.is_cancelled();
-        let delay = retrying.then(|| {
-            spec.retry
-                .jittered_delay_before(attempt + 1, fastrand::f64())
-        });
+        let policy = spec.retry_policy();
+        let retrying = retryable && attempt <= policy.max_retries && !run.cancel.is_cancelled();
+        let delay = retrying.then(|| policy.jittered_delay_before(attempt + 1, fastrand::f64()));
         run.emit(
             run.event(EventKind::StepFailed {
                 error: error.clone(),

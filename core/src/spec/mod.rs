@@ -66,7 +66,9 @@ pub struct AssetSpec {
     /// Explicit, or derived by `#[asset]` from the function's tokens.
     pub code_version: Option<String>,
     pub metadata: Metadata,
-    pub retry: RetryPolicy,
+    /// Its own retry policy; `None`: the project's ([`crate::Definitions::default_retry`]),
+    /// filled in when the graph is built.
+    pub retry: Option<RetryPolicy>,
     /// How long one attempt may run before it is cancelled and recorded as timed out.
     pub timeout: Option<std::time::Duration>,
     pub pool: Option<String>,
@@ -81,7 +83,21 @@ pub struct AssetSpec {
     pub schema: Option<arrow::datatypes::SchemaRef>,
 }
 
+/// No retries: what an asset gets when neither it nor the project sets a policy.
+const NO_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 0,
+    delay: std::time::Duration::ZERO,
+    backoff: Backoff::Constant,
+    max_delay: None,
+    jitter: Jitter::None,
+};
+
 impl AssetSpec {
+    /// The retry policy that applies: its own, else the project's, else none.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        self.retry.as_ref().unwrap_or(&NO_RETRY)
+    }
+
     pub fn new(key: AssetKey) -> Self {
         AssetSpec {
             key,
@@ -93,7 +109,7 @@ impl AssetSpec {
             kinds: BTreeSet::new(),
             code_version: None,
             metadata: Metadata::new(),
-            retry: RetryPolicy::default(),
+            retry: None,
             timeout: None,
             pool: None,
             io_manager: DEFAULT_IO_MANAGER.to_owned(),
@@ -167,7 +183,7 @@ impl AssetSpec {
         if self.io_manager.is_empty() {
             out.push("an empty IO manager key".into());
         }
-        out.extend(self.retry.problems());
+        out.extend(self.retry.iter().flat_map(RetryPolicy::problems));
         if self.timeout == Some(std::time::Duration::ZERO) {
             out.push("a timeout of zero".into());
         }

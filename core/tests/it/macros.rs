@@ -74,7 +74,7 @@ fn asset_attributes_are_declared() {
     assert_eq!(spec.kinds.iter().collect::<Vec<_>>(), ["parquet", "rust"]);
     assert_eq!(spec.io_manager, "warehouse");
     assert_eq!(spec.pool.as_deref(), Some("disk"));
-    assert_eq!(spec.retry.max_retries, 3);
+    assert_eq!(spec.retry_policy().max_retries, 3);
     assert_eq!(spec.partitions.as_ref().map(|p| p.len()), Some(2));
     assert_eq!(spec.metadata["version"].as_i64(), Some(2));
     assert!(spec.deps.is_empty());

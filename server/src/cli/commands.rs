@@ -92,7 +92,7 @@ pub(crate) fn list(
                         "count": p.len(),
                         "keys": p.keys().take(1000).collect::<Vec<_>>(),
                     })),
-                    "retry": spec.retry,
+                    "retry": spec.retry_policy(),
                     "external": graph.asset(n).is_external(),
                     "checks": checks,
                 })

@@ -493,3 +493,30 @@ async fn a_limit_on_runs_at_once() {
         "the runs overlapped: {first:?} {second:?}"
     );
 }
+
+/// The project's default retry policy applies to every asset that declares none; an asset's
+/// own policy (even "no retries") wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_default_retry_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-22T10:00:00Z".parse().unwrap()));
+    let (a, b) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let engine = engine_at(
+        Definitions::new()
+            .default_retry(RetryPolicy::new(2).delay(Duration::from_secs(5)))
+            .assets([
+                flaky("inherits", 1, &a).build(),
+                flaky("opts_out", 1, &b).retry(RetryPolicy::new(0)).build(),
+            ]),
+        dir.path(),
+        &clock,
+    );
+    let outcome = engine
+        .materialize(Materialize::new("*"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(a.load(Ordering::SeqCst), 2, "retried once, then succeeded");
+    assert_eq!(b.load(Ordering::SeqCst), 1, "its own policy: no retries");
+    let failed: Vec<&String> = outcome.failed.iter().map(|(s, _)| s).collect();
+    assert_eq!(failed, ["opts_out"]);
+}
