@@ -90,22 +90,8 @@ fn a_killed_backfill_resumes_without_running_a_partition_twice() {
         .unwrap();
     assert_eq!(first_step.trim(), "events[2026-10-31]");
 
-    let mut child = home
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill it once a few days are committed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = home.json(&["partitions", "events"]);
-        if status["materialized"]["count"].as_u64().unwrap() >= 4 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the backfill made no progress");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = start_until(&home, &args, 4);
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -191,22 +177,12 @@ fn the_weekly_rollup_reads_its_seven_days_and_the_daemon_fires_the_nightly_tick(
     assert_eq!(shown["status"], "success", "{shown}");
 }
 
-/// Starts `materialize` of 20 days of events, slowed down, and waits until `n` are committed.
-/// The caller waits for the child.
+/// Starts the example with `args` and waits until `n` days of events are committed. The
+/// caller waits for the child.
 #[allow(clippy::zombie_processes)]
-fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
+fn start_until(home: &Home, args: &[&str], n: u64) -> std::process::Child {
     let mut child = home
-        .command(&[
-            "materialize",
-            "--select",
-            "events",
-            "--partition-range",
-            "2026-10-01...2026-10-20",
-            "-j",
-            "1",
-            "-c",
-            "step_delay_ms=200",
-        ])
+        .command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -220,10 +196,26 @@ fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
         if Instant::now() > deadline {
             child.kill().unwrap();
             child.wait().unwrap();
-            panic!("the run made no progress");
+            panic!("{args:?} made no progress");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Starts `materialize` of 20 days of events, slowed down, and waits until `n` are committed.
+fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
+    let args = [
+        "materialize",
+        "--select",
+        "events",
+        "--partition-range",
+        "2026-10-01...2026-10-20",
+        "-j",
+        "1",
+        "-c",
+        "step_delay_ms=200",
+    ];
+    start_until(home, &args, n)
 }
 
 /// `kill -9` mid-run, then `runs resume`: the dead run is reaped as failed, the resumed run
