@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -158,9 +157,6 @@ pub struct BackfillOutcome {
     pub run: RunOutcome,
 }
 
-/// How often a running backfill checks whether it was asked to cancel.
-const CANCEL_POLL: Duration = Duration::from_millis(250);
-
 impl Engine {
     /// What `backfill` would run, without running or recording anything (`--dry-run`).
     pub fn plan_backfill(&self, backfill: &Backfill) -> Result<BackfillPlan> {
@@ -267,34 +263,15 @@ impl Engine {
     ) -> Result<BackfillOutcome> {
         let left_out = exclude.len();
         self.update_backfill(id, "running", None).await?;
-        let cancel = backfill.request.cancel.clone();
+        // A cancel asked from another process reaches the run through the instance: the run
+        // watches for its backfill being canceled as it watches for its own cancel.
         let request = backfill.request(exclude, Some(id));
-        // Another process may ask for a cancel through the instance.
-        let watch = {
-            let engine = self.clone();
-            let id = id.to_owned();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(CANCEL_POLL).await;
-                    match engine.instance().find_backfill(&id) {
-                        Ok(r) if r.status == "canceling" || r.status == "canceled" => {
-                            cancel.cancel();
-                            return;
-                        }
-                        Ok(_) => {}
-                        Err(_) => return,
-                    }
-                }
-            })
-        };
         let result = if targets == left_out {
             // Nothing left to do: record an empty success without a run.
             None
         } else {
             Some(self.materialize(request, observer).await)
         };
-        watch.abort();
         let run = match result {
             None => {
                 self.update_backfill(id, "completed", Some("nothing left to run".into()))

@@ -659,33 +659,30 @@ impl Engine {
             }
             _ => {}
         }
-        let started = self.instance.run_started(&record.run_id)?;
-        if let Some(EventKind::RunStarted {
-            backfill: Some(b), ..
-        }) = &started
-        {
-            return Err(Error::Plan(format!(
-                "run {} works for backfill {}: resume that (assets backfill resume {})",
-                record.run_id.short(),
-                crate::backfill::short(b),
-                crate::backfill::short(b)
-            )));
-        }
         // The steps this run and the runs it resumed completed.
         let mut exclude = crate::plan::StepFilter::new();
         let mut next = Some(record.run_id.clone());
         while let Some(run) = next.take() {
+            let resumes = match self.instance.run_started(&run)? {
+                Some(EventKind::RunStarted {
+                    backfill: Some(b), ..
+                }) => {
+                    return Err(Error::Plan(format!(
+                        "run {} works for backfill {}: resume that (assets backfill resume {})",
+                        run.short(),
+                        crate::backfill::short(&b),
+                        crate::backfill::short(&b)
+                    )));
+                }
+                Some(EventKind::RunStarted { resumes, .. }) => resumes,
+                _ => None,
+            };
             for (asset, partition) in self.instance.run_completed_steps(&run)? {
                 if let Some(n) = self.graph.node_by_str(&asset) {
                     exclude.insert((n, partition));
                 }
             }
-            if let Some(EventKind::RunStarted {
-                resumes: Some(r), ..
-            }) = self.instance.run_started(&run)?
-            {
-                next = Some(crate::event::RunId::from_string(&r));
-            }
+            next = resumes.map(|r| crate::event::RunId::from_string(&r));
         }
         let pairs: Vec<String> = record
             .config

@@ -115,15 +115,13 @@ impl Alerts {
         Ok(Alerts { configs, client })
     }
 
-    async fn deliver(&self, config: &AlertConfig, report: &RunReport) {
-        let mut body = serde_json::to_value(report).unwrap_or_default();
-        body["text"] = serde_json::Value::String(report.summary());
+    async fn deliver(&self, config: &AlertConfig, report: &RunReport, body: &serde_json::Value) {
         let timeout = Duration::from_secs(config.timeout_seconds.max(1));
         let mut wait = Duration::from_millis(500);
         for attempt in 0..=config.retries {
             let result = match (&config.webhook, &config.command) {
-                (Some(url), _) => self.post(url, &body, timeout).await,
-                (None, Some(command)) => run_command(command, &body, report, timeout).await,
+                (Some(url), _) => self.post(url, body, timeout).await,
+                (None, Some(command)) => run_command(command, body, report, timeout).await,
                 (None, None) => return,
             };
             match result {
@@ -197,8 +195,19 @@ async fn run_command(
 impl RunNotifier for Alerts {
     fn run_ended<'a>(&'a self, report: &'a RunReport) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            for c in self.configs.iter().filter(|c| c.fires_for(report)) {
-                self.deliver(c, report).await;
+            let firing: Vec<&AlertConfig> = self
+                .configs
+                .iter()
+                .filter(|c| c.fires_for(report))
+                .collect();
+            if firing.is_empty() {
+                return;
+            }
+            // The same body for every target: the report, and a line for people (Slack).
+            let mut body = serde_json::to_value(report).unwrap_or_default();
+            body["text"] = serde_json::Value::String(report.summary());
+            for c in firing {
+                self.deliver(c, report, &body).await;
             }
         })
     }

@@ -173,23 +173,37 @@ impl Instance {
             .collect()
     }
 
-    /// Whether another process asked `run` to stop.
+    /// Whether another process asked `run` to stop: the run itself, or the backfill it works
+    /// for.
     pub fn run_cancel_requested(&self, run: &RunId) -> Result<bool> {
         self.read(|c| {
-            c.prepare_cached("SELECT cancel_requested_at IS NOT NULL FROM runs WHERE run_id = ?1")?
-                .query_row([run.as_str()], |r| r.get(0))
-                .optional()
-                .map(|r| r.unwrap_or(false))
+            c.prepare_cached(
+                "SELECT r.cancel_requested_at IS NOT NULL OR EXISTS (
+                     SELECT 1 FROM backfills b WHERE b.backfill_id = r.backfill_id
+                         AND b.status IN ('canceling', 'canceled'))
+                 FROM runs r WHERE r.run_id = ?1",
+            )?
+            .query_row([run.as_str()], |r| r.get(0))
+            .optional()
+            .map(|r| r.unwrap_or(false))
         })
     }
 
-    /// The `run_started` event of `run`.
+    /// The `run_started` event of `run` (one indexed row, not the run's whole log).
     pub fn run_started(&self, run: &RunId) -> Result<Option<EventKind>> {
-        Ok(self
-            .run_events(run)?
-            .into_iter()
-            .find(|e| matches!(e.kind, EventKind::RunStarted { .. }))
-            .map(|e| e.kind))
+        let body: Option<String> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT body FROM event_log WHERE run_id = ?1 AND kind = 'run_started'
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row([run.as_str()], |r| r.get(0))
+            .optional()
+        })?;
+        body.map(|b| {
+            serde_json::from_str(&b)
+                .map_err(|e| Error::instance(&self.db, format!("run {run} cannot be read: {e}")))
+        })
+        .transpose()
     }
 
     /// The keys of a dynamic partitions definition, in the order they were added.

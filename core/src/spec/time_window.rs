@@ -593,12 +593,7 @@ impl TimeWindows {
                     t - Months::new((-n) as u32)
                 }
             }
-            // Before the day table exists (aligning the start), the next tick from croner.
-            Cadence::Cron if n == 1 => self
-                .cron
-                .as_ref()
-                .and_then(|g| g.cron.find_next_occurrence(&t, false).ok())
-                .unwrap_or(NaiveDateTime::MAX),
+            // On the day table, which reaches past the end of the last window.
             Cadence::Cron => self
                 .cron_tick(self.cron_floor_index(t) + n)
                 .unwrap_or(NaiveDateTime::MAX),
