@@ -4,6 +4,8 @@
 //! hashed into one of 256 buckets with a sign, counts are damped (`ln(1 + n)`), and the
 //! vector is L2-normalized, so the dot product of two vectors is their cosine similarity.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use stemma::prelude::*;
@@ -13,7 +15,7 @@ use crate::chunks::Chunk;
 /// Dimensions of the embedding.
 pub const DIMS: usize = 256;
 
-/// Very common English words carry no topic; they are left out.
+/// Very common English words carry no topic; they are left out. Sorted (binary search).
 const STOPWORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "do", "for", "from",
     "has", "have", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "than", "that",
@@ -61,16 +63,39 @@ pub fn embeddings(ctx: &AssetContext, chunks: Rows<Chunk>) -> AssetResult<Rows<E
 
 /// Lower-case alphanumeric tokens of at least two characters, stopwords removed.
 pub fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| t.chars().count() >= 2)
-        .map(str::to_lowercase)
-        .filter(|t| !STOPWORDS.contains(&t.as_str()))
-        .collect()
+    let mut out = Vec::new();
+    for_each_token(text, |t| out.push(t.into_owned()));
+    out
+}
+
+/// Calls `f` with every token of `text`, as [`tokens`] splits them, allocating only for a
+/// token that has to be lower-cased.
+fn for_each_token<'a>(text: &'a str, mut f: impl FnMut(Cow<'a, str>)) {
+    for raw in text.split(|c: char| !c.is_alphanumeric()) {
+        let ascii = raw.is_ascii();
+        let short = if ascii {
+            raw.len() < 2
+        } else {
+            raw.chars().nth(1).is_none()
+        };
+        if short {
+            continue;
+        }
+        let token = if !ascii {
+            Cow::Owned(raw.to_lowercase())
+        } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(raw.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if STOPWORDS.binary_search(&token.as_ref()).is_err() {
+            f(token);
+        }
+    }
 }
 
 /// The embedding of a text.
 pub fn embed(text: &str) -> [f32; DIMS] {
-    let tokens = tokens(text);
     let mut counts = [0f32; DIMS];
     let mut add = |bytes: &[&[u8]], weight: f32| {
         let h = fnv1a(bytes);
@@ -78,14 +103,17 @@ pub fn embed(text: &str) -> [f32; DIMS] {
         let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
         counts[bucket] += sign * weight;
     };
-    for (i, t) in tokens.iter().enumerate() {
+    // Counts are sums of ±1 and ±0.5, exact in f32 in any order.
+    let mut previous: Option<Cow<'_, str>> = None;
+    for_each_token(text, |t| {
         add(&[t.as_bytes()], 1.0);
-        if let Some(next) = tokens.get(i + 1) {
-            add(&[t.as_bytes(), b" ", next.as_bytes()], 0.5);
+        if let Some(p) = &previous {
+            add(&[p.as_bytes(), b" ", t.as_bytes()], 0.5);
         }
-    }
+        previous = Some(t);
+    });
     let mut v = counts.map(|c| c.signum() * c.abs().ln_1p());
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm = dot(&v, &v).sqrt();
     if norm > 0.0 {
         for x in &mut v {
             *x /= norm;
@@ -106,9 +134,25 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// The dot product (the cosine similarity of two normalized vectors).
+/// The dot product (the cosine similarity of two normalized vectors), in eight independent
+/// lanes so that the compiler can vectorize it (a single running sum cannot be reordered).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0f32; 8];
+    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in xs.zip(ys) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -128,6 +172,20 @@ mod tests {
         let far = embed("Knead the dough, then bake the bread in a hot oven.");
         assert!(dot(&a, &near) > dot(&a, &far) + 0.2);
         assert_eq!(embed("the of and"), [0.0; DIMS]);
+    }
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn dot_matches_the_plain_sum() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.25 - 2.0).collect();
+        let b: Vec<f32> = (0..19).map(|i| 1.5 - i as f32 * 0.125).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-4);
+        assert_eq!(dot(&[], &[]), 0.0);
     }
 
     #[test]

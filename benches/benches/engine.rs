@@ -405,8 +405,79 @@ fn executor(c: &mut Criterion) {
     group.finish();
 }
 
+/// Guards the event log's write path (a fsync costs 11–20 ms on this machine's disk, so one
+/// commit per event would cap a run at ~50–90 events a second): appends from many concurrent
+/// writers are grouped into one transaction by the instance's writer thread. `one_by_one`
+/// waits for each commit before the next (the latency a lone step sees); `concurrent_1000`
+/// has 1,000 waiters at once (the throughput of a wide run), which must stay far below 1,000
+/// separate commits.
+fn event_log(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let instance = Arc::new(Instance::open(dir.path()).expect("instance"));
+    let graph = AssetGraph::new(layered(1_000, 100)).expect("valid");
+    let events = consistent_history(&graph);
+    let mut group = c.benchmark_group("event_log_append");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(1));
+    let mut next = events.iter().cycle();
+    group.bench_function("one_by_one", |b| {
+        b.iter(|| {
+            let event = next.next().expect("cycles").clone();
+            runtime
+                .block_on(instance.append(vec![event]))
+                .expect("committed")
+        });
+    });
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("concurrent_1000", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let waiters: Vec<_> = events
+                    .iter()
+                    .map(|e| {
+                        let instance = instance.clone();
+                        let event = e.clone();
+                        tokio::spawn(async move { instance.append(vec![event]).await })
+                    })
+                    .collect();
+                for w in waiters {
+                    w.await.expect("joined").expect("committed");
+                }
+            })
+        });
+    });
+    group.finish();
+}
+
+/// Guards planning at scale: what `materialize`/`plan` decide for every asset of a
+/// 10,000-asset graph with nothing materialized yet (a plan must stay a few milliseconds, well
+/// under Dagster's per-run set-up alone).
+fn planning(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = open_engine(
+        AssetGraph::new(layered(10_000, 100)).expect("valid"),
+        dir.path(),
+    )
+    .expect("engine");
+    let mut group = c.benchmark_group("planning");
+    group.sample_size(20);
+    group.bench_function("plan_10000_assets", |b| {
+        b.iter(|| {
+            let plan = engine.plan(&Materialize::new("*")).expect("plans");
+            assert_eq!(plan.steps.len(), 10_000);
+        });
+    });
+    group.bench_function("plan_10000_assets_select_downstream_of_one", |b| {
+        b.iter(|| engine.plan(&Materialize::new("a5000*")).expect("plans"));
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    event_log,
+    planning,
     graph_build,
     selection,
     hashing,

@@ -174,6 +174,18 @@ pub(crate) fn describe_deps_change(added: &[AssetKey], removed: &[AssetKey]) -> 
     format!("dependencies changed ({})", parts.join(", "))
 }
 
+/// The parts of a successful step attempt, in milliseconds: loading its inputs through their
+/// IO managers, the asset's own code, hashing the value (its data version) and storing it.
+/// The rest of the step's duration is the framework's: planning the step's inputs, the commit
+/// and scheduling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepPhases {
+    pub load_ms: f64,
+    pub compute_ms: f64,
+    pub hash_ms: f64,
+    pub store_ms: f64,
+}
+
 /// A committed value of an asset (partition).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Materialization {
@@ -244,6 +256,9 @@ pub enum EventKind {
     StepSucceeded {
         duration_ms: f64,
         attempts: u32,
+        /// Where the successful attempt's time went (absent in events written before 0.9).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phases: Option<StepPhases>,
     },
     StepFailed {
         error: String,

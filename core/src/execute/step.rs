@@ -15,7 +15,9 @@ use crate::check::{CheckResult, Severity};
 use crate::decision::StepFacts;
 use crate::definitions::{Inputs, panic_message};
 use crate::error::BoxError;
-use crate::event::{CheckEvaluation, EventKind, InputVersion, Materialization, Provenance};
+use crate::event::{
+    CheckEvaluation, EventKind, InputVersion, Materialization, Provenance, StepPhases,
+};
 use crate::hash::{DataVersion, data_version};
 use crate::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
 use crate::key::AssetKey;
@@ -240,9 +242,16 @@ async fn attempt_once(
     };
 
     // 1. Inputs.
+    let mut phases = StepPhases::default();
+    let mut mark = Instant::now();
+    let mut lap = |phase: &mut f64| {
+        *phase = millis(mark);
+        mark = Instant::now();
+    };
     let loaded = load_inputs(run, step, &inputs.data)
         .await
         .map_err(Failure::Retryable)?;
+    lap(&mut phases.load_ms);
 
     // 2. The body, inside the step's span so its tracing events are captured.
     let sink = log_sink(run, &step.asset, step.partition.as_ref());
@@ -281,6 +290,8 @@ async fn attempt_once(
         }
     };
 
+    lap(&mut phases.compute_ms);
+
     // 3. The declared schema, before anything is stored.
     if let (Some(expected), Value::Table(table)) = (&spec.schema, &value)
         && let Some(mismatch) = crate::spec::schema_mismatch(expected, table)
@@ -294,6 +305,7 @@ async fn attempt_once(
         .await
         .map_err(Failure::Retryable)?;
     metadata.extend(ctx.take_metadata());
+    lap(&mut phases.hash_ms);
 
     // 5. Store a new object.
     let io = run
@@ -317,6 +329,7 @@ async fn attempt_once(
     if let Some(bytes) = stored.bytes {
         metadata.insert("bytes".into(), MetadataValue::from(bytes));
     }
+    lap(&mut phases.store_ms);
     if run.cancel.is_cancelled() {
         return Err(Failure::Canceled);
     }
@@ -343,6 +356,7 @@ async fn attempt_once(
         .event(EventKind::StepSucceeded {
             duration_ms: millis(started),
             attempts: attempt,
+            phases: Some(phases),
         })
         .asset(&step.asset, step.partition.as_ref());
     let mut checks = run.graph.checks_of(step.node).peekable();

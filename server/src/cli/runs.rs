@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use console::style;
 use serde_json::json;
-use stemma::event::{Event, EventKind};
+use stemma::event::{Event, EventKind, StepPhases};
 use stemma::instance::RunRecord;
 use stemma::{Engine, RunStatus};
 
@@ -83,6 +83,9 @@ struct StepView {
     status: &'static str,
     attempts: u32,
     duration_ms: Option<f64>,
+    /// Where a succeeded step's time went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phases: Option<StepPhases>,
     rows: Option<u64>,
     data_version: Option<String>,
     error: Option<String>,
@@ -120,9 +123,14 @@ fn step_views(events: &[Event], run_ended: bool) -> Vec<StepView> {
                 v.attempts = *attempt;
                 v.status = "running";
             }
-            EventKind::StepSucceeded { duration_ms, .. } => {
+            EventKind::StepSucceeded {
+                duration_ms,
+                phases,
+                ..
+            } => {
                 v.status = "succeeded";
                 v.duration_ms = Some(*duration_ms);
+                v.phases = *phases;
             }
             EventKind::StepFailed {
                 error,
@@ -211,6 +219,7 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
         "STATUS",
         "TRIES",
         "DURATION",
+        "IN CODE",
         "ROWS",
         "DATA VERSION",
         "CHECKS",
@@ -229,6 +238,7 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
             status,
             v.attempts.to_string(),
             v.duration_ms.map_or("-".into(), duration),
+            v.phases.map_or("-".into(), |p| duration(p.compute_ms)),
             v.rows.map_or("-".into(), count),
             v.data_version.clone().unwrap_or_else(|| "-".into()),
             if v.checks.is_empty() {
@@ -240,6 +250,17 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
         ]);
     }
     printer.out(table);
+    let phases: Vec<StepPhases> = steps.iter().filter_map(|v| v.phases).collect();
+    if !phases.is_empty() {
+        let total = |f: fn(&StepPhases) -> f64| phases.iter().map(f).sum::<f64>();
+        printer.out(format!(
+            "\n  in asset code {}; loading inputs {}, hashing {}, storing {}",
+            duration(total(|p| p.compute_ms)),
+            duration(total(|p| p.load_ms)),
+            duration(total(|p| p.hash_ms)),
+            duration(total(|p| p.store_ms)),
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -452,3 +452,45 @@ async fn macro_defined_assets_run_async_and_blocking_bodies() {
         Some(16)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_records_where_its_time_went() {
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            AssetDef::builder("slow")
+                .compute_blocking(|_, _| {
+                    std::thread::sleep(Duration::from_millis(60));
+                    Ok::<_, std::io::Error>(numbers((0..10_000).collect()))
+                })
+                .build(),
+            AssetDef::builder("reader")
+                .input("slow")
+                .compute_blocking(|_, inputs| {
+                    let t: Table = inputs.get("slow")?;
+                    Ok::<_, stemma::BoxError>(Json(t.num_rows()))
+                })
+                .build(),
+        ]),
+    );
+    let (outcome, events) = fx.run(Materialize::new("*")).await;
+    assert_eq!(outcome.succeeded, 2);
+    for asset in ["slow", "reader"] {
+        let e = of(&events, asset, "step_succeeded");
+        let EventKind::StepSucceeded {
+            duration_ms,
+            phases: Some(p),
+            ..
+        } = &e[0].kind
+        else {
+            panic!("{asset}: no phases in {:?}", e[0].kind);
+        };
+        let parts = p.load_ms + p.compute_ms + p.hash_ms + p.store_ms;
+        assert!(parts <= *duration_ms, "{asset}: {p:?} over {duration_ms}");
+        assert!(p.store_ms > 0.0 && p.hash_ms > 0.0, "{asset}: {p:?}");
+        if asset == "slow" {
+            assert!(p.compute_ms >= 60.0, "{p:?}");
+        } else {
+            assert!(p.compute_ms < 60.0, "{p:?}");
+        }
+    }
+}
