@@ -245,4 +245,37 @@ mod tests {
         assert_eq!(bytes(1_500), "1.5 KB");
         assert_eq!(bytes(12_345_678), "12.3 MB");
     }
+
+    #[test]
+    fn plain_tables_pad_columns_to_their_widest_line() {
+        let printer = Printer {
+            json: false,
+            live: false,
+        };
+        let mut table = printer.table(&["ASSET", "NOTE"]);
+        table.add_row(["a", "one"]);
+        table.add_row(vec![
+            format!("{}", style("longer_name").red().force_styling(true)),
+            "two\nlines".to_owned(),
+        ]);
+        table.add_row(["b", ""]);
+        let text = format!("{}", Plain(&table));
+        let lines: Vec<&str> = text.lines().collect();
+        // Styled cells are measured without their escape codes; no line ends in a space.
+        assert_eq!(console::strip_ansi_codes(lines[0]), " ASSET        NOTE");
+        assert_eq!(lines[1], " a            one");
+        assert_eq!(console::strip_ansi_codes(lines[2]), " longer_name  two");
+        assert_eq!(lines[3], "              lines");
+        assert_eq!(lines[4], " b");
+        assert_eq!(lines.len(), 5);
+    }
+
+    /// A table rendered as for a pipe, whatever stdout is while testing.
+    struct Plain<'a>(&'a Table);
+
+    impl Display for Plain<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt_plain(f)
+        }
+    }
 }
