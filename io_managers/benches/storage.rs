@@ -14,8 +14,6 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch
 use criterion::{Criterion, criterion_group, criterion_main};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use stemma::hash::data_version;
 use stemma::io::{InputContext, IoManager, OutputContext};
 use stemma::spec::AssetSpec;
@@ -42,12 +40,10 @@ fn storage(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("storage_{}m_rows_10_cols", rows / 1_000_000));
     group.sample_size(10);
 
-    // The bare writer: the same properties the IO manager uses (zstd level 3), to a file.
+    // The bare writer: the same properties the IO manager uses, to a file.
     group.bench_function("parquet_crate_write", |b| {
         b.iter(|| {
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level")))
-                .build();
+            let props = stemma_io::writer_properties(table.schema()).expect("properties");
             let file = File::create(&bare_path).expect("file");
             let mut writer = ArrowWriter::try_new(file, Arc::clone(table.schema()), Some(props))
                 .expect("writer");
