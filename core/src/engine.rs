@@ -572,7 +572,6 @@ impl Engine {
         };
         let outcome = execute(Arc::clone(&run), concurrency).await;
         watch.abort();
-        run_slot.release().await;
 
         let flushed = self.instance.flush().await;
         let message = match (&flushed, outcome.status) {
@@ -586,11 +585,16 @@ impl Engine {
         } else {
             outcome.status
         };
-        run.commit(vec![run.event(EventKind::RunEnded {
-            status,
-            message: message.clone(),
-        })])
-        .await?;
+        let ended = run
+            .commit(vec![run.event(EventKind::RunEnded {
+                status,
+                message: message.clone(),
+            })])
+            .await;
+        // The slot goes back once the run has ended in the instance, so that the runs the
+        // instance shows as running never exceed the limit (not even for a moment).
+        run_slot.release().await;
+        ended?;
         flushed?;
         let outcome = RunOutcome { status, ..outcome };
         if !self.notifiers.is_empty() {
