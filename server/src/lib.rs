@@ -15,6 +15,7 @@
 
 pub mod alerts;
 pub mod cli;
+pub mod testing;
 mod workspace;
 
 pub use workspace::{ProjectConfig, StorageConfig, default_home, open_engine, open_engine_with};

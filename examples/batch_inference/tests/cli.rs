@@ -79,19 +79,8 @@ fn serve(
             return;
         }
         buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                break buf[end + 4..end + 4 + len].to_vec();
-            }
+        if let Some(body) = stemma_server::testing::http_request_body(&buf) {
+            break body;
         }
     };
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -153,16 +142,10 @@ impl Home {
     }
 
     fn command(&self, endpoint: &Endpoint, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_batch_inference"));
+        let mut c =
+            stemma_server::testing::command(env!("CARGO_BIN_EXE_batch_inference"), self.0.path());
         c.args(args)
-            .args(["-c", &format!("api_url={}", endpoint.url)])
-            .env("STEMMA_HOME", self.0.path())
-            .env("NO_COLOR", "1")
-            .env_remove("STEMMA_LOG")
-            .env_remove("STEMMA_PROJECT")
-            .env_remove("STEMMA_STORAGE")
-            .env_remove("STEMMA_NOW")
-            .current_dir(self.0.path());
+            .args(["-c", &format!("api_url={}", endpoint.url)]);
         c
     }
 
@@ -256,24 +239,26 @@ const PROMPTS: &[(&str, &str)] = &[
     ("p12", "why parquet"),
 ];
 
+/// Every asset, every partition, with one config pair.
+fn materialize_everything(config: &str) -> [&str; 7] {
+    [
+        "materialize",
+        "--select",
+        "*",
+        "--partition",
+        "*",
+        "-c",
+        config,
+    ]
+}
+
 /// One run: every prompt gets a row; the refused one keeps its error, the 500 and the 429
 /// are retried and answered, and the results are a Parquet table.
 #[test]
 fn every_prompt_gets_a_row_with_its_answer_or_its_error() {
     let api = Endpoint::start();
     let home = Home::new(PROMPTS, "[pools]\nopenai-api = 2\n");
-    let out = home.ok(
-        &api,
-        &[
-            "materialize",
-            "--select",
-            "*",
-            "--partition",
-            "*",
-            "-c",
-            "in_flight=2",
-        ],
-    );
+    let out = home.ok(&api, &materialize_everything("in_flight=2"));
     assert!(out.contains("Succeeded"), "{out}");
     let rows = home.results();
     assert_eq!(rows.len(), 12);
@@ -319,15 +304,7 @@ fn the_pool_holds_across_processes_and_outlives_a_killed_holder() {
         PROMPTS,
         "pool_lease_seconds = 2\n\n[pools]\nopenai-api = 2\n",
     );
-    let args = [
-        "materialize",
-        "--select",
-        "*",
-        "--partition",
-        "*",
-        "-c",
-        "in_flight=1",
-    ];
+    let args = materialize_everything("in_flight=1");
     let children: Vec<_> = (0..3)
         .map(|_| {
             home.command(&api, &args)

@@ -15,15 +15,8 @@ impl Home {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nightly"));
-        c.args(args)
-            .env("STEMMA_HOME", self.0.path())
-            .env("NO_COLOR", "1")
-            .env_remove("STEMMA_LOG")
-            .env_remove("STEMMA_PROJECT")
-            .env_remove("STEMMA_STORAGE")
-            .env_remove("STEMMA_NOW")
-            .current_dir(self.0.path());
+        let mut c = stemma_server::testing::command(env!("CARGO_BIN_EXE_nightly"), self.0.path());
+        c.args(args);
         c
     }
 

@@ -14,14 +14,8 @@ impl Home {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_warehouse"))
+        stemma_server::testing::command(env!("CARGO_BIN_EXE_warehouse"), self.0.path())
             .args(args)
-            .env("STEMMA_HOME", self.0.path())
-            .env("NO_COLOR", "1")
-            .env_remove("STEMMA_LOG")
-            .env_remove("STEMMA_PROJECT")
-            .env_remove("STEMMA_STORAGE")
-            .current_dir(self.0.path())
             .output()
             .unwrap()
     }

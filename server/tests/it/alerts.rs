@@ -28,26 +28,14 @@ impl Receiver {
                 };
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
-                // Headers, then as many body bytes as Content-Length says.
                 let body = loop {
                     let n = socket.read(&mut chunk).await.unwrap_or(0);
                     if n == 0 {
                         break None;
                     }
                     buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break Some(buf[end + 4..end + 4 + len].to_vec());
-                        }
+                    if let Some(body) = stemma_server::testing::http_request_body(&buf) {
+                        break Some(body);
                     }
                 };
                 let Some(body) = body else { continue };
