@@ -142,7 +142,8 @@ fn staleness(c: &mut Criterion) {
         for chunk in events.chunks(20_000) {
             instance.append_blocking(chunk.to_vec()).expect("appends");
         }
-        let versions = VersionState::load(&graph, &instance).expect("loads");
+        let config = stemma::config::RunConfig::defaults(graph.config_spec().clone());
+        let versions = VersionState::load(&graph, &instance, &config).expect("loads");
         let judged = Staleness::compute(&graph, &versions);
         let stale: usize = (0..graph.len()).map(|n| judged.summary(n).stale).sum();
         assert!(stale > 0, "the changed root makes something stale");
@@ -151,7 +152,7 @@ fn staleness(c: &mut Criterion) {
         });
         group.bench_function(format!("load_and_compute/{name}"), |b| {
             b.iter(|| {
-                let versions = VersionState::load(&graph, &instance).expect("loads");
+                let versions = VersionState::load(&graph, &instance, &config).expect("loads");
                 Staleness::compute(&graph, &versions)
             });
         });

@@ -186,6 +186,23 @@ impl RunConfig {
         &self.given
     }
 
+    /// The values recorded in `reads` (what an asset read) that differ under this config, as
+    /// (name, recorded, current); a field no longer declared has no current value. Planning and
+    /// staleness both judge by this one rule.
+    pub fn changes_from(
+        &self,
+        reads: &ConfigReads,
+    ) -> Vec<(String, Option<String>, Option<String>)> {
+        reads
+            .iter()
+            .filter_map(|(name, recorded)| {
+                let now = self.raw(name).ok().flatten();
+                (now != recorded.as_deref())
+                    .then(|| (name.clone(), recorded.clone(), now.map(str::to_owned)))
+            })
+            .collect()
+    }
+
     /// The effective value of `name`: given, else its default; `None` when neither exists.
     pub fn raw(&self, name: &str) -> Result<Option<&str>> {
         if let Some(v) = self.given.get(name) {

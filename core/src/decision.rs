@@ -156,25 +156,14 @@ impl StepFacts<'_> {
             let (added, removed) = p.deps_change(spec.deps.iter().map(|d| &d.key));
             return Some(Reason::DepsChanged { added, removed });
         }
-        for (name, recorded) in &p.config {
-            match self.config.raw(name) {
-                Ok(now) if now == recorded.as_deref() => {}
-                Ok(now) => {
-                    return Some(Reason::ConfigChanged {
-                        name: name.clone(),
-                        recorded: recorded.clone(),
-                        current: now.map(str::to_owned),
-                    });
-                }
-                // The field no longer exists.
-                Err(_) => {
-                    return Some(Reason::ConfigChanged {
-                        name: name.clone(),
-                        recorded: recorded.clone(),
-                        current: None,
-                    });
-                }
-            }
+        if let Some((name, recorded, current)) =
+            self.config.changes_from(&p.config).into_iter().next()
+        {
+            return Some(Reason::ConfigChanged {
+                name,
+                recorded,
+                current,
+            });
         }
         None
     }
@@ -256,6 +245,14 @@ pub struct StepPreview {
     pub partition: Option<PartitionKey>,
     #[serde(flatten)]
     pub action: Action,
+}
+
+/// What a materialization would do, without running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub steps: Vec<StepPreview>,
+    /// Partitioned assets the selection holds that would be left out (no partition asked for).
+    pub left_out: Vec<AssetKey>,
 }
 
 /// Decides every step of `plan` without running anything. A step whose upstream step would be

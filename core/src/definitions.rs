@@ -570,7 +570,6 @@ impl Definitions {
         self
     }
 
-    /// Declares a config field that `--config name=value` may set.
     /// The retry policy of every asset that declares none (the project default).
     pub fn default_retry(mut self, policy: crate::spec::RetryPolicy) -> Self {
         self.problems.extend(
@@ -583,6 +582,7 @@ impl Definitions {
         self
     }
 
+    /// Declares a config field that `--config name=value` may set.
     pub fn config(mut self, field: ConfigField) -> Self {
         if let Err(e) = self.config.add(field) {
             self.problems.push(e.to_string());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fixedbitset::FixedBitSet;
 
 use crate::config::RunConfig;
-use crate::decision::{StepPreview, preview};
+use crate::decision::{Preview, StepPreview, preview};
 use crate::error::{Error, Result};
 use crate::event::{Clock, Event, EventKind, RunStatus, SystemClock};
 use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
@@ -200,6 +200,14 @@ impl Engine {
         &self.instance
     }
 
+    pub(crate) fn shared_instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    pub(crate) fn pool_lease(&self) -> std::time::Duration {
+        self.pool_lease
+    }
+
     pub fn io(&self) -> &IoManagers {
         &self.io
     }
@@ -213,11 +221,12 @@ impl Engine {
         Ok((selection, set))
     }
 
-    /// [`select`](Self::select) after the sources were observed.
-    fn select_observed(&self, text: &str) -> Result<(Selection, FixedBitSet)> {
+    /// [`select`](Self::select) after the sources were observed, with the status judged under
+    /// `config` (the run's).
+    fn select_observed(&self, text: &str, config: &RunConfig) -> Result<(Selection, FixedBitSet)> {
         let selection = Selection::parse(text)?;
         let status = if selection.needs_status() {
-            StatusSnapshot::load(&self.graph, &self.instance, self.clock.now())?
+            StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now())?
         } else {
             StatusSnapshot::unavailable()
         };
@@ -234,17 +243,18 @@ impl Engine {
         }
     }
 
-    /// Every asset's status as the instance has it now (observing external sources first).
+    /// Every asset's status as the instance has it now, judged under the engine's config
+    /// (observing external sources first).
     pub fn status(&self) -> Result<StatusSnapshot> {
         self.observe_sources(&self.config)?;
-        StatusSnapshot::load(&self.graph, &self.instance, self.clock.now())
+        StatusSnapshot::load(&self.graph, &self.instance, &self.config, self.clock.now())
     }
 
-    /// The versions of every asset partition, and their staleness, as the instance has them now
-    /// (observing external sources first).
+    /// The versions of every asset partition, and their staleness under the engine's config,
+    /// as the instance has them now (observing external sources first).
     pub fn staleness(&self) -> Result<(VersionState, Staleness)> {
         self.observe_sources(&self.config)?;
-        let versions = VersionState::load(&self.graph, &self.instance)?;
+        let versions = VersionState::load(&self.graph, &self.instance, &self.config)?;
         let staleness = Staleness::compute(&self.graph, &versions);
         Ok((versions, staleness))
     }
@@ -303,7 +313,20 @@ impl Engine {
                 );
             }
         }
-        if !events.is_empty() {
+        if events.is_empty() {
+        } else if self.instance.is_read_only() {
+            // Nothing can be recorded: say that staleness does not see the change.
+            let changed: Vec<String> = events
+                .iter()
+                .filter_map(|e| e.asset.as_ref().map(ToString::to_string))
+                .collect();
+            tracing::warn!(
+                target: "stemma::engine",
+                "{} changed since it was last observed, but this instance cannot record that \
+                 (opened read-only); staleness is judged on the last recorded observation",
+                changed.join(", ")
+            );
+        } else {
             self.instance.append_blocking(events)?;
         }
         Ok(failed)
@@ -357,28 +380,61 @@ impl Engine {
     pub fn plan(&self, request: &Materialize) -> Result<Plan> {
         let config = self.request_config(request)?;
         self.observe_sources(&config)?;
-        self.plan_observed(request)
+        self.plan_observed(request, &config)
     }
 
     /// What materializing `request` would do, step by step — run (and why), run only if an
     /// upstream step produces new data, or skip as up to date — without running anything.
     pub fn preview(&self, request: &Materialize) -> Result<Vec<StepPreview>> {
-        let config = self.request_config(request)?;
-        let unobserved = self.observe_sources(&config)?;
-        let plan = self.plan_observed(request)?;
-        Ok(preview(
-            &self.graph,
-            &plan,
-            &config,
-            request.force,
-            &unobserved,
-        ))
+        Ok(self.preview_plan(request)?.steps)
     }
 
-    fn plan_observed(&self, request: &Materialize) -> Result<Plan> {
+    /// [`preview`](Self::preview), with the partitioned assets the run would leave out.
+    pub fn preview_plan(&self, request: &Materialize) -> Result<Preview> {
+        let config = self.request_config(request)?;
+        let unobserved = self.observe_sources(&config)?;
+        let plan = self.plan_observed(request, &config)?;
+        Ok(Preview {
+            steps: preview(&self.graph, &plan, &config, request.force, &unobserved),
+            left_out: plan
+                .left_out
+                .iter()
+                .map(|&n| self.graph.key(n).clone())
+                .collect(),
+        })
+    }
+
+    fn plan_observed(&self, request: &Materialize, config: &RunConfig) -> Result<Plan> {
         // Another process may have added or removed dynamic partitions.
         self.load_dynamic_partitions()?;
-        let (selection, selected) = self.select_observed(&request.selection)?;
+        let (selection, mut selected) = self.select_observed(&request.selection, config)?;
+        // A selection that depends on the instance's state (`status:stale+`) may match nothing
+        // now: that is nothing to do, not a mistake (one that names nothing stays an error).
+        // Without partitions asked for, the partitioned assets it matches are left out.
+        let mut left_out = Vec::new();
+        if selected.is_clear() && !selection.needs_status() {
+            return Err(Error::Plan(format!(
+                "the selection {:?} matches no assets",
+                selection.text()
+            )));
+        }
+        if selection.needs_status() {
+            if request.partitions.is_empty() {
+                left_out = selected
+                    .ones()
+                    .filter(|&n| self.graph.spec(n).partitions.is_some())
+                    .collect();
+                for &n in &left_out {
+                    selected.set(n, false);
+                }
+            }
+            if selected.ones().all(|n| self.graph.asset(n).is_external()) {
+                return Ok(Plan {
+                    steps: Vec::new(),
+                    left_out,
+                });
+            }
+        }
         let (stored, previous) = self.stored_state(&selected)?;
         match plan_excluding(
             &self.graph,
@@ -388,10 +444,14 @@ impl Engine {
             &previous,
             request.exclude.as_deref(),
         ) {
-            Ok(p) => Ok(p),
+            Ok(mut p) => {
+                p.left_out.extend(left_out);
+                p.left_out.sort_unstable();
+                Ok(p)
+            }
             Err(PlanError::Other(e)) => Err(e),
             Err(PlanError::Missing(missing)) => {
-                Err(self.missing_error(&selection, &request.partitions, &missing))
+                Err(self.missing_error(&selection, &request.partitions, &missing, config))
             }
         }
     }
@@ -401,6 +461,7 @@ impl Engine {
         selection: &Selection,
         partitions: &[String],
         missing: &[MissingInput],
+        config: &RunConfig,
     ) -> Error {
         let lines: Vec<String> = missing
             .iter()
@@ -428,7 +489,7 @@ impl Engine {
             },
             lines.join("\n")
         );
-        if let Some(hint) = self.suggest_wider(selection, partitions, missing) {
+        if let Some(hint) = self.suggest_wider(selection, partitions, missing, config) {
             text.push_str(&format!(
                 "\nnothing was run; include them in the selection: {hint}"
             ));
@@ -444,9 +505,10 @@ impl Engine {
         selection: &Selection,
         partitions: &[String],
         missing: &[MissingInput],
+        config: &RunConfig,
     ) -> Option<String> {
         let status = if selection.needs_status() {
-            StatusSnapshot::load(&self.graph, &self.instance, self.clock.now()).ok()?
+            StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now()).ok()?
         } else {
             StatusSnapshot::unavailable()
         };
@@ -494,7 +556,20 @@ impl Engine {
     ) -> Result<RunOutcome> {
         let config = self.request_config(&request)?;
         let unobserved = self.observe_sources(&config)?;
-        let plan = self.plan_observed(&request)?;
+        let plan = self.plan_observed(&request, &config)?;
+        let left_out: Vec<AssetKey> = plan
+            .left_out
+            .iter()
+            .map(|&n| self.graph.key(n).clone())
+            .collect();
+        if plan.steps.is_empty() {
+            // Nothing selected now, or everything left out: no run is recorded.
+            return Ok(RunOutcome {
+                nothing_to_do: true,
+                left_out,
+                ..RunOutcome::empty()
+            });
+        }
         let concurrency = request.concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
@@ -521,6 +596,26 @@ impl Engine {
         )
         .await?
         .ok_or_else(|| Error::Plan("canceled while waiting for a run slot".into()))?;
+        // No object is written while garbage collection deletes unreferenced ones: a run that
+        // reuses an old object by content would otherwise lose it to gc.
+        let gc_waiting = || {
+            observer.on_event(&Event::new(
+                self.clock.now(),
+                EventKind::Log {
+                    level: crate::event::LogLevel::Info,
+                    message: "waiting: garbage collection is deleting unreferenced objects".into(),
+                },
+            ));
+        };
+        let storage_lease = crate::execute::slots::PoolSlot::acquire_storage(
+            &self.instance,
+            &holder,
+            self.pool_lease,
+            &request.cancel,
+            gc_waiting,
+        )
+        .await?
+        .ok_or_else(|| Error::Plan("canceled while waiting for garbage collection".into()))?;
         let run = Arc::new(Run {
             graph: Arc::clone(&self.graph),
             instance: Arc::clone(&self.instance),
@@ -593,10 +688,15 @@ impl Engine {
             .await;
         // The slot goes back once the run has ended in the instance, so that the runs the
         // instance shows as running never exceed the limit (not even for a moment).
+        storage_lease.release().await;
         run_slot.release().await;
         ended?;
         flushed?;
-        let outcome = RunOutcome { status, ..outcome };
+        let outcome = RunOutcome {
+            status,
+            left_out,
+            ..outcome
+        };
         if !self.notifiers.is_empty() {
             let report = crate::notify::RunReport {
                 run_id: outcome.run_id.clone(),

@@ -105,6 +105,16 @@ impl Error {
         }
     }
 
+    /// Whether this says the disk is full (SQLite's `database or disk is full`, the file
+    /// system's ENOSPC), so that a command can say so and do what needs no space.
+    pub fn is_disk_full(&self) -> bool {
+        let text = self.to_string();
+        text.contains("disk is full")
+            || text.contains("No space left on device")
+            || text.contains("disk full")
+            || matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
+    }
+
     pub(crate) fn instance(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         Error::Instance {
             path: path.into(),

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::execute::slots::PoolSlot;
 use crate::hash::{DataVersion, data_version};
 use crate::instance::{LatestMaterialization, PruneReport, Retention};
 use crate::io::InputContext;
@@ -63,8 +64,28 @@ pub struct GcReport {
     pub live_runs: u64,
     /// IO managers whose objects could not be listed, and why.
     pub skipped: Vec<String>,
+    /// The disk holding the instance is full: the event log could not be pruned (objects
+    /// were still deleted, against everything the log references).
+    pub disk_full: bool,
+    /// The log could only be pruned after deleting objects had freed space.
+    pub pruned_after_freeing: bool,
+    /// After `vacuum`: the rebuilt database was folded back from the write-ahead log (false
+    /// while another process reads the instance; the file shrinks at the next checkpoint).
+    pub log_folded: bool,
     pub db_bytes_before: u64,
     pub db_bytes_after: u64,
+}
+
+/// Why garbage collection may (or may not) delete objects.
+enum Permit {
+    /// Nothing is deleted; the report says what would be.
+    DryRun,
+    /// Its storage lease: no run writes objects until it is released.
+    Leased(PoolSlot),
+    /// A run is in progress: every unreferenced object is spared.
+    RunsInProgress,
+    /// The instance's disk is full and no run is in progress.
+    DiskFull,
 }
 
 /// One stored object whose bytes do not match its recorded version, or cannot be read.
@@ -92,6 +113,12 @@ pub struct VerifyReport {
 impl Engine {
     /// Prunes the event log by the retention policy, then deletes the stored objects no
     /// retained materialization points to.
+    ///
+    /// Objects are deleted under garbage collection's storage lease, which no run holds at the
+    /// same time: gc spares every object while a run is in progress, and a run that starts
+    /// while gc deletes waits for it (so it cannot reuse, by content, an object gc is about to
+    /// delete). On a full disk the event log cannot be pruned, but objects are still deleted,
+    /// against everything the log references now, and the prune is tried again after.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         let now = self.now();
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
@@ -101,15 +128,54 @@ impl Engine {
             db_bytes_before: instance.db_size(),
             ..GcReport::default()
         };
-        let (pruned, referenced) = instance.prune(
-            Retention {
-                keep_last: options.keep_last.max(1),
-                keep_since: now.saturating_sub(micros(options.keep_younger_than)),
-            },
-            options.dry_run,
-        )?;
-        report.pruned = pruned;
+        let retention = Retention {
+            keep_last: options.keep_last.max(1),
+            keep_since: now.saturating_sub(micros(options.keep_younger_than)),
+        };
+        let holder = format!("gc pid {}", std::process::id());
+        let permit = if options.dry_run {
+            if instance.live_runs()? > 0 {
+                Permit::RunsInProgress
+            } else {
+                Permit::DryRun
+            }
+        } else {
+            match PoolSlot::try_storage_for_gc(self.shared_instance(), &holder, self.pool_lease())
+                .await
+            {
+                Ok(Some(lease)) => Permit::Leased(lease),
+                Ok(None) => Permit::RunsInProgress,
+                // A full disk: no lease can be written, and no run can commit either (the
+                // instance cannot grow), so no run can come to reference what is deleted.
+                Err(e) if e.is_disk_full() => {
+                    report.disk_full = true;
+                    if instance.live_runs()? > 0 {
+                        Permit::RunsInProgress
+                    } else {
+                        Permit::DiskFull
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let referenced = match instance.prune(retention, options.dry_run) {
+            Ok((pruned, referenced)) => {
+                report.pruned = pruned;
+                referenced
+            }
+            // The policy is still applied, in a transaction rolled back (nothing written):
+            // what it would keep is what is referenced.
+            Err(e) if e.is_disk_full() => {
+                report.disk_full = true;
+                match instance.prune(retention, true) {
+                    Ok((_, referenced)) => referenced,
+                    Err(_) => instance.referenced()?,
+                }
+            }
+            Err(e) => return Err(e),
+        };
         report.live_runs = instance.live_runs()?;
+        let may_delete = !matches!(permit, Permit::RunsInProgress);
         let spare_after = now.saturating_sub(micros(options.grace));
         let mut seen_roots = HashSet::new();
         for key in self.io().keys() {
@@ -129,7 +195,7 @@ impl Engine {
             for o in objects {
                 if referenced.locations.contains(&o.location) {
                     report.objects_referenced += 1;
-                } else if report.live_runs > 0 || o.last_modified >= spare_after {
+                } else if !may_delete || o.last_modified >= spare_after {
                     report.objects_spared += 1;
                 } else {
                     report.bytes_freed += o.bytes;
@@ -145,8 +211,21 @@ impl Engine {
                     .await?;
             }
         }
-        if options.vacuum && !options.dry_run {
-            instance.vacuum()?;
+        if let Permit::Leased(lease) = permit {
+            lease.release().await;
+        }
+        // With space freed, the event log may be prunable now.
+        if report.disk_full
+            && !options.dry_run
+            && report.objects_deleted > 0
+            && let Ok((pruned, _)) = instance.prune(retention, false)
+        {
+            report.pruned = pruned;
+            report.disk_full = false;
+            report.pruned_after_freeing = true;
+        }
+        if options.vacuum && !options.dry_run && !report.disk_full {
+            report.log_folded = instance.vacuum()?;
         }
         report.db_bytes_after = instance.db_size();
         Ok(report)

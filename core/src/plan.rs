@@ -79,9 +79,13 @@ pub enum InputPart {
 }
 
 /// Steps in dependency order (a step's upstream steps come before it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// Selected partitioned assets left out because no partition was asked for while the
+    /// selection also holds unpartitioned assets (`materialize --select '*'` runs the
+    /// unpartitioned pipeline; partitions come from `--partition`, a backfill or a schedule).
+    pub left_out: Vec<usize>,
 }
 
 /// Steps ready to start: in plan order, or the newest partitions first (then plan order, so a
@@ -182,7 +186,7 @@ pub fn targets(
     selected: &FixedBitSet,
     partitions: &[String],
 ) -> Result<Vec<(usize, Option<PartitionKey>)>> {
-    let nodes = planned_nodes(graph, selected, partitions)?;
+    let (nodes, _) = planned_nodes(graph, selected, partitions)?;
     let mut out = Vec::new();
     for &n in &nodes {
         for p in step_partitions(graph, &nodes, n, partitions)? {
@@ -192,11 +196,13 @@ pub fn targets(
     Ok(out)
 }
 
+/// The selected assets to plan, in topological order, and the partitioned ones left out (see
+/// [`Plan::left_out`]).
 fn planned_nodes(
     graph: &AssetGraph,
     selected: &FixedBitSet,
     partitions: &[String],
-) -> Result<Vec<usize>> {
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let nodes: Vec<usize> = graph
         .topo_order()
         .iter()
@@ -216,11 +222,29 @@ fn planned_nodes(
         }));
     }
     if !partitions.is_empty() && nodes.iter().all(|&n| graph.spec(n).partitions.is_none()) {
-        return Err(Error::Plan(
-            "--partition was given but none of the selected assets is partitioned".into(),
-        ));
+        let keys: Vec<&str> = nodes
+            .iter()
+            .take(5)
+            .map(|&n| graph.key(n).as_str())
+            .collect();
+        return Err(Error::Plan(format!(
+            "partitions were asked for ({}) but none of the selected assets is partitioned ({}{})",
+            partitions.join(", "),
+            keys.join(", "),
+            if nodes.len() > keys.len() {
+                ", …"
+            } else {
+                ""
+            }
+        )));
     }
-    Ok(nodes)
+    if partitions.is_empty() && nodes.iter().any(|&n| graph.spec(n).partitions.is_none()) {
+        let (partitioned, unpartitioned): (Vec<usize>, Vec<usize>) = nodes
+            .into_iter()
+            .partition(|&n| graph.spec(n).partitions.is_some());
+        return Ok((unpartitioned, partitioned));
+    }
+    Ok((nodes, Vec::new()))
 }
 
 /// The partitions of node `n` that `partitions` (the request's arguments) name.
@@ -331,7 +355,7 @@ pub fn plan_excluding(
     previous: &PreviousIndex,
     exclude: Option<&StepFilter>,
 ) -> Result<Plan, PlanError> {
-    let nodes = planned_nodes(graph, selected, partitions)?;
+    let (nodes, left_out) = planned_nodes(graph, selected, partitions)?;
 
     let mut steps: Vec<Step> = Vec::with_capacity(nodes.len());
     let mut step_of: HashMap<(usize, Option<PartitionKey>), usize> =
@@ -413,7 +437,7 @@ pub fn plan_excluding(
             steps[u].downstream.push(s);
         }
     }
-    Ok(Plan { steps })
+    Ok(Plan { steps, left_out })
 }
 
 fn note_missing(

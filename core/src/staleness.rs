@@ -4,6 +4,8 @@
 //! materialization would come out differently today, and **fresh** otherwise. The causes:
 //!
 //! * its code version changed;
+//! * a config value it read differs from the config it is judged under (the `--config` given,
+//!   else the declared defaults) — the same rule the planner applies before running a step;
 //! * an input it read now has another data version (or an input appeared);
 //! * a dependency was added or removed;
 //! * an upstream (partition) it reads is itself stale — which traces to a root cause upstream;
@@ -22,6 +24,7 @@ use std::fmt;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::config::{ConfigReads, RunConfig};
 use crate::error::Result;
 use crate::event::{EventKind, Timestamp, step_label};
 use crate::graph::AssetGraph;
@@ -37,6 +40,7 @@ pub mod cause {
     pub const DEPS_CHANGED: u8 = 1 << 2;
     pub const UPSTREAM_STALE: u8 = 1 << 3;
     pub const UPSTREAM_MISSING: u8 = 1 << 4;
+    pub const CONFIG_CHANGED: u8 = 1 << 5;
 
     /// The flags in words, most important first.
     pub fn describe(flags: u8) -> Vec<&'static str> {
@@ -46,6 +50,9 @@ pub mod cause {
         }
         if flags & DEPS_CHANGED != 0 {
             out.push("dependencies changed");
+        }
+        if flags & CONFIG_CHANGED != 0 {
+            out.push("config changed");
         }
         if flags & INPUTS_CHANGED != 0 {
             out.push("an input changed");
@@ -89,6 +96,8 @@ pub struct VersionRow {
     version: StoredVersion,
     /// Whether the recorded code version equals the current one.
     pub code_matches: bool,
+    /// Whether every config value it read equals that value in the config it is judged under.
+    pub config_matches: bool,
     pub inputs_digest: Option<[u8; 32]>,
     pub deps_digest: Option<[u8; 32]>,
 }
@@ -121,6 +130,8 @@ pub struct RowRef<'a> {
     pub code_version: Option<&'a str>,
     pub inputs_digest: Option<&'a [u8]>,
     pub deps_digest: Option<&'a [u8]>,
+    /// The config values it read, as JSON (`None` when it read none).
+    pub config: Option<&'a str>,
 }
 
 impl VersionState {
@@ -134,25 +145,31 @@ impl VersionState {
         }
     }
 
-    /// Reads every latest version from the instance. Above [`PARALLEL_LOAD`] asset
-    /// partitions, ranges of assets are read on several connections at once.
-    pub fn load(graph: &AssetGraph, instance: &Instance) -> Result<Self> {
+    /// Reads every latest version from the instance, judging the config values each one read
+    /// against `config`. Above [`PARALLEL_LOAD`] asset partitions, ranges of assets are read on
+    /// several connections at once.
+    pub fn load(graph: &AssetGraph, instance: &Instance, config: &RunConfig) -> Result<Self> {
         let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(8);
         if total < PARALLEL_LOAD {
-            return Self::load_in_ranges(graph, instance, 1);
+            return Self::load_in_ranges(graph, instance, config, 1);
         }
-        Self::load_in_ranges(graph, instance, threads)
+        Self::load_in_ranges(graph, instance, config, threads)
     }
 
     /// Reads every latest version in `threads` ranges of assets at once, each on its own
     /// connection and filling the rows of its own assets.
-    pub fn load_in_ranges(graph: &AssetGraph, instance: &Instance, threads: usize) -> Result<Self> {
+    pub fn load_in_ranges(
+        graph: &AssetGraph,
+        instance: &Instance,
+        config: &RunConfig,
+        threads: usize,
+    ) -> Result<Self> {
         let mut state = Self::new(graph);
         if threads <= 1 {
-            let mut sweep = Sweep::take(&mut state, graph, (0..graph.len()).collect());
+            let mut sweep = Sweep::take(&mut state, graph, config, (0..graph.len()).collect());
             instance.for_each_version(|row| sweep.add(graph, row))?;
             sweep.give_back(&mut state);
             return Ok(state);
@@ -183,7 +200,7 @@ impl VersionState {
             .chain(std::iter::once(None));
         let sweeps: Vec<Sweep> = groups
             .into_iter()
-            .map(|nodes| Sweep::take(&mut state, graph, nodes))
+            .map(|nodes| Sweep::take(&mut state, graph, config, nodes))
             .collect();
         let done: Vec<Result<Sweep>> = std::thread::scope(|scope| {
             let handles: Vec<_> = sweeps
@@ -210,12 +227,13 @@ impl VersionState {
         Ok(state)
     }
 
-    /// Records one row; rows of unknown assets or partitions are ignored.
-    pub fn insert(&mut self, graph: &AssetGraph, row: RowRef<'_>) {
+    /// Records one row (its config judged against `config`); rows of unknown assets or
+    /// partitions are ignored.
+    pub fn insert(&mut self, graph: &AssetGraph, config: &RunConfig, row: RowRef<'_>) {
         let Some(node) = graph.node_by_str(row.asset) else {
             return;
         };
-        let mut sweep = Sweep::take(self, graph, vec![node]);
+        let mut sweep = Sweep::take(self, graph, config, vec![node]);
         sweep.add(graph, row);
         sweep.give_back(self);
     }
@@ -269,10 +287,19 @@ struct Sweep {
     text_rows: Vec<(u32, u32)>,
     /// Rows arrive grouped by asset: the last asset looked up.
     last: Option<(String, Option<usize>)>,
+    /// The config rows are judged under, and the verdict on each recorded config text seen
+    /// (the partitions of an asset almost always read the same values).
+    config: RunConfig,
+    config_verdicts: HashMap<String, bool>,
 }
 
 impl Sweep {
-    fn take(state: &mut VersionState, graph: &AssetGraph, nodes: Vec<usize>) -> Self {
+    fn take(
+        state: &mut VersionState,
+        graph: &AssetGraph,
+        config: &RunConfig,
+        nodes: Vec<usize>,
+    ) -> Self {
         let mut slot = vec![u32::MAX; graph.len()];
         let rows = nodes
             .iter()
@@ -289,7 +316,26 @@ impl Sweep {
             arena: String::new(),
             text_rows: Vec::new(),
             last: None,
+            config: config.clone(),
+            config_verdicts: HashMap::new(),
         }
+    }
+
+    /// Whether the config values recorded as `text` are those of the sweep's config.
+    fn config_matches(&mut self, text: Option<&str>) -> bool {
+        let Some(text) = text else {
+            return true;
+        };
+        if let Some(&verdict) = self.config_verdicts.get(text) {
+            return verdict;
+        }
+        let verdict = match serde_json::from_str::<ConfigReads>(text) {
+            Ok(reads) => self.config.changes_from(&reads).is_empty(),
+            // Unreadable: it cannot be shown to match.
+            Err(_) => false,
+        };
+        self.config_verdicts.insert(text.to_owned(), verdict);
+        verdict
     }
 
     fn add(&mut self, graph: &AssetGraph, row: RowRef<'_>) {
@@ -326,11 +372,13 @@ impl Sweep {
             }
         };
         let digest = |d: Option<&[u8]>| d.and_then(|d| <[u8; 32]>::try_from(d).ok());
+        let config_matches = self.config_matches(row.config);
         self.rows[slot as usize][index] = Some(VersionRow {
             event_id: row.event_id,
             timestamp: row.timestamp,
             version,
             code_matches: row.code_version == spec.code_version.as_deref(),
+            config_matches,
             inputs_digest: digest(row.inputs_digest),
             deps_digest: digest(row.deps_digest),
         });
@@ -423,6 +471,9 @@ impl Staleness {
                 let mut causes = 0u8;
                 if !row.code_matches {
                     causes |= cause::CODE_CHANGED;
+                }
+                if !row.config_matches {
+                    causes |= cause::CONFIG_CHANGED;
                 }
                 if row.deps_digest.is_some_and(|d| d != current_deps) {
                     causes |= cause::DEPS_CHANGED;
@@ -546,6 +597,12 @@ pub enum Cause {
         added: Vec<AssetKey>,
         removed: Vec<AssetKey>,
     },
+    /// A config value it read is another one under the config it is judged with.
+    ConfigChanged {
+        name: String,
+        recorded: Option<String>,
+        current: Option<String>,
+    },
     /// An input it read has another version now.
     InputChanged {
         asset: AssetKey,
@@ -583,6 +640,16 @@ impl fmt::Display for Cause {
             Cause::DepsChanged { added, removed } => {
                 f.write_str(&crate::event::describe_deps_change(added, removed))
             }
+            Cause::ConfigChanged {
+                name,
+                recorded,
+                current,
+            } => write!(
+                f,
+                "config {name} changed ({} → {})",
+                recorded.as_deref().unwrap_or("none"),
+                current.as_deref().unwrap_or("none")
+            ),
             Cause::InputChanged {
                 asset,
                 partition,
@@ -619,12 +686,13 @@ pub struct Explanation {
 }
 
 /// Explains the state of asset `node`, partition position `i`, in detail: compares its recorded
-/// provenance with the current versions.
+/// provenance with the current versions and with `config`.
 pub fn explain(
     graph: &AssetGraph,
     versions: &VersionState,
     staleness: &Staleness,
     instance: &Instance,
+    config: &RunConfig,
     node: usize,
     i: usize,
 ) -> Result<Explanation> {
@@ -659,6 +727,15 @@ pub fn explain(
         let (added, removed) =
             provenance.deps_change(graph.deps(node).iter().map(|&(u, _)| graph.key(u)));
         out.causes.push(Cause::DepsChanged { added, removed });
+    }
+    if state.causes & cause::CONFIG_CHANGED != 0 {
+        for (name, recorded, current) in config.changes_from(&provenance.config) {
+            out.causes.push(Cause::ConfigChanged {
+                name,
+                recorded,
+                current,
+            });
+        }
     }
     let read: HashMap<(&str, Option<&str>), &DataVersion> = provenance
         .inputs
@@ -767,23 +844,46 @@ pub fn why_stale(
     versions: &VersionState,
     staleness: &Staleness,
     instance: &Instance,
+    config: &RunConfig,
     node: usize,
     i: usize,
 ) -> Result<WhyNode> {
+    let judged = Judged {
+        graph,
+        versions,
+        staleness,
+        instance,
+        config,
+    };
     let mut seen = HashSet::new();
-    why_node(graph, versions, staleness, instance, node, i, &mut seen)
+    why_node(&judged, node, i, &mut seen)
+}
+
+/// What a why-stale tree is explained against.
+struct Judged<'a> {
+    graph: &'a AssetGraph,
+    versions: &'a VersionState,
+    staleness: &'a Staleness,
+    instance: &'a Instance,
+    config: &'a RunConfig,
 }
 
 fn why_node(
-    graph: &AssetGraph,
-    versions: &VersionState,
-    staleness: &Staleness,
-    instance: &Instance,
+    j: &Judged<'_>,
     node: usize,
     i: usize,
     seen: &mut HashSet<(usize, usize)>,
 ) -> Result<WhyNode> {
-    let explanation = explain(graph, versions, staleness, instance, node, i)?;
+    let graph = j.graph;
+    let explanation = explain(
+        graph,
+        j.versions,
+        j.staleness,
+        j.instance,
+        j.config,
+        node,
+        i,
+    )?;
     let mut out = WhyNode {
         asset: explanation.asset,
         partition: explanation.partition,
@@ -824,8 +924,7 @@ fn why_node(
                 repeated: true,
             });
         } else {
-            out.upstream
-                .push(why_node(graph, versions, staleness, instance, up, q, seen)?);
+            out.upstream.push(why_node(j, up, q, seen)?);
         }
     }
     Ok(out)
@@ -898,6 +997,8 @@ mod tests {
         next_id: i64,
         /// Current data version by (asset, partition).
         current: HashMap<(String, String), String>,
+        /// The config rows are judged under.
+        config: RunConfig,
     }
 
     impl<'g> World<'g> {
@@ -907,6 +1008,7 @@ mod tests {
                 state: VersionState::new(graph),
                 next_id: 1,
                 current: HashMap::new(),
+                config: RunConfig::defaults(graph.config_spec().clone()),
             }
         }
 
@@ -936,9 +1038,23 @@ mod tests {
                 deps: deps.iter().map(|d| AssetKey::parse(d).unwrap()).collect(),
                 config: Default::default(),
             };
-            let (inputs_digest, deps_digest) = provenance_digests(&provenance);
+            self.record(asset, partition, dv, code, &provenance);
+        }
+
+        fn record(
+            &mut self,
+            asset: &str,
+            partition: &str,
+            dv: &str,
+            code: &str,
+            provenance: &Provenance,
+        ) {
+            let (inputs_digest, deps_digest) = provenance_digests(provenance);
+            let config = (!provenance.config.is_empty())
+                .then(|| serde_json::to_string(&provenance.config).unwrap());
             self.state.insert(
                 self.graph,
+                &self.config,
                 RowRef {
                     asset,
                     partition,
@@ -948,6 +1064,7 @@ mod tests {
                     code_version: Some(code),
                     inputs_digest: Some(inputs_digest.as_bytes()),
                     deps_digest: Some(deps_digest.as_bytes()),
+                    config: config.as_deref(),
                 },
             );
             self.next_id += 1;
@@ -959,6 +1076,7 @@ mod tests {
         fn observe(&mut self, asset: &str, dv: &str) {
             self.state.insert(
                 self.graph,
+                &self.config,
                 RowRef {
                     asset,
                     partition: "",
@@ -968,6 +1086,7 @@ mod tests {
                     code_version: None,
                     inputs_digest: None,
                     deps_digest: None,
+                    config: None,
                 },
             );
             self.next_id += 1;
@@ -1073,6 +1192,53 @@ mod tests {
             cause::describe(b.causes)[..2],
             ["code changed", "dependencies changed"]
         );
+    }
+
+    #[test]
+    fn config_values_read_are_judged_under_the_config_given() {
+        use crate::config::ConfigField;
+        let g = AssetGraph::new(
+            crate::definitions::Definitions::new()
+                .assets([versioned("a", &[]), versioned("model", &["a"])])
+                .config(ConfigField::int("epochs", 30))
+                .config(ConfigField::int("unread", 1)),
+        )
+        .unwrap();
+        let spec = g.config_spec().clone();
+        let mut w = World::new(&g);
+        w.materialize("a", "", "a1", "1", &[], &[]);
+        let provenance = Provenance {
+            code_version: Some("1".into()),
+            inputs: vec![InputVersion {
+                asset: AssetKey::parse("a").unwrap(),
+                partition: None,
+                data_version: DataVersion::from_hex("a1"),
+            }],
+            deps: vec![AssetKey::parse("a").unwrap()],
+            config: [("epochs".to_owned(), Some("30".to_owned()))].into(),
+        };
+        w.record("model", "", "m1", "1", &provenance);
+        assert_eq!(w.state("model", 0), fresh());
+        // Judged under epochs=5, what it read differs; a field it did not read changes nothing.
+        for (pairs, expected) in [
+            (vec!["epochs=5"], stale(cause::CONFIG_CHANGED)),
+            (vec!["unread=7"], fresh()),
+            (vec!["epochs=30"], fresh()),
+        ] {
+            let mut judged = World::new(&g);
+            judged.config = spec.parse_pairs(&pairs).unwrap();
+            judged.materialize("a", "", "a1", "1", &[], &[]);
+            judged.record("model", "", "m1", "1", &provenance);
+            assert_eq!(judged.state("model", 0), expected, "{pairs:?}");
+        }
+        let reads: ConfigReads = provenance.config.clone();
+        assert_eq!(
+            spec.parse_pairs(&["epochs=5"])
+                .unwrap()
+                .changes_from(&reads),
+            [("epochs".into(), Some("30".into()), Some("5".into()))]
+        );
+        assert_eq!(cause::describe(cause::CONFIG_CHANGED), ["config changed"]);
     }
 
     #[test]

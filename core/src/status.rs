@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::event::Timestamp;
 use crate::graph::AssetGraph;
@@ -63,9 +64,14 @@ impl StatusSnapshot {
         }
     }
 
-    /// Reads the instance and computes every asset's status.
-    pub fn load(graph: &AssetGraph, instance: &Instance, now: Timestamp) -> Result<Self> {
-        let versions = VersionState::load(graph, instance)?;
+    /// Reads the instance and computes every asset's status, judged under `config`.
+    pub fn load(
+        graph: &AssetGraph,
+        instance: &Instance,
+        config: &RunConfig,
+        now: Timestamp,
+    ) -> Result<Self> {
+        let versions = VersionState::load(graph, instance, config)?;
         let staleness = Staleness::compute(graph, &versions);
         let failures = instance.latest_failures()?;
         Ok(Self::from_state(

@@ -18,4 +18,6 @@ pub mod cli;
 pub mod testing;
 mod workspace;
 
-pub use workspace::{ProjectConfig, StorageConfig, default_home, open_engine, open_engine_with};
+pub use workspace::{
+    ProjectConfig, StorageConfig, default_home, open_engine, open_engine_for, open_engine_with,
+};

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use stemma::instance::Access;
 use stemma::{AssetGraph, Engine, Error, Instance, IoManagers, Result};
 use stemma_io::ObjectStoreIoManager;
 
@@ -183,17 +184,32 @@ pub fn open_engine_with(
     project: &ProjectConfig,
     storage_override: Option<&str>,
 ) -> Result<Engine> {
-    let instance = Instance::open(home)?;
+    open_engine_for(graph, home, project, storage_override, Access::ReadWrite)
+}
+
+/// [`open_engine_with`] for a command that needs only `access` of the instance (one that only
+/// reads still works on a read-only or full instance).
+pub fn open_engine_for(
+    graph: impl Into<Arc<AssetGraph>>,
+    home: &Path,
+    project: &ProjectConfig,
+    storage_override: Option<&str>,
+    access: Access,
+) -> Result<Engine> {
+    let instance = Instance::open_for(home, access)?;
+    // On an instance that cannot be written, the limits stemma.toml sets are recorded by the
+    // next command that can write.
     if let Some(n) = project.max_concurrent_runs {
         if n == 0 {
             return Err(Error::Config("max_concurrent_runs: at least 1".into()));
         }
-        if instance.pool_limit(stemma::instance::RUNS_POOL)? != Some(n) {
+        if !instance.is_read_only() && instance.pool_limit(stemma::instance::RUNS_POOL)? != Some(n)
+        {
             instance.set_pool_limit(stemma::instance::RUNS_POOL, Some(n))?;
         }
     }
     for (pool, &slots) in &project.pools {
-        if instance.pool_limit(pool)? != Some(slots) {
+        if !instance.is_read_only() && instance.pool_limit(pool)? != Some(slots) {
             instance
                 .set_pool_limit(pool, Some(slots))
                 .map_err(|e| Error::Config(format!("pools.{pool}: {e}")))?;

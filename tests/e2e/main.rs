@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod newcomer;
 mod pipeline;
 mod selection;
 mod versions;
@@ -189,4 +190,78 @@ pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A private mount namespace kept alive by a holder process, in which a test mounts what a
+/// user's machine may have (a full disk, a read-only directory) without touching the host's
+/// mounts: commands run inside it with `nsenter`. Needs root (CI runs as root); elsewhere
+/// `None`, and the test says it was skipped — under `CI=true` it fails instead.
+pub struct MountNamespace {
+    holder: std::process::Child,
+}
+
+impl MountNamespace {
+    /// Runs `setup` (shell) in a new mount namespace, then keeps the namespace alive.
+    pub fn new(setup: &str) -> Option<Self> {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !root {
+            assert!(
+                std::env::var("CI").is_err(),
+                "this test needs root (a private mount namespace) and CI runs as root"
+            );
+            eprintln!("skipped: needs root for a private mount namespace");
+            return None;
+        }
+        let mut holder = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!("{setup} && echo ready && exec sleep 600"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("unshare runs");
+        let mut line = String::new();
+        let stdout = holder.stdout.take().expect("piped");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the mount namespace was not set up");
+        Some(MountNamespace { holder })
+    }
+
+    /// `assets args…` for `home`, run inside the namespace.
+    pub fn run(&self, home: &Home, args: &[&str]) -> Run {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("--target")
+            .arg(self.holder.id().to_string())
+            .arg("--mount")
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_assets"))
+            .args(args)
+            .env("STEMMA_HOME", home.path())
+            .env("NO_COLOR", "1")
+            .env_remove("STEMMA_LOG")
+            .stdin(Stdio::null());
+        Run {
+            output: cmd.output().expect("nsenter runs"),
+        }
+    }
+
+    /// A shell command run inside the namespace.
+    pub fn shell(&self, script: &str) -> Run {
+        let output = Command::new("nsenter")
+            .arg("--target")
+            .arg(self.holder.id().to_string())
+            .args(["--mount", "--", "sh", "-c", script])
+            .output()
+            .expect("nsenter runs");
+        Run { output }
+    }
+}
+
+impl Drop for MountNamespace {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
 }

@@ -130,20 +130,32 @@ fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
     );
     assert!(home.latest("chunks").unwrap()["rows"].as_u64().unwrap() > 40);
 
-    // A selection that matches nothing is an error for materialize, not a silent no-op.
-    let run = home.run(&[
-        "materialize",
-        "--select",
-        "status:stale",
-        "-c",
-        "synthetic_docs=40",
-    ]);
-    run.assert_code(2);
-    assert!(
-        run.stderr().contains("matches no assets"),
-        "{}",
-        run.stderr()
+    // Nothing stale: the nightly "rebuild what is out of date" is nothing to do, not an error,
+    // and nothing is recorded.
+    let runs_before = home.json(&["runs", "list"]).as_array().unwrap().len();
+    for command in ["materialize", "plan"] {
+        let run = home.run(&[
+            command,
+            "--select",
+            "status:stale+",
+            "-c",
+            "synthetic_docs=40",
+        ]);
+        run.assert_ok();
+        assert!(
+            run.stdout().contains("Nothing to do") && run.stdout().contains("status:stale+"),
+            "{}",
+            run.stdout()
+        );
+    }
+    assert_eq!(
+        home.json(&["runs", "list"]).as_array().unwrap().len(),
+        runs_before
     );
+    // A selection that names nothing that exists stays an error.
+    let run = home.run(&["materialize", "--select", "key:no_such_asset*"]);
+    run.assert_code(2);
+    assert!(run.stderr().contains("no_such_asset"), "{}", run.stderr());
 }
 
 #[test]

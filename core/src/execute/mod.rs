@@ -165,6 +165,12 @@ pub struct RunOutcome {
     /// Failed checks (`asset:check`) and their descriptions.
     pub checks_failed: Vec<(String, String)>,
     pub duration: Duration,
+    /// Partitioned assets the selection held that were left out, no partition being asked
+    /// for ([`Plan::left_out`](crate::plan::Plan::left_out)).
+    pub left_out: Vec<crate::key::AssetKey>,
+    /// The selection depends on the instance's state (`status:stale+`) and matched nothing:
+    /// no run was started.
+    pub nothing_to_do: bool,
 }
 
 impl RunOutcome {
@@ -181,6 +187,8 @@ impl RunOutcome {
             checks_passed: 0,
             checks_failed: Vec::new(),
             duration: Duration::ZERO,
+            left_out: Vec::new(),
+            nothing_to_do: false,
         }
     }
 }

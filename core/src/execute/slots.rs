@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::instance::{Instance, Slot};
+use crate::instance::{Instance, Slot, StorageUse};
 
 /// A held slot (or none needed: the pool has no limit).
 pub(crate) struct PoolSlot {
@@ -27,12 +27,76 @@ impl PoolSlot {
         cancel: &CancellationToken,
         waiting: impl FnOnce(),
     ) -> Result<Option<PoolSlot>> {
+        let (p, h) = (pool.to_owned(), holder.to_owned());
+        Self::acquire_with(
+            instance,
+            pool,
+            move |i| i.try_acquire_slot(&p, &h, lease),
+            lease,
+            cancel,
+            waiting,
+        )
+        .await
+    }
+
+    /// Waits for the storage lease of a run (refused while garbage collection deletes
+    /// objects), calling `waiting` once if it has to wait. `None`: canceled while waiting.
+    pub(crate) async fn acquire_storage(
+        instance: &Arc<Instance>,
+        holder: &str,
+        lease: Duration,
+        cancel: &CancellationToken,
+        waiting: impl FnOnce(),
+    ) -> Result<Option<PoolSlot>> {
+        let h = holder.to_owned();
+        Self::acquire_with(
+            instance,
+            crate::instance::STORAGE_RUNS_POOL,
+            move |i| {
+                Ok(i.try_acquire_storage(StorageUse::Run, &h, lease)?
+                    .map(Slot::Leased))
+            },
+            lease,
+            cancel,
+            waiting,
+        )
+        .await
+    }
+
+    /// Takes garbage collection's storage lease if no run is in progress (`None` otherwise),
+    /// renewed while held.
+    pub(crate) async fn try_storage_for_gc(
+        instance: &Arc<Instance>,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<PoolSlot>> {
+        let i = Arc::clone(instance);
+        let h = holder.to_owned();
+        let taken =
+            tokio::task::spawn_blocking(move || i.try_acquire_storage(StorageUse::Gc, &h, lease))
+                .await
+                .map_err(|e| Error::Internal(format!("storage lease: {e}")))??;
+        Ok(taken.map(|id| PoolSlot {
+            instance: Arc::clone(instance),
+            renewal: Some(tokio::spawn(renew(Arc::clone(instance), id.clone(), lease))),
+            lease: Some(id),
+        }))
+    }
+
+    async fn acquire_with(
+        instance: &Arc<Instance>,
+        pool: &str,
+        try_take: impl Fn(&Instance) -> Result<Option<Slot>> + Send + Sync + 'static,
+        lease: Duration,
+        cancel: &CancellationToken,
+        waiting: impl FnOnce(),
+    ) -> Result<Option<PoolSlot>> {
+        let try_take = Arc::new(try_take);
         let mut wait = Duration::from_millis(20);
         let mut waiting = Some(waiting);
         loop {
-            let i = Arc::clone(instance);
-            let (p, h) = (pool.to_owned(), holder.to_owned());
-            let taken = tokio::task::spawn_blocking(move || i.try_acquire_slot(&p, &h, lease))
+            let (i, take) = (Arc::clone(instance), Arc::clone(&try_take));
+            let taken = tokio::task::spawn_blocking(move || take(&i))
                 .await
                 .map_err(|e| Error::Internal(format!("pool {pool}: {e}")))??;
             match taken {
@@ -75,6 +139,16 @@ impl PoolSlot {
                 // The lease expires on its own.
                 tracing::warn!(target: "stemma::pools", "releasing a pool slot: {e}");
             }
+        }
+    }
+}
+
+impl Drop for PoolSlot {
+    /// A slot dropped without [`release`](PoolSlot::release) (an error on the way) stops being
+    /// renewed, so its lease expires instead of being held for the life of the process.
+    fn drop(&mut self) {
+        if let Some(r) = self.renewal.take() {
+            r.abort();
         }
     }
 }

@@ -27,7 +27,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
-pub use pools::{PoolRecord, RUNS_POOL, Slot, validate_pool_name};
+pub use pools::{
+    PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse, validate_pool_name,
+};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 
@@ -102,6 +104,32 @@ pub struct RunRecord {
     pub host: Option<String>,
 }
 
+/// What a command needs of the instance, which decides how it may be opened when it cannot be
+/// opened as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading and writing; a new instance is created.
+    ReadWrite,
+    /// Only reading: when the instance cannot be written (a read-only directory or mount,
+    /// or a full disk), it is opened read-only.
+    Read,
+    /// Reclaiming space (garbage collection): on a full disk, the instance is opened on one
+    /// connection that holds it exclusively, which can read the log without the shared-memory
+    /// file a full disk cannot hold, and write once space is freed.
+    Reclaim,
+}
+
+/// How an instance was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenMode {
+    /// As usual: shared with other processes, a writer thread, connections as needed.
+    Shared,
+    /// Read-only, on one connection, because the instance cannot be written (the reason).
+    ReadOnly(String),
+    /// On one connection held exclusively, because the disk is full (the reason).
+    Exclusive(String),
+}
+
 /// An open instance.
 pub struct Instance {
     home: PathBuf,
@@ -110,6 +138,7 @@ pub struct Instance {
     writer: Writer,
     /// For pool slots, which are taken in their own transactions (opened on first use).
     pools: Mutex<Option<Connection>>,
+    mode: OpenMode,
 }
 
 impl std::fmt::Debug for Instance {
@@ -119,26 +148,204 @@ impl std::fmt::Debug for Instance {
 }
 
 impl Instance {
-    /// Opens (creating if needed) the instance in directory `home`.
+    /// Opens (creating if needed) the instance in directory `home`, to read and write.
     pub fn open(home: impl AsRef<Path>) -> Result<Self> {
+        Self::open_for(home, Access::ReadWrite)
+    }
+
+    /// Opens the instance in directory `home` for what `access` needs. A new instance is
+    /// created whole or not at all (so an empty `stemma.db` is never a valid instance); one
+    /// that cannot be written is opened read-only when only reading, and one on a full disk
+    /// exclusively when reclaiming space.
+    pub fn open_for(home: impl AsRef<Path>, access: Access) -> Result<Self> {
         let home = home.as_ref().to_path_buf();
-        std::fs::create_dir_all(&home).map_err(|e| {
-            Error::instance(&home, format!("cannot create the instance directory: {e}"))
-        })?;
+        if home.exists() && !home.is_dir() {
+            return Err(Error::instance(
+                &home,
+                "cannot create the instance directory: a file of that name is in the way",
+            ));
+        }
         let db = home.join(DB_FILE);
-        let mut write_conn = open_connection(&db)?;
-        schema::migrate(&mut write_conn).map_err(|e| Error::instance(&db, describe(&e)))?;
-        reap_dead_runs(&mut write_conn).map_err(|e| Error::instance(&db, e))?;
-        let reader = open_connection(&db)?;
+        match std::fs::metadata(&db) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(Error::instance(
+                    &db,
+                    "this is a directory, not a Stemma instance database; move it away, or \
+                     point STEMMA_HOME at another directory",
+                ));
+            }
+            Ok(meta) if meta.len() == 0 && !has_wal(&db) => {
+                return Err(Error::instance(
+                    &db,
+                    "the file is empty (0 bytes), so it is not a Stemma instance (a copy cut \
+                     short?); move it away to start a new instance, or restore it",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&home, &db)?,
+            Err(e) => return Err(Error::instance(&db, describe(&e.to_string()))),
+        }
+        match Self::open_shared(&home, &db) {
+            Ok(instance) => Ok(instance),
+            Err(e) => {
+                let Some(why) = unwritable(&home) else {
+                    return Err(e);
+                };
+                let full = why.contains("full");
+                let cause = match &e {
+                    Error::Instance { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                match access {
+                    Access::Read if full => Self::open_single(home, db, OpenMode::Exclusive(why)),
+                    Access::Read => Self::open_single(home, db, OpenMode::ReadOnly(why)),
+                    Access::Reclaim if full => {
+                        Self::open_single(home, db, OpenMode::Exclusive(why))
+                    }
+                    _ if full => Err(Error::instance(
+                        &db,
+                        format!(
+                            "{why} ({cause}); free space (garbage collection still deletes unreferenced objects on a full disk) and try again"
+                        ),
+                    )),
+                    _ => Err(Error::instance(&db, format!("{why} ({cause})"))),
+                }
+            }
+        }
+    }
+
+    fn open_shared(home: &Path, db: &Path) -> Result<Self> {
+        let mut write_conn = open_connection(db)?;
+        // SQLite opens a file it cannot write read-only without a word: find out now, not at
+        // the first write.
+        if write_conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| Error::instance(db, e))?
+        {
+            return Err(Error::instance(db, "the database file cannot be written"));
+        }
+        schema::migrate(&mut write_conn).map_err(|e| Error::instance(db, describe(&e)))?;
+        reap_dead_runs(&mut write_conn).map_err(|e| Error::instance(db, e))?;
+        let reader = open_connection(db)?;
         let writer = Writer::spawn(write_conn)
-            .map_err(|e| Error::instance(&db, format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| Error::instance(db, format!("cannot start the writer thread: {e}")))?;
         Ok(Instance {
-            home,
-            db,
+            home: home.to_path_buf(),
+            db: db.to_path_buf(),
             reader: Mutex::new(reader),
             writer,
             pools: Mutex::new(None),
+            mode: OpenMode::Shared,
         })
+    }
+
+    /// One connection for everything, in exclusive locking mode: SQLite then keeps the
+    /// write-ahead log's index in memory instead of the shared-memory file (which a read-only
+    /// directory or a full disk cannot hold), and still reads every committed event.
+    fn open_single(home: PathBuf, db: PathBuf, mode: OpenMode) -> Result<Self> {
+        let (flags, why) = match &mode {
+            OpenMode::ReadOnly(why) => (OpenFlags::SQLITE_OPEN_READ_ONLY, why.clone()),
+            OpenMode::Exclusive(why) => (OpenFlags::SQLITE_OPEN_READ_WRITE, why.clone()),
+            OpenMode::Shared => {
+                return Err(Error::Internal("open_single of a shared instance".into()));
+            }
+        };
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::instance(&db, format!("{why}, and it cannot be read either: {e}"))
+        };
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let exclusive = || -> rusqlite::Result<(Connection, i64)> {
+            let conn = Connection::open_with_flags(&db, flags)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            // Temporary tables (a dry-run prune's) in memory: the disk may have no room.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
+            let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        // A read-only directory without a write-ahead log (no process has the instance open,
+        // every commit is in the file): the file is the whole truth, read as immutable.
+        let immutable = || -> rusqlite::Result<(Connection, i64)> {
+            let path = db
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23");
+            let conn = Connection::open_with_flags(
+                format!("file:{path}?immutable=1"),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        // Read-only, with the log's files already there (left by a process that did not close
+        // the instance): SQLite reads them as they are.
+        let shared_read_only = || -> rusqlite::Result<(Connection, i64)> {
+            let conn = Connection::open_with_flags(&db, flags)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        let read_only = matches!(mode, OpenMode::ReadOnly(_));
+        let (conn, version) = match exclusive() {
+            Ok(opened) => opened,
+            Err(e) if read_only => match shared_read_only() {
+                Ok(opened) => opened,
+                Err(_) if !has_wal(&db) => immutable().map_err(|e| fail(&e))?,
+                Err(_) => return Err(fail(&e)),
+            },
+            Err(e) => return Err(fail(&e)),
+        };
+        if version != schema::VERSION {
+            return Err(Error::instance(
+                &db,
+                format!(
+                    "{why}, and its schema (version {version}) is not this build's ({}), so it \
+                     cannot be read without being migrated",
+                    schema::VERSION
+                ),
+            ));
+        }
+        Ok(Instance {
+            home,
+            reader: Mutex::new(conn),
+            writer: Writer::refusing(format!("{}: {why}", db.display())),
+            pools: Mutex::new(None),
+            db,
+            mode,
+        })
+    }
+
+    /// How this instance was opened.
+    pub fn mode(&self) -> &OpenMode {
+        &self.mode
+    }
+
+    /// Whether events cannot be appended (opened read-only, or on a full disk).
+    pub fn is_read_only(&self) -> bool {
+        self.mode != OpenMode::Shared
+    }
+
+    /// Runs `f` on a connection of its own, or on the one connection of an instance not
+    /// opened [`Shared`](OpenMode::Shared).
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let run = |conn: &mut Connection| {
+            f(conn).map_err(|e| Error::instance(&self.db, describe(&e.to_string())))
+        };
+        if self.mode == OpenMode::Shared {
+            run(&mut open_connection(&self.db)?)
+        } else {
+            let mut conn = self
+                .reader
+                .lock()
+                .map_err(|_| Error::Internal("instance reader lock poisoned".into()))?;
+            run(&mut conn)
+        }
     }
 
     pub fn home(&self) -> &Path {
@@ -237,16 +444,21 @@ impl Instance {
         Ok(out)
     }
 
-    /// Every materialization the event log still holds (of the assets in `only`, if given),
-    /// oldest first.
+    /// Every materialization the event log still holds and that was not wiped since (of the
+    /// assets in `only`, if given), oldest first.
     pub fn materializations(
         &self,
         only: Option<&HashSet<AssetKey>>,
     ) -> Result<Vec<LatestMaterialization>> {
         let rows = self.read(|c| {
+            // Not those wiped since (their objects are garbage).
             let mut stmt = c.prepare_cached(
-                "SELECT id, run_id, ts, asset_key, partition, body FROM event_log
-                 WHERE kind = 'materialization' ORDER BY id",
+                "SELECT e.id, e.run_id, e.ts, e.asset_key, e.partition, e.body FROM event_log e
+                 WHERE e.kind = 'materialization'
+                   AND e.id > COALESCE((SELECT MAX(w.id) FROM event_log w
+                                        WHERE w.kind = 'asset_wiped'
+                                          AND w.asset_key = e.asset_key), 0)
+                 ORDER BY e.id",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok((
@@ -564,9 +776,7 @@ impl Instance {
         to: Option<&str>,
         f: impl FnMut(crate::staleness::RowRef<'_>),
     ) -> Result<()> {
-        let conn = open_connection(&self.db)?;
-        scan_versions(&conn, from, to, f)
-            .map_err(|e| Error::instance(&self.db, describe(&e.to_string())))
+        self.with_connection(|conn| scan_versions(conn, from, to, f))
     }
 
     fn event_from_columns(&self, cols: EventColumns) -> Result<Event> {
@@ -727,7 +937,7 @@ fn scan_versions(
 ) -> rusqlite::Result<()> {
     let mut sql = String::from(
         "SELECT asset_key, partition, event_id, ts, data_version, code_version,
-                inputs_digest, deps_digest
+                inputs_digest, deps_digest, config
          FROM asset_latest",
     );
     let mut bounds: Vec<&str> = Vec::new();
@@ -774,9 +984,68 @@ fn scan_versions(
             code_version: opt_text(5)?,
             inputs_digest: opt_blob(6)?,
             deps_digest: opt_blob(7)?,
+            config: opt_text(8)?,
         });
     }
     Ok(())
+}
+
+/// Whether `db` has a write-ahead log with content (commits not yet folded into the file).
+fn has_wal(db: &Path) -> bool {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(Path::new(&wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// Creates a new instance database whole: built under a temporary name, then linked into
+/// place, so no process ever sees a half-made (or empty) `stemma.db`. When two processes
+/// create the same instance at once, the first link wins and the other uses it.
+fn create(home: &Path, db: &Path) -> Result<()> {
+    std::fs::create_dir_all(home)
+        .map_err(|e| Error::instance(home, format!("cannot create the instance directory: {e}")))?;
+    let tmp = home.join(format!(
+        ".{DB_FILE}.new-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let built = (|| {
+        let mut conn = open_connection(&tmp)?;
+        schema::migrate(&mut conn).map_err(|e| Error::instance(&tmp, describe(&e)))?;
+        // Closing the last connection folds the log into the file and removes it.
+        conn.close()
+            .map_err(|(_, e)| Error::instance(&tmp, describe(&e.to_string())))
+    })();
+    let linked = built.and_then(|()| match std::fs::hard_link(&tmp, db) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::instance(db, describe(&e.to_string()))),
+    });
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = tmp.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(Path::new(&path));
+    }
+    linked.map_err(|e| match unwritable(home) {
+        Some(why) => Error::instance(db, format!("{why}, so no instance can be created here")),
+        None => e,
+    })
+}
+
+/// Why nothing can be written in `home` (a full disk, a read-only directory), if that is so:
+/// found by writing a small file and seeing how it fails.
+fn unwritable(home: &Path) -> Option<String> {
+    let probe = home.join(format!(".stemma-probe-{}", std::process::id()));
+    let written = std::fs::write(&probe, [0u8; 8192]);
+    let _ = std::fs::remove_file(&probe);
+    match written.err()?.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            Some("the disk holding the instance is full".into())
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            Some("the instance directory cannot be written (read-only)".into())
+        }
+        _ => None,
+    }
 }
 
 fn open_connection(db: &Path) -> Result<Connection> {

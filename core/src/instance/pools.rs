@@ -38,6 +38,23 @@ pub struct PoolRecord {
 /// on the instance (`assets pools max-runs N`).
 pub const RUNS_POOL: &str = "@runs";
 
+/// The lease every run holds from before it writes its first object until its end is
+/// committed; garbage collection takes no objects while one is live.
+pub const STORAGE_RUNS_POOL: &str = "@storage:runs";
+
+/// The lease garbage collection holds while it finds and deletes unreferenced objects; no run
+/// starts writing while it is live.
+pub const STORAGE_GC_POOL: &str = "@storage:gc";
+
+/// Who asks for a storage lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageUse {
+    /// A run, which writes objects (and may reuse an unreferenced one by content).
+    Run,
+    /// Garbage collection, which deletes unreferenced objects.
+    Gc,
+}
+
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -64,6 +81,15 @@ impl Instance {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        let run = |conn: &mut Connection| -> rusqlite::Result<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        if self.mode != super::OpenMode::Shared {
+            return self.with_connection(run);
+        }
         let mut guard = self
             .pools
             .lock()
@@ -72,12 +98,6 @@ impl Instance {
             *guard = Some(super::open_connection(&self.db)?);
         }
         let conn: &mut Connection = guard.as_mut().expect("opened above");
-        let run = |conn: &mut Connection| -> rusqlite::Result<T> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        };
         run(conn).map_err(|e| Error::instance(&self.db, super::describe(&e.to_string())))
     }
 
@@ -190,6 +210,54 @@ impl Instance {
                 params![id, pool, holder, now, expires],
             )?;
             Ok(Some(Slot::Leased(id)))
+        })
+    }
+
+    /// Takes a storage lease for `holder`, unless the other side holds one: a run is refused
+    /// while garbage collection deletes objects, and garbage collection while any run is in
+    /// progress (one that holds a lease, or an older process's run still marked started). The
+    /// two are decided in one `BEGIN IMMEDIATE` transaction, so a run that starts inside gc's
+    /// window between listing objects and deleting them waits for gc instead of reusing an
+    /// object gc is about to delete. `None`: refused.
+    pub fn try_acquire_storage(
+        &self,
+        who: StorageUse,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<String>> {
+        let now = now_micros();
+        let expires = now + lease.as_micros() as i64;
+        self.with_pools(|tx| {
+            tx.execute(
+                "DELETE FROM pool_leases WHERE pool IN (?1, ?2) AND expires_at < ?3",
+                params![STORAGE_RUNS_POOL, STORAGE_GC_POOL, now],
+            )?;
+            let (mine, theirs) = match who {
+                StorageUse::Run => (STORAGE_RUNS_POOL, STORAGE_GC_POOL),
+                StorageUse::Gc => (STORAGE_GC_POOL, STORAGE_RUNS_POOL),
+            };
+            let mut blocked: i64 = tx.query_row(
+                "SELECT count(*) FROM pool_leases WHERE pool = ?1",
+                [theirs],
+                |r| r.get(0),
+            )?;
+            if who == StorageUse::Gc {
+                blocked += tx.query_row(
+                    "SELECT count(*) FROM runs WHERE status = 'started'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?;
+            }
+            if blocked > 0 {
+                return Ok(None);
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            tx.execute(
+                "INSERT INTO pool_leases (lease, pool, holder, acquired_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, mine, holder, now, expires],
+            )?;
+            Ok(Some(id))
         })
     }
 

@@ -3,7 +3,9 @@
 //! The policy keeps, for every asset partition, its latest `keep_last` materializations (and
 //! observations) and every one younger than the cutoff; a run is kept while it is younger than
 //! the cutoff or made a materialization that is kept (so `runs show` works for the run behind
-//! any retained value). Everything else — older materializations, and old runs with their step
+//! any retained value). Wiped materializations (those before their asset's last wipe) are
+//! nobody's history: they are kept only while younger than the cutoff, and their objects are
+//! never referenced. Everything else — older materializations, and old runs with their step
 //! events and logs — is deleted in one transaction. The current-state tables are never touched:
 //! what is current is always retained.
 
@@ -48,8 +50,13 @@ impl Instance {
     /// Prunes the event log by `policy`; with `dry_run` nothing is deleted. Returns what was
     /// (or would be) deleted and the object locations the remaining materializations use.
     pub fn prune(&self, policy: Retention, dry_run: bool) -> Result<(PruneReport, Referenced)> {
-        let mut conn = open_connection(&self.db)?;
-        prune(&mut conn, policy, dry_run).map_err(|e| Error::instance(&self.db, e))
+        self.with_connection(|conn| prune(conn, policy, dry_run))
+    }
+
+    /// The object locations referenced now, read without writing anything (what `prune`
+    /// returns when it cannot write: a superset of what it would keep).
+    pub fn referenced(&self) -> Result<Referenced> {
+        self.read(referenced)
     }
 
     /// Runs that have started and not ended (dead ones are ended when an instance opens).
@@ -65,11 +72,32 @@ impl Instance {
     }
 
     /// Rebuilds the database file to return the space of deleted rows to the file system.
-    pub fn vacuum(&self) -> Result<()> {
-        let conn = open_connection(&self.db)?;
-        // In WAL mode the rebuilt pages pass through the log: checkpoint it back to empty.
-        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(|e| Error::instance(&self.db, format!("VACUUM failed: {e}")))
+    /// Returns whether the write-ahead log could be folded back into it (another process
+    /// reading the instance at that moment keeps the rebuilt pages in the log until the next
+    /// checkpoint, when the file shrinks).
+    pub fn vacuum(&self) -> Result<bool> {
+        let conn = if self.mode == super::OpenMode::Shared {
+            open_connection(&self.db)?
+        } else {
+            return Err(Error::instance(
+                &self.db,
+                "VACUUM needs the instance opened as usual",
+            ));
+        };
+        conn.execute_batch("VACUUM;")
+            .map_err(|e| Error::instance(&self.db, format!("VACUUM failed: {e}")))?;
+        // In WAL mode the rebuilt pages pass through the log: checkpoint it back to empty,
+        // waiting a little for readers of other processes to move on.
+        for attempt in 0..20 {
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(|e| Error::instance(&self.db, format!("checkpoint failed: {e}")))?;
+            if busy == 0 {
+                return Ok(true);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10 * (attempt + 1)));
+        }
+        Ok(false)
     }
 
     /// The size of the database file and its write-ahead log, in bytes.
@@ -81,6 +109,25 @@ impl Instance {
     }
 }
 
+/// The object locations that retained, unwiped materializations and the current state point to.
+fn referenced(conn: &Connection) -> rusqlite::Result<Referenced> {
+    let mut stmt = conn.prepare(
+        "WITH wiped AS (
+             SELECT asset_key, MAX(id) AS id FROM event_log
+             WHERE kind = 'asset_wiped' AND asset_key IS NOT NULL GROUP BY asset_key
+         )
+         SELECT DISTINCT json_extract(e.body, '$.location') FROM event_log e
+         LEFT JOIN wiped w ON w.asset_key = e.asset_key
+         WHERE e.kind = 'materialization' AND e.id > COALESCE(w.id, 0)
+           AND json_extract(e.body, '$.location') IS NOT NULL
+         UNION SELECT location FROM asset_latest WHERE location IS NOT NULL",
+    )?;
+    let locations = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<HashSet<String>>>()?;
+    Ok(Referenced { locations })
+}
+
 fn prune(
     conn: &mut Connection,
     policy: Retention,
@@ -90,21 +137,28 @@ fn prune(
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_events (id INTEGER PRIMARY KEY);
          CREATE TEMP TABLE IF NOT EXISTS doomed_runs (run_id TEXT PRIMARY KEY);
+         CREATE TEMP TABLE IF NOT EXISTS wiped_before (asset_key TEXT PRIMARY KEY, id INTEGER);
          DELETE FROM doomed_events;
-         DELETE FROM doomed_runs;",
+         DELETE FROM doomed_runs;
+         DELETE FROM wiped_before;
+         -- Every materialization of an asset before its last wipe is wiped: it is no longer
+         -- any asset partition's history to keep, and its object is not referenced.
+         INSERT INTO wiped_before (asset_key, id)
+             SELECT asset_key, MAX(id) FROM event_log
+             WHERE kind = 'asset_wiped' AND asset_key IS NOT NULL GROUP BY asset_key;",
     )?;
-    // Materializations and observations past the latest N of their asset partition and older
-    // than the cutoff — never the one current state points at.
+    // Materializations and observations past the latest N of their asset partition, or wiped,
+    // and older than the cutoff — never the one current state points at.
     tx.execute(
         "INSERT INTO doomed_events (id)
-         SELECT id FROM (
-             SELECT id, ts, ROW_NUMBER() OVER (
+         SELECT e.id FROM (
+             SELECT id, ts, asset_key, ROW_NUMBER() OVER (
                  PARTITION BY kind, asset_key, COALESCE(partition, '') ORDER BY id DESC
              ) AS rn
              FROM event_log WHERE kind IN ('materialization', 'observation')
-         )
-         WHERE rn > ?1 AND ts < ?2
-           AND id NOT IN (SELECT event_id FROM asset_latest)",
+         ) e LEFT JOIN wiped_before w ON w.asset_key = e.asset_key
+         WHERE (e.rn > ?1 OR e.id < COALESCE(w.id, 0)) AND e.ts < ?2
+           AND e.id NOT IN (SELECT event_id FROM asset_latest)",
         params![policy.keep_last.max(1) as i64, policy.keep_since],
     )?;
     // Ended runs older than the cutoff that made no retained materialization.
@@ -152,17 +206,7 @@ fn prune(
          DELETE FROM runs WHERE run_id IN (SELECT run_id FROM doomed_runs);",
     )?;
     report.events_kept = count("SELECT COUNT(*) FROM event_log")?;
-    let referenced = {
-        let mut stmt = tx.prepare(
-            "SELECT DISTINCT json_extract(body, '$.location') FROM event_log
-             WHERE kind = 'materialization' AND json_extract(body, '$.location') IS NOT NULL
-             UNION SELECT location FROM asset_latest WHERE location IS NOT NULL",
-        )?;
-        let locations = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<HashSet<String>>>()?;
-        Referenced { locations }
-    };
+    let referenced = referenced(&tx)?;
     tx.execute_batch("DELETE FROM doomed_events; DELETE FROM doomed_runs;")?;
     if dry_run {
         tx.rollback()?;

@@ -213,6 +213,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
     ",
     ),
+    // v7: the config values each latest materialization read (JSON, NULL when it read none),
+    // so that staleness is judged under the config a command is given, as plans are.
+    Migration::Sql(
+        r"
+    ALTER TABLE asset_latest ADD COLUMN config TEXT;
+    UPDATE asset_latest SET config = (
+        SELECT json_extract(e.body, '$.provenance.config') FROM event_log e
+        WHERE e.id = asset_latest.event_id AND e.kind = 'materialization'
+          AND json_extract(e.body, '$.provenance.config') NOT IN ('{}', 'null')
+    );
+    ",
+    ),
 ];
 
 fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {

@@ -30,6 +30,8 @@ pub(crate) struct Writer {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The last error of an append nobody waited for; reported by the next flush.
     pub(crate) failed: Arc<Mutex<Option<String>>>,
+    /// Why every append is refused (an instance opened read-only or on a full disk).
+    refusal: Option<String>,
 }
 
 impl Writer {
@@ -44,10 +46,24 @@ impl Writer {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             failed,
+            refusal: None,
         })
     }
 
+    /// A writer that refuses every append, saying `why` (an instance that cannot be written).
+    pub(crate) fn refusing(why: String) -> Self {
+        Writer {
+            tx: Mutex::new(None),
+            thread: Mutex::new(None),
+            failed: Arc::new(Mutex::new(None)),
+            refusal: Some(why),
+        }
+    }
+
     pub(crate) fn send(&self, request: Request) -> Result<(), String> {
+        if let Some(why) = &self.refusal {
+            return Err(format!("nothing can be recorded: {why}"));
+        }
         let guard = self
             .tx
             .lock()
@@ -205,18 +221,22 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
         }
         EventKind::Materialization(m) => {
             let (inputs_digest, deps_digest) = super::schema::provenance_digests(&m.provenance);
+            let config = (!m.provenance.config.is_empty())
+                .then(|| serde_json::to_string(&m.provenance.config))
+                .transpose()
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             tx.prepare_cached(
                 "INSERT INTO asset_latest (asset_key, partition, event_id, run_id, ts, data_version,
                      code_version, value_kind, io_manager, location, rows, bytes,
-                     inputs_digest, deps_digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     inputs_digest, deps_digest, config)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (asset_key, partition) DO UPDATE SET
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      data_version = excluded.data_version, code_version = excluded.code_version,
                      value_kind = excluded.value_kind, io_manager = excluded.io_manager,
                      location = excluded.location, rows = excluded.rows, bytes = excluded.bytes,
                      inputs_digest = excluded.inputs_digest,
-                     deps_digest = excluded.deps_digest",
+                     deps_digest = excluded.deps_digest, config = excluded.config",
             )?
             .execute(params![
                 asset,
@@ -232,7 +252,8 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 m.rows.map(|r| r as i64),
                 m.bytes.map(|b| b as i64),
                 inputs_digest.as_bytes().as_slice(),
-                deps_digest.as_bytes().as_slice()
+                deps_digest.as_bytes().as_slice(),
+                config
             ])?;
         }
         EventKind::Observation { data_version } => {
@@ -244,7 +265,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      data_version = excluded.data_version, value_kind = 'nothing', io_manager = '',
                      location = NULL, rows = NULL, bytes = NULL,
-                     inputs_digest = NULL, deps_digest = NULL",
+                     inputs_digest = NULL, deps_digest = NULL, config = NULL",
             )?
             .execute(params![asset, partition, id, run_id, event.timestamp, data_version.as_str()])?;
         }

@@ -98,8 +98,26 @@ impl fmt::Display for SelectionError {
             col + 1,
             self.message
         )?;
-        writeln!(f, "  {}", self.input)?;
-        write!(f, "  {}{}", " ".repeat(col), "^".repeat(width))?;
+        // A long selection (a generated one) is shown around the caret, not whole.
+        let chars: Vec<char> = self.input.chars().collect();
+        let (from, to) = if chars.len() <= SHOWN {
+            (0, chars.len())
+        } else {
+            let from = col.saturating_sub(SHOWN / 2).min(chars.len() - SHOWN);
+            (from, from + SHOWN)
+        };
+        let lead = if from > 0 { "…" } else { "" };
+        let tail = if to < chars.len() { "…" } else { "" };
+        let shown: String = chars[from..to].iter().collect();
+        writeln!(f, "  {lead}{shown}{tail}")?;
+        let width = width.min(to.saturating_sub(col)).max(1);
+        write!(
+            f,
+            "  {}{}{}",
+            lead.replace('…', " "),
+            " ".repeat(col - from),
+            "^".repeat(width)
+        )?;
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }
@@ -108,6 +126,9 @@ impl fmt::Display for SelectionError {
 }
 
 impl std::error::Error for SelectionError {}
+
+/// The most characters of a selection an error shows (around its caret).
+const SHOWN: usize = 100;
 
 /// One comma-separated clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,6 +410,22 @@ mod tests {
                 .message()
                 .contains("empty selection")
         );
+    }
+
+    #[test]
+    fn a_long_selection_is_shown_around_the_caret() {
+        let s = format!("{}key:chunks{}", "(".repeat(5000), ")".repeat(5000));
+        let text = Selection::parse(&s).unwrap_err().to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("invalid selection at column 101: nested too deeply (limit 100)"),
+            "{text}"
+        );
+        assert!(lines[1].chars().count() <= SHOWN + 4, "{}", lines[1]);
+        assert!(lines[1].starts_with("  …") && lines[1].ends_with('…'));
+        let caret = lines[2].find('^').unwrap();
+        assert_eq!(lines[1].chars().nth(caret), Some('('));
+        assert_eq!(lines[2].trim(), "^");
     }
 
     #[test]

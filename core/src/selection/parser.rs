@@ -50,6 +50,11 @@ const UNSUPPORTED: &[&str] = &[
 
 const FUNCTIONS: &[&str] = &["roots", "sinks"];
 
+/// How deeply parentheses, functions, `not` and `@` may nest. The parser and the resolver
+/// recurse once per level; a limit keeps a hostile string (`((((…` ten thousand deep) from
+/// overflowing the stack, far above anything written by hand.
+pub const MAX_NESTING: usize = 100;
+
 /// Parses `input[range]` as one clause of the grammar.
 pub(crate) fn parse(input: &str, range: Span) -> Result<Expr, SelectionError> {
     let tokens = tokenize(&input[range.clone()])
@@ -65,6 +70,7 @@ pub(crate) fn parse(input: &str, range: Span) -> Result<Expr, SelectionError> {
         end: range.end,
         tokens,
         pos: 0,
+        nesting: 0,
     };
     if p.tokens.is_empty() {
         return Err(p.error_at(range.clone(), "empty clause".into(), None));
@@ -98,6 +104,8 @@ struct Parser<'a> {
     end: usize,
     tokens: Vec<Token>,
     pos: usize,
+    /// Levels of nesting entered so far (see [`MAX_NESTING`]).
+    nesting: usize,
 }
 
 impl Parser<'_> {
@@ -117,6 +125,26 @@ impl Parser<'_> {
 
     fn error_at(&self, span: Span, message: String, help: Option<String>) -> SelectionError {
         SelectionError::new(self.input, span, message, help)
+    }
+
+    /// Enters one level of nesting opened at `span`; an error past [`MAX_NESTING`].
+    fn enter(&mut self, span: &Span) -> Result<(), SelectionError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.error_at(
+                span.clone(),
+                format!("nested too deeply (limit {MAX_NESTING})"),
+                Some(
+                    "write the selection with fewer levels of `(`, `not`, `@`, roots() or sinks()"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.nesting -= 1;
     }
 
     /// An error at the next token, or at the end of the clause.
@@ -169,8 +197,11 @@ impl Parser<'_> {
         if self.is_keyword(["not", "NOT"])
             && !matches!(self.peek_at(1).map(|t| &t.tok), Some(Tok::Colon))
         {
-            self.next();
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let not = self.next().map(|t| t.span).unwrap_or_default();
+            self.enter(&not)?;
+            let inner = self.not()?;
+            self.leave();
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.traversal()
     }
@@ -192,7 +223,9 @@ impl Parser<'_> {
                 if matches!(self.peek().map(|t| &t.tok), Some(Tok::Star)) {
                     return Err(self.lone_star(first.span.start..first.span.end + 1));
                 }
+                self.enter(&first.span)?;
                 let inner = self.primary()?;
+                self.leave();
                 if let Some(t) = self.peek().filter(|t| t.tok == Tok::Plus) {
                     return Err(self.error_at(
                         t.span.clone(),
@@ -276,7 +309,9 @@ impl Parser<'_> {
         match &t.tok {
             Tok::LParen => {
                 self.next();
+                self.enter(&t.span)?;
                 let inner = self.or()?;
+                self.leave();
                 self.close_paren(&t.span)?;
                 Ok(inner)
             }
@@ -287,7 +322,9 @@ impl Parser<'_> {
                     Some(Tok::LParen) if FUNCTIONS.contains(&name.as_str()) => {
                         self.next();
                         let open = self.next().map(|o| o.span).unwrap_or(t.span.clone());
+                        self.enter(&t.span)?;
                         let inner = self.or()?;
+                        self.leave();
                         self.close_paren(&open)?;
                         Ok(if name == "roots" {
                             Expr::Roots(Box::new(inner))
@@ -776,6 +813,32 @@ mod tests {
             "@*",
         ] {
             assert!(parse(s, 0..s.len()).is_err(), "{s} should not parse");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_at_the_level_where_it_stopped() {
+        let deep = |open: &str, close: &str, n: usize| {
+            format!("{}key:chunks{}", open.repeat(n), close.repeat(n))
+        };
+        // At the limit it parses; one more level is refused, not a stack overflow.
+        p(&deep("(", ")", MAX_NESTING));
+        for (s, opener) in [
+            (deep("(", ")", 5000), "("),
+            (deep("not ", "", 30000), "not"),
+            (deep("roots(", ")", 5000), "roots"),
+            (deep("@(", ")", 20000), "@"),
+            (deep("sinks(not (", "))", 3000), "not"),
+        ] {
+            let e = err(&s);
+            assert!(e.message().contains("nested too deeply (limit 100)"), "{e}");
+            assert_eq!(&s[e.span()], opener, "{}", e.message());
+            // The caret is under the first level past the limit.
+            let before = &s[..e.span().start];
+            let levels = before.matches('(').count()
+                + before.matches("not").count()
+                + before.matches('@').count();
+            assert_eq!(levels, MAX_NESTING, "{}", e.message());
         }
     }
 

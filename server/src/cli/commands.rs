@@ -54,9 +54,15 @@ fn status_from_home(
     home: &Path,
     config: &[String],
 ) -> stemma::Result<StatusSnapshot> {
-    crate::open_engine(Arc::clone(graph), home)?
-        .with_config(config)?
-        .status()
+    crate::open_engine_for(
+        Arc::clone(graph),
+        home,
+        &crate::ProjectConfig::default(),
+        None,
+        stemma::instance::Access::Read,
+    )?
+    .with_config(config)?
+    .status()
 }
 
 pub(crate) fn list(
@@ -282,15 +288,58 @@ pub(crate) async fn materialize(
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
     let request = request.cancel_token(cancel);
+    let selection = request.selection().to_owned();
     let progress = Arc::new(Progress::new(printer));
     let result = engine.materialize(request, progress.clone()).await;
     progress.finish();
     watcher.abort();
-    report_run(&result?, printer)
+    let outcome = result?;
+    if outcome.nothing_to_do && !printer.json {
+        printer.out(super::versions::nothing_to_do(
+            &selection,
+            &outcome.left_out,
+        ));
+        note_left_out(&outcome.left_out, printer);
+        return Ok(ExitCode::SUCCESS);
+    }
+    report_run(&outcome, printer)
+}
+
+/// Says which partitioned assets a run left out, and how to run them.
+pub(crate) fn note_left_out(left_out: &[stemma::AssetKey], printer: Printer) {
+    if left_out.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = left_out.iter().map(|k| k.as_str()).collect();
+    printer.err(
+        style(format!(
+            "Left out {} (partitioned; no --partition was given): run {} with --partition KEY, \
+             --partition-range FROM...TO or `assets backfill`",
+            keys.join(", "),
+            if keys.len() == 1 { "it" } else { "them" }
+        ))
+        .dim()
+        .for_stderr(),
+    );
 }
 
 /// Prints how a run went (a line, or JSON) and maps it to the exit code.
 pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliResult {
+    if outcome.nothing_to_do {
+        if printer.json {
+            printer.json_line(&json!({
+                "run_id": null,
+                "status": "nothing_to_do",
+                "steps": 0,
+                "left_out": outcome.left_out,
+            }));
+        } else {
+            printer.out("Nothing to do: the selection matches no assets now; nothing was run");
+            note_left_out(&outcome.left_out, printer);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    note_left_out(&outcome.left_out, printer);
     let run = outcome.run_id.short().to_owned();
     let elapsed = duration(outcome.duration.as_secs_f64() * 1000.0);
     if printer.json {
@@ -305,6 +354,7 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
             "checks_passed": outcome.checks_passed,
             "checks_failed": outcome.checks_failed.iter().map(|(c, d)| json!({"check": c, "description": d})).collect::<Vec<_>>(),
             "duration_ms": outcome.duration.as_secs_f64() * 1000.0,
+            "left_out": outcome.left_out,
         }));
     } else {
         let checks = match (outcome.checks_passed, outcome.checks_failed.len()) {
@@ -401,9 +451,17 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
             if !s.stale {
                 return Vec::new();
             }
-            return explain(graph, &versions, &staleness, engine.instance(), n, 0)
-                .map(|e| brief(&e.causes))
-                .unwrap_or_else(|e| vec![format!("cannot tell: {e}")]);
+            return explain(
+                graph,
+                &versions,
+                &staleness,
+                engine.instance(),
+                engine.config(),
+                n,
+                0,
+            )
+            .map(|e| brief(&e.causes))
+            .unwrap_or_else(|e| vec![format!("cannot tell: {e}")]);
         };
         let mut out = Vec::new();
         if p.stale > 0 {

@@ -24,19 +24,34 @@ pub(crate) async fn gc(engine: &Engine, options: GcOptions, printer: Printer) ->
         "Deleted"
     };
     let p = &report.pruned;
-    printer.out(format!(
-        "{} {verb} {} run{}, {} materialization{} and {} observation{} from the event log \
+    if report.disk_full {
+        printer.out(format!(
+            "{} the disk holding the instance is full: the event log could not be pruned \
+             (unreferenced objects were still deleted; free space and run `assets gc` again)",
+            style("Event log:").bold()
+        ));
+    } else {
+        if report.pruned_after_freeing {
+            printer.err(
+                style("The disk was full: the event log was pruned once objects had freed space.")
+                    .yellow()
+                    .for_stderr(),
+            );
+        }
+        printer.out(format!(
+            "{} {verb} {} run{}, {} materialization{} and {} observation{} from the event log \
          ({} events; {} left)",
-        style("Event log:").bold(),
-        count(p.runs),
-        plural(p.runs),
-        count(p.materializations),
-        plural(p.materializations),
-        count(p.observations),
-        plural(p.observations),
-        count(p.events),
-        count(p.events_kept),
-    ));
+            style("Event log:").bold(),
+            count(p.runs),
+            plural(p.runs),
+            count(p.materializations),
+            plural(p.materializations),
+            count(p.observations),
+            plural(p.observations),
+            count(p.events),
+            count(p.events_kept),
+        ));
+    }
     let mut storage = format!(
         "{} {verb} {} unreferenced object{} ({}); {} referenced",
         style("Storage:").bold(),
@@ -61,9 +76,17 @@ pub(crate) async fn gc(engine: &Engine, options: GcOptions, printer: Printer) ->
         ));
     }
     printer.out(storage);
-    if report.db_bytes_after != report.db_bytes_before || options.vacuum {
+    if report.db_bytes_after < report.db_bytes_before || options.vacuum {
+        let note = if options.vacuum && !report.dry_run && !report.log_folded {
+            " (another process is reading the instance: the rebuilt file is still in the \
+             write-ahead log and shrinks at the next checkpoint)"
+        } else if report.db_bytes_after >= report.db_bytes_before && options.vacuum {
+            " (already compact)"
+        } else {
+            ""
+        };
         printer.out(format!(
-            "{} {} → {}",
+            "{} {} → {}{note}",
             style("Database:").bold(),
             bytes(report.db_bytes_before),
             bytes(report.db_bytes_after)
@@ -129,7 +152,16 @@ pub(crate) async fn verify(
         } else {
             "the latest materializations"
         };
-        if report.problems.is_empty() {
+        if report.checked == 0 {
+            printer.out(format!(
+                "Nothing to verify: {what} stored no objects{}",
+                if only.is_some() {
+                    " for the selected assets"
+                } else {
+                    ""
+                }
+            ));
+        } else if report.problems.is_empty() {
             printer.out(format!(
                 "{} {} object{} ({}) of {what}: every one matches its recorded data version",
                 style("Verified").green().bold(),

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stemma::instance::Access;
 use stemma::{AssetGraph, Definitions, Error, Materialize, StepLogLayer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -527,9 +528,14 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             // Bad config is refused before the instance is touched.
             graph.config_spec().parse_pairs(&cli.config)?;
             let project = crate::ProjectConfig::load(cli.project.as_deref())?;
-            let mut engine =
-                crate::open_engine_with(graph, &home, &project, cli.storage.as_deref())?
-                    .with_config(&cli.config)?;
+            let mut engine = crate::open_engine_for(
+                graph,
+                &home,
+                &project,
+                cli.storage.as_deref(),
+                access(&command),
+            )?
+            .with_config(&cli.config)?;
             // Pretend it is another instant: replaying a night of schedules, tests.
             if let Some(now) = std::env::var_os("STEMMA_NOW") {
                 let text = now.to_string_lossy();
@@ -700,6 +706,45 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                 }
             }
         }
+    }
+}
+
+/// What a command needs of the instance: those that only read still work when it cannot be
+/// written (a read-only directory, a full disk), and `gc` works on a full disk.
+fn access(command: &Command) -> Access {
+    match command {
+        Command::List { .. }
+        | Command::Config
+        | Command::Graph { .. }
+        | Command::Status { .. }
+        | Command::WhyStale { .. }
+        | Command::Plan { .. }
+        | Command::Verify { .. }
+        | Command::Query { .. }
+        | Command::Lineage { .. }
+        | Command::Partitions { .. }
+        | Command::Runs {
+            command: RunsCommand::List { .. } | RunsCommand::Show { .. } | RunsCommand::Logs { .. },
+        }
+        | Command::Backfill {
+            command: Some(BackfillCommand::List { .. } | BackfillCommand::Show { .. }),
+            ..
+        }
+        | Command::Schedules {
+            command: SchedulesCommand::List | SchedulesCommand::Ticks { .. },
+        }
+        | Command::Pools {
+            command: PoolsCommand::List,
+        }
+        | Command::DynamicPartitions {
+            command: DynamicCommand::List { .. },
+        } => Access::Read,
+        Command::Backfill {
+            command: None,
+            args,
+        } if args.dry_run => Access::Read,
+        Command::Gc { .. } => Access::Reclaim,
+        _ => Access::ReadWrite,
     }
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use console::style;
 use serde_json::json;
-use stemma::decision::{Action, StepPreview};
+use stemma::decision::{Action, Preview, StepPreview};
 use stemma::staleness::{Freshness, WhyNode, why_stale as explain_tree};
 use stemma::{Engine, Materialize};
 
@@ -64,7 +64,15 @@ pub(crate) fn why_stale(
         }
         _ => (graph.partition_index(node, partition)?, None),
     };
-    let tree = explain_tree(graph, &versions, &staleness, engine.instance(), node, i)?;
+    let tree = explain_tree(
+        graph,
+        &versions,
+        &staleness,
+        engine.instance(),
+        engine.config(),
+        node,
+        i,
+    )?;
     if printer.json {
         let roots: Vec<&WhyNode> = tree.roots();
         printer.json_pretty(&json!({ "tree": tree, "root_causes": roots }));
@@ -159,7 +167,7 @@ fn render(n: &WhyNode, prefix: &str, lines: &mut Vec<String>) {
 }
 
 pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> CliResult {
-    let steps = engine.preview(&request)?;
+    let Preview { steps, left_out } = engine.preview_plan(&request)?;
     let (mut run, mut maybe, mut skip) = (0, 0, 0);
     for s in &steps {
         match s.action {
@@ -175,7 +183,13 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
             "run": run,
             "run_if_upstream_changes": maybe,
             "skip": skip,
+            "left_out": left_out,
         }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if steps.is_empty() {
+        printer.out(nothing_to_do(request.selection(), &left_out));
+        super::commands::note_left_out(&left_out, printer);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["STEP", "WOULD", "WHY"]);
@@ -194,7 +208,22 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
         .dim()
         .for_stderr(),
     );
+    super::commands::note_left_out(&left_out, printer);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a plan or a run says when its selection matches nothing to run now.
+pub(crate) fn nothing_to_do(selection: &str, left_out: &[stemma::AssetKey]) -> String {
+    if left_out.is_empty() {
+        format!(
+            "Nothing to do: {selection:?} matches no assets now (it depends on the instance's \
+             state); nothing was run"
+        )
+    } else {
+        format!(
+            "Nothing to do without partitions: {selection:?} matches only partitioned assets now; nothing was run"
+        )
+    }
 }
 
 fn describe(s: &StepPreview) -> (String, String) {

@@ -520,3 +520,147 @@ async fn the_project_default_retry_policy() {
     let failed: Vec<&String> = outcome.failed.iter().map(|(s, _)| s).collect();
     assert_eq!(failed, ["opts_out"]);
 }
+
+/// Garbage collection's window: it lists the stored objects, then runs `hook` (a run starting
+/// in the milliseconds between gc's listing and its deletes) before handing the listing back.
+struct PausedListing {
+    inner: stemma_io::ObjectStoreIoManager,
+    hook: std::sync::Mutex<Option<StartRun>>,
+}
+
+/// Starts a run; the handle resolves when it has ended.
+type StartRun = Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>;
+
+impl std::fmt::Debug for PausedListing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PausedListing").finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl stemma::io::IoManager for PausedListing {
+    async fn handle_output(
+        &self,
+        ctx: &stemma::io::OutputContext<'_>,
+        value: &stemma::Value,
+    ) -> stemma::Result<stemma::io::StoredObject> {
+        self.inner.handle_output(ctx, value).await
+    }
+
+    async fn load_input(
+        &self,
+        ctx: &stemma::io::InputContext<'_>,
+    ) -> stemma::Result<stemma::Value> {
+        self.inner.load_input(ctx).await
+    }
+
+    async fn list_objects(&self) -> stemma::Result<Vec<stemma::io::ObjectInfo>> {
+        let listed = self.inner.list_objects().await?;
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(start) = hook {
+            // Give the run a second to go all the way through while gc waits.
+            let _ = tokio::time::timeout(Duration::from_secs(1), start()).await;
+        }
+        Ok(listed)
+    }
+
+    async fn delete_object(&self, location: &str) -> stemma::Result<()> {
+        self.inner.delete_object(location).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn object_url(&self, location: &str) -> String {
+        self.inner.object_url(location)
+    }
+}
+
+/// A run that starts inside gc's window — after gc listed the objects, before it deletes them
+/// — and reuses by content an object gc found unreferenced, does not lose it: the run waits
+/// for gc's storage lease, and writes the object again after gc is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_inside_gcs_window_keeps_the_object_it_reuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = Definitions::new()
+        .assets([AssetDef::builder("a")
+            .code_version("1")
+            .compute_blocking(|ctx, _| {
+                let v: i64 = ctx.config().get("v")?;
+                Ok::<_, stemma::Error>(Json(v))
+            })
+            .build()])
+        .config(stemma::ConfigField::int("v", 1));
+    let paused = Arc::new(PausedListing {
+        inner: stemma_io::ObjectStoreIoManager::local(dir.path().join("storage")).unwrap(),
+        hook: std::sync::Mutex::new(None),
+    });
+    let engine = stemma::Engine::new(
+        AssetGraph::new(defs).unwrap(),
+        stemma::Instance::open(dir.path()).unwrap(),
+        stemma::IoManagers::new().register("default", paused.clone()),
+    )
+    .unwrap();
+    let run = |v: &str| {
+        let engine = engine.clone();
+        let request = Materialize::new("a").config([format!("v={v}")]);
+        async move {
+            engine
+                .materialize(request, Arc::new(stemma::NoObserver))
+                .await
+                .unwrap()
+        }
+    };
+    let first = run("1").await;
+    assert_eq!(first.succeeded, 1);
+    let object = |engine: &stemma::Engine| {
+        let key = stemma::AssetKey::parse("a").unwrap();
+        let latest = engine.instance().latest(&key, None).unwrap().unwrap();
+        dir.path().join("storage").join(latest.location.unwrap())
+    };
+    let one = object(&engine);
+    // v=2 makes the v=1 object unreferenced once its materialization is pruned.
+    run("2").await;
+    assert_ne!(object(&engine), one);
+
+    // Inside gc's window, a run computes v=1 again: the same content, the same object.
+    let again = Arc::new(std::sync::Mutex::new(None));
+    {
+        let (again, run) = (Arc::clone(&again), run("1"));
+        *paused.hook.lock().unwrap() = Some(Box::new(move || {
+            let handle = tokio::spawn(run);
+            tokio::spawn(async move {
+                let outcome = handle.await.unwrap();
+                *again.lock().unwrap() = Some(outcome);
+            })
+        }));
+    }
+    let gc = engine
+        .gc(&stemma::lifecycle::GcOptions {
+            keep_last: 1,
+            keep_younger_than: Duration::ZERO,
+            grace: Duration::ZERO,
+            dry_run: false,
+            vacuum: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(gc.objects_deleted, 1, "{gc:?}");
+    // The run finishes after gc released its lease.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while again.lock().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let outcome = again.lock().unwrap().take().unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    assert_eq!(
+        object(&engine),
+        one,
+        "v=1 is stored under the same name again"
+    );
+    assert!(one.exists(), "the object the run committed is on disk");
+    let verify = engine.verify(None, false).await.unwrap();
+    assert!(verify.problems.is_empty(), "{:?}", verify.problems);
+}

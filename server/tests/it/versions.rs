@@ -324,6 +324,7 @@ async fn a_thousand_partitions_feeding_an_unpartitioned_asset_are_judged_one_by_
         &versions,
         &staleness,
         fx.engine.instance(),
+        fx.engine.config(),
         node("summary"),
         0,
     )
@@ -567,9 +568,11 @@ async fn versions_read_in_parallel_ranges_equal_one_sweep() {
     fx.run(Materialize::new("raw").partition("p0999").force(true))
         .await;
     let graph = fx.engine.graph();
-    let one = VersionState::load(graph, fx.engine.instance()).unwrap();
+    let config = fx.engine.config();
+    let one = VersionState::load(graph, fx.engine.instance(), config).unwrap();
     for threads in [2, 3, 7] {
-        let many = VersionState::load_in_ranges(graph, fx.engine.instance(), threads).unwrap();
+        let many =
+            VersionState::load_in_ranges(graph, fx.engine.instance(), config, threads).unwrap();
         for n in 0..graph.len() {
             let (a, b) = (one.rows_of(n), many.rows_of(n));
             assert_eq!(a.len(), b.len());

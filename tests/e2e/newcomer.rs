@@ -1,0 +1,252 @@
+//! What a newcomer hit in their first week (issue 15): each test drives the real binary the
+//! way they did and asserts what they should have seen.
+
+use crate::{Home, MountNamespace, files_with_extension};
+
+/// Hostile selections nest ten thousand levels deep: a clear error at the level where parsing
+/// stopped, exit 2 — not a stack overflow (exit 134).
+#[test]
+fn deeply_nested_selections_are_refused_with_a_caret() {
+    let home = Home::new();
+    let cases = [
+        format!("{}key:chunks{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("{}key:chunks", "not ".repeat(30000)),
+        format!("{}key:chunks{}", "roots(".repeat(5000), ")".repeat(5000)),
+        format!("@{}key:chunks{}", "(".repeat(20000), ")".repeat(20000)),
+    ];
+    for selection in &cases {
+        for command in ["plan", "materialize", "list", "status"] {
+            let run = home.run(&[command, "--select", selection]);
+            run.assert_code(2);
+            let err = run.stderr();
+            assert!(err.contains("nested too deeply (limit 100)"), "{err}");
+            // The selection is shown around the caret, not ten thousand characters of it.
+            assert!(err.lines().all(|l| l.chars().count() < 200), "{err}");
+            assert!(err.contains('^'), "{err}");
+        }
+    }
+}
+
+/// Staleness is one rule, judged under the config given, everywhere: `status`, `why-stale`,
+/// `status:stale` selections and `plan` agree.
+#[test]
+fn staleness_is_judged_under_the_config_given() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let status = home.json(&["status", "-c", "train_epochs=5"]);
+    let topic = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "topic_model")
+        .unwrap()
+        .clone();
+    assert_eq!(topic["state"], "stale", "{topic}");
+    assert_eq!(
+        topic["causes"][0], "config train_epochs changed (30 → 5)",
+        "{topic}"
+    );
+    // Under the defaults it is fresh.
+    assert_eq!(
+        home.json(&["status"]).as_array().unwrap()[5]["state"],
+        "fresh"
+    );
+    let why = home.run(&["why-stale", "topic_model", "-c", "train_epochs=5"]);
+    why.assert_ok();
+    assert!(
+        why.stdout()
+            .contains("config train_epochs changed (30 → 5)"),
+        "{}",
+        why.stdout()
+    );
+    let plan = home.run(&["plan", "-s", "topic_model", "-c", "train_epochs=5"]);
+    assert!(
+        plan.stdout()
+            .contains("config train_epochs changed (30 → 5)"),
+        "{}",
+        plan.stdout()
+    );
+    let stale = home.json(&["list", "-s", "status:stale", "-c", "train_epochs=5"]);
+    let keys: Vec<&str> = stale
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["predictions", "topic_model"]);
+    let run = home.run(&["materialize", "-s", "status:stale", "-c", "train_epochs=5"]);
+    run.assert_ok();
+    assert!(
+        run.stdout().contains("materialized 2 assets"),
+        "{}",
+        run.stdout()
+    );
+}
+
+/// Wiped means unreferenced: after `wipe`, gc deletes every object the wiped materializations
+/// pointed to.
+#[test]
+fn gc_deletes_the_objects_of_wiped_assets() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let stored = || {
+        ["parquet", "json", "bin"]
+            .iter()
+            .map(|e| files_with_extension(&home.storage(), e).len())
+            .sum::<usize>()
+    };
+    assert_eq!(stored(), 6);
+    home.run(&["wipe", "--select", "*", "--yes"]).assert_ok();
+    let gc = home.run(&[
+        "gc",
+        "--keep-last",
+        "1",
+        "--keep-younger-than",
+        "0s",
+        "--grace",
+        "0s",
+    ]);
+    gc.assert_ok();
+    assert!(
+        gc.stdout().contains("Deleted 6 unreferenced objects"),
+        "{}",
+        gc.stdout()
+    );
+    assert_eq!(stored(), 0);
+    // Nothing is left for verify to find, and it says so.
+    let verify = home.run(&["verify", "--all"]);
+    verify.assert_ok();
+    assert!(
+        verify.stdout().contains("Nothing to verify"),
+        "{}",
+        verify.stdout()
+    );
+}
+
+/// On a full disk gc still deletes unreferenced objects (and says the disk is full); reading
+/// commands still work; nothing is lost.
+#[test]
+fn gc_frees_space_on_a_full_disk() {
+    let home = Home::new();
+    let Some(ns) = MountNamespace::new(&format!(
+        "mount -t tmpfs -o size=3m tmpfs '{}'",
+        home.path().display()
+    )) else {
+        return;
+    };
+    ns.run(&home, &["materialize", "--select", "*"]).assert_ok();
+    ns.run(
+        &home,
+        &["materialize", "--select", "*", "-c", "chunk_words=60"],
+    )
+    .assert_ok();
+    let count = || {
+        ns.shell(&format!(
+            "find '{}/storage' -type f | wc -l",
+            home.path().display()
+        ))
+        .stdout()
+        .trim()
+        .parse::<usize>()
+        .unwrap()
+    };
+    let before = count();
+    assert_eq!(
+        before, 11,
+        "two versions of five assets, raw_documents once"
+    );
+    ns.shell(&format!(
+        "dd if=/dev/zero of='{}/filler' bs=4k 2>/dev/null; true",
+        home.path().display()
+    ));
+    let df = ns.shell(&format!("df -k '{}' | tail -1", home.path().display()));
+    assert!(df.stdout().contains("100%"), "{}", df.stdout());
+    // Writing commands say the disk is full.
+    let run = ns.run(&home, &["materialize", "--select", "*", "--force"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr().contains("disk is full")
+            || run.stderr().contains("disk holding the instance is full"),
+        "{}",
+        run.stderr()
+    );
+    // Reading commands work.
+    ns.run(&home, &["status"]).assert_ok();
+    ns.run(&home, &["runs", "list"]).assert_ok();
+    let gc = ns.run(
+        &home,
+        &[
+            "gc",
+            "--keep-last",
+            "1",
+            "--keep-younger-than",
+            "0s",
+            "--grace",
+            "0s",
+        ],
+    );
+    gc.assert_ok();
+    assert!(gc.all().contains("full"), "{}", gc.all());
+    assert!(
+        gc.stdout().contains("Deleted 5 unreferenced objects"),
+        "{}",
+        gc.stdout()
+    );
+    assert_eq!(count(), 6);
+    // What is current is intact.
+    ns.run(&home, &["verify"]).assert_ok();
+}
+
+/// A read-only instance directory: reading commands open it read-only; writing ones say why
+/// they cannot run.
+#[test]
+fn a_read_only_instance_can_be_read() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let dir = home.path().display().to_string();
+    let Some(ns) = MountNamespace::new(&format!("mount --bind -o ro '{dir}' '{dir}'")) else {
+        return;
+    };
+    for args in [
+        &["status"][..],
+        &["runs", "list"],
+        &["verify"],
+        &["query", "SELECT count(*) AS n FROM chunks"],
+        &["why-stale", "predictions"],
+        &["list", "-s", "status:fresh"],
+        &["plan", "-s", "*"],
+    ] {
+        let run = ns.run(&home, args);
+        run.assert_ok();
+    }
+    let query = ns.run(&home, &["query", "SELECT count(*) AS n FROM chunks"]);
+    assert!(query.stdout().contains("233"), "{}", query.stdout());
+    let run = ns.run(&home, &["materialize", "--select", "*", "--force"]);
+    run.assert_code(3);
+    assert!(run.stderr().contains("read-only"), "{}", run.stderr());
+}
+
+/// A zero-byte `stemma.db` is not silently a new instance, and a directory of that name is
+/// named as what it is.
+#[test]
+fn a_broken_instance_file_is_named_and_left_alone() {
+    let home = Home::new();
+    std::fs::write(home.path().join("stemma.db"), b"").unwrap();
+    let run = home.run(&["status"]);
+    run.assert_code(3);
+    assert!(run.stderr().contains("empty (0 bytes)"), "{}", run.stderr());
+    assert_eq!(
+        std::fs::metadata(home.path().join("stemma.db"))
+            .unwrap()
+            .len(),
+        0,
+        "the file is left as it was"
+    );
+
+    let other = Home::new();
+    std::fs::create_dir(other.path().join("stemma.db")).unwrap();
+    let run = other.run(&["materialize", "--select", "*"]);
+    run.assert_code(3);
+    assert!(run.stderr().contains("is a directory"), "{}", run.stderr());
+    assert!(!run.stderr().contains("check that the directory exists"));
+}
