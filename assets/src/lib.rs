@@ -50,27 +50,37 @@ pub fn definitions() -> Definitions {
         ))
         .config(
             ConfigField::int("synthetic_docs", 0)
+                .min(0)
                 .description("generate this many synthetic documents instead of reading files"),
         )
         .config(
             ConfigField::int("seed", 42)
+                .min(0)
                 .description("seed of the synthetic documents and of training"),
         )
-        .config(ConfigField::int("chunk_words", 80).description("words per chunk"))
+        .config(
+            ConfigField::int("chunk_words", 80)
+                .min(1)
+                .description("words per chunk"),
+        )
         .config(
             ConfigField::int("chunk_overlap", 20)
+                .min(0)
                 .description("words shared by neighbouring chunks"),
         )
         .config(
             ConfigField::int("eval_queries", 200)
+                .min(1)
                 .description("queries in the retrieval evaluation"),
         )
         .config(
             ConfigField::float("min_recall_at_5", 0.5)
+                .range(0.0..=1.0)
                 .description("the quality gate: topic_model is not trained below this recall@5"),
         )
         .config(
             ConfigField::int("train_epochs", 30)
+                .min(1)
                 .description("passes of gradient descent over the training set"),
         )
 }

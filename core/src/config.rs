@@ -68,7 +68,31 @@ pub struct ConfigField {
     pub kind: ConfigKind,
     pub default: Option<String>,
     pub description: Option<String>,
+    /// The smallest value a number may take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// The largest value a number may take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The only values it may take, when it is one of a few.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
+
+/// A bound of a numeric config field: any integer or float literal (`.min(1)`, `.max(0.5)`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bound(pub f64);
+
+macro_rules! bound_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Bound {
+            fn from(v: $t) -> Self {
+                Bound(v as f64)
+            }
+        }
+    )*};
+}
+bound_from!(i32, i64, u32, u64, usize, f32, f64);
 
 impl ConfigField {
     pub fn new(name: impl Into<String>, kind: ConfigKind) -> Self {
@@ -77,6 +101,9 @@ impl ConfigField {
             kind,
             default: None,
             description: None,
+            min: None,
+            max: None,
+            choices: Vec::new(),
         }
     }
     pub fn string(name: impl Into<String>) -> Self {
@@ -102,6 +129,79 @@ impl ConfigField {
         self.description = Some(text.into());
         self
     }
+
+    /// The smallest value this (int or float) field takes: `.min(1)`.
+    pub fn min(mut self, bound: impl Into<Bound>) -> Self {
+        self.min = Some(bound.into().0);
+        self
+    }
+
+    /// The largest value this (int or float) field takes.
+    pub fn max(mut self, bound: impl Into<Bound>) -> Self {
+        self.max = Some(bound.into().0);
+        self
+    }
+
+    /// Both bounds, inclusive: `.range(0.0..=1.0)`.
+    pub fn range<B: Into<Bound> + Copy>(self, range: std::ops::RangeInclusive<B>) -> Self {
+        self.min(*range.start()).max(*range.end())
+    }
+
+    /// The only values this field takes: `.choices(["fast", "exact"])`.
+    pub fn choices<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
+        self.choices = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// What values it takes, in a few words (`int ≥ 1`, `float in 0..1`, `one of a, b`).
+    pub fn constraint(&self) -> Option<String> {
+        let n = |v: f64| {
+            if self.kind == ConfigKind::Int {
+                format!("{}", v as i64)
+            } else {
+                format!("{v}")
+            }
+        };
+        if !self.choices.is_empty() {
+            return Some(format!("one of {}", self.choices.join(", ")));
+        }
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => Some(format!("{} to {}", n(a), n(b))),
+            (Some(a), None) => Some(format!("≥ {}", n(a))),
+            (None, Some(b)) => Some(format!("≤ {}", n(b))),
+            (None, None) => None,
+        }
+    }
+
+    /// Checks `value` against the field's type, bounds and choices.
+    fn check(&self, value: &str) -> Result<()> {
+        let name = &self.name;
+        self.kind.check(name, value)?;
+        if !self.choices.is_empty() && !self.choices.iter().any(|c| c == value) {
+            let hint = did_you_mean(value, self.choices.iter().map(String::as_str))
+                .map(|c| format!("; did you mean {c:?}?"))
+                .unwrap_or_default();
+            return Err(Error::Config(format!(
+                "--config {name}={value}: {name} is one of {}{hint}",
+                self.choices.join(", ")
+            )));
+        }
+        if matches!(self.kind, ConfigKind::Int | ConfigKind::Float)
+            && let Ok(v) = value.parse::<f64>()
+            && let Some(c) = self.constraint()
+            && (self.min.is_some_and(|m| v < m) || self.max.is_some_and(|m| v > m))
+        {
+            return Err(Error::Config(format!(
+                "--config {name}={value}: {name} must be {}",
+                match (self.min, self.max) {
+                    (Some(_), Some(_)) => format!("from {c}"),
+                    (Some(_), None) => format!("at least {}", c.trim_start_matches("≥ ")),
+                    _ => format!("at most {}", c.trim_start_matches("≤ ")),
+                }
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The config fields a code location declares.
@@ -113,7 +213,28 @@ pub struct ConfigSpec {
 impl ConfigSpec {
     pub fn add(&mut self, field: ConfigField) -> Result<()> {
         if let Some(default) = &field.default {
-            field.kind.check(&field.name, default)?;
+            field.check(default).map_err(|e| {
+                Error::Definition(format!(
+                    "config field {:?}: its default does not hold: {e}",
+                    field.name
+                ))
+            })?;
+        }
+        if let (Some(a), Some(b)) = (field.min, field.max)
+            && a > b
+        {
+            return Err(Error::Definition(format!(
+                "config field {:?}: its minimum {a} is above its maximum {b}",
+                field.name
+            )));
+        }
+        if (field.min.is_some() || field.max.is_some())
+            && !matches!(field.kind, ConfigKind::Int | ConfigKind::Float)
+        {
+            return Err(Error::Definition(format!(
+                "config field {:?}: only int and float fields take bounds",
+                field.name
+            )));
         }
         if self.fields.contains_key(&field.name) {
             return Err(Error::Definition(format!(
@@ -143,7 +264,7 @@ impl ConfigSpec {
             let Some(field) = self.fields.get(name) else {
                 return Err(self.unknown(name));
             };
-            field.kind.check(name, value)?;
+            field.check(value)?;
             if values.insert(name.to_owned(), value.to_owned()).is_some() {
                 return Err(Error::Config(format!("--config {name} is given twice")));
             }
@@ -314,5 +435,43 @@ mod tests {
         assert!(err.contains("given twice"), "{err}");
         let mut bad = ConfigSpec::default();
         assert!(bad.add(ConfigField::int("x", 1).default("one")).is_err());
+    }
+
+    #[test]
+    fn bounds_and_choices_are_checked_before_anything_runs() {
+        let mut s = ConfigSpec::default();
+        s.add(ConfigField::int("chunk_words", 80).min(1)).unwrap();
+        s.add(ConfigField::float("recall", 0.5).range(0.0..=1.0))
+            .unwrap();
+        s.add(
+            ConfigField::string("mode")
+                .default("fast")
+                .choices(["fast", "exact"]),
+        )
+        .unwrap();
+        let s = Arc::new(s);
+        for (pair, says) in [
+            ("chunk_words=-1", "chunk_words must be at least 1"),
+            ("chunk_words=0", "chunk_words must be at least 1"),
+            ("recall=1.5", "recall must be from 0 to 1"),
+            ("recall=-0.1", "recall must be from 0 to 1"),
+            (
+                "mode=exakt",
+                "mode is one of fast, exact; did you mean \"exact\"?",
+            ),
+        ] {
+            let err = s.parse_pairs(&[pair]).unwrap_err().to_string();
+            assert!(err.contains(says), "{pair}: {err}");
+        }
+        for pair in ["chunk_words=1", "recall=1", "recall=0", "mode=exact"] {
+            s.parse_pairs(&[pair]).unwrap();
+        }
+        let field = |n: &str| s.fields().find(|f| f.name == n).unwrap().constraint();
+        assert_eq!(field("chunk_words").as_deref(), Some("≥ 1"));
+        assert_eq!(field("recall").as_deref(), Some("0 to 1"));
+        // A default outside its own bounds is a definition error.
+        let mut bad = ConfigSpec::default();
+        let err = bad.add(ConfigField::int("n", 0).min(1)).unwrap_err();
+        assert!(err.to_string().contains("default does not hold"), "{err}");
     }
 }

@@ -39,6 +39,8 @@ pub struct Engine {
     pool_lease: std::time::Duration,
     /// Told how every run ends (alerts).
     notifiers: Arc<[Arc<dyn crate::notify::RunNotifier>]>,
+    /// Runs this engine (or a clone of it) has started and not yet ended.
+    live: Arc<std::sync::Mutex<Vec<crate::event::RunId>>>,
 }
 
 /// How often a run checks whether another process asked to cancel it.
@@ -72,6 +74,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             pool_lease: DEFAULT_POOL_LEASE,
             notifiers: Arc::from(Vec::new()),
+            live: Arc::default(),
         };
         engine.load_dynamic_partitions()?;
         Ok(engine)
@@ -644,16 +647,31 @@ impl Engine {
         })])
         .await?;
 
-        // `assets runs cancel` from another process reaches this one through the instance.
+        if let Ok(mut live) = self.live.lock() {
+            live.push(run.run_id.clone());
+        }
+        // `assets runs cancel` from another process reaches this one through the instance; a
+        // cancel from this process (Ctrl-C) is recorded there, so that the run ends `canceled`
+        // even if the process is made to exit before it ends the run itself.
         let watch = {
-            let (instance, run_id, cancel) = (
+            let (instance, run_id, cancel, clock) = (
                 Arc::clone(&self.instance),
                 run.run_id.clone(),
                 request.cancel.clone(),
+                Arc::clone(&self.clock),
             );
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(CANCEL_POLL).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(CANCEL_POLL) => {}
+                        () = cancel.cancelled() => {
+                            let _ = instance
+                                .append(vec![Event::new(clock.now(), EventKind::RunCancelRequested)
+                                    .run(&run_id)])
+                                .await;
+                            return;
+                        }
+                    }
                     match instance.run_cancel_requested(&run_id) {
                         Ok(true) => {
                             cancel.cancel();
@@ -686,6 +704,9 @@ impl Engine {
                 message: message.clone(),
             })])
             .await;
+        if let Ok(mut live) = self.live.lock() {
+            live.retain(|r| *r != run.run_id);
+        }
         // The slot goes back once the run has ended in the instance, so that the runs the
         // instance shows as running never exceed the limit (not even for a moment).
         storage_lease.release().await;
@@ -716,6 +737,31 @@ impl Engine {
             }
         }
         Ok(outcome)
+    }
+
+    /// Ends every run this engine has in progress as `canceled`, saying `why`, and waits (up
+    /// to `within`) until that is committed: for a process about to exit at once (a second
+    /// Ctrl-C), whose runs would otherwise be found dead and recorded as failures.
+    pub async fn abandon_runs(&self, why: &str, within: std::time::Duration) {
+        let live: Vec<crate::event::RunId> =
+            self.live.lock().map(|l| l.clone()).unwrap_or_default();
+        if live.is_empty() {
+            return;
+        }
+        let events = live
+            .iter()
+            .map(|run| {
+                Event::new(
+                    self.clock.now(),
+                    EventKind::RunEnded {
+                        status: RunStatus::Canceled,
+                        message: Some(why.to_owned()),
+                    },
+                )
+                .run(run)
+            })
+            .collect();
+        let _ = tokio::time::timeout(within, self.instance.append(events)).await;
     }
 
     /// Asks a running run to stop: the process running it cancels it within a quarter of a

@@ -137,9 +137,62 @@ fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
         old("chunks")["rows"].as_u64().unwrap()
     );
 
+    // A run that crashed did not fail: --from-failure refuses it, as its help says; a
+    // resume picks it up.
+    let id = killed["run_id"].as_str().unwrap();
+    let refused = home.run(&["runs", "resume", &id[..8], "--from-failure"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr().contains("its process died"),
+        "{}",
+        refused.stderr()
+    );
+
     // The instance works: a new run succeeds.
     home.run(&["materialize", "--select", "*"]).assert_ok();
     assert_eq!(home.json(&["runs", "list"])[0]["status"], "success");
+}
+
+/// `runs resume --from-failure` re-executes a failed run's failed and skipped steps, never
+/// what it committed; it refuses a run that succeeded.
+#[test]
+fn from_failure_reruns_what_failed_and_nothing_it_committed() {
+    let home = Home::new();
+    // chunk_overlap must be below chunk_words: chunks fails, everything below is skipped.
+    let failed = home.run(&["materialize", "--select", "*", "-c", "chunk_overlap=90"]);
+    failed.assert_code(1);
+    let run = home.json(&["runs", "list"])[0].clone();
+    assert_eq!(run["status"], "failure");
+    let id = run["run_id"].as_str().unwrap().to_owned();
+    let raw = home.latest("raw_documents").unwrap();
+    let again = home.run(&["runs", "resume", &id[..8], "--from-failure"]);
+    // The same config, so chunks fails again; raw_documents is not run again.
+    again.assert_code(1);
+    let resumed = home.json(&["runs", "list"])[0].clone();
+    assert_ne!(resumed["run_id"], run["run_id"]);
+    let shown = home.json(&["runs", "show", &resumed["run_id"].as_str().unwrap()[..8]]);
+    let steps: Vec<&str> = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(!steps.contains(&"raw_documents"), "{steps:?}");
+    assert!(steps.contains(&"chunks"), "{steps:?}");
+    assert_eq!(home.latest("raw_documents").unwrap(), raw);
+
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let ok = home.json(&["runs", "list"])[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = home.run(&["runs", "resume", &ok[..8], "--from-failure"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr().contains("succeeded") || refused.stderr().contains("did not fail"),
+        "{}",
+        refused.stderr()
+    );
 }
 
 #[test]
@@ -193,6 +246,57 @@ fn repeated_runs_are_recorded_and_forced_runs_reproduce_the_same_versions() {
     assert_eq!(ids.len(), 3, "short run ids must be distinct: {runs}");
     let last = home.latest("chunks").unwrap();
     assert_eq!(last["run_id"], runs[0]["run_id"]);
+}
+
+/// Ctrl-C twice — the second exits at once — still records the run `canceled`, not failed.
+#[test]
+fn ctrl_c_twice_exits_at_once_and_records_the_run_canceled() {
+    let home = Home::new();
+    let (mut child, reader) = start_long_run(&home);
+    for _ in 0..2 {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // The second lands while the first cancel is still being carried out.
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let exit = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    let runs = home.json(&["runs", "list"]);
+    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+    assert!(
+        runs[0]["message"].as_str().unwrap().contains("cancel"),
+        "{runs}"
+    );
+    assert!(home.latest("predictions").is_none());
+}
+
+/// A run asked to stop (`runs cancel`) whose process dies before it ends the run is recorded
+/// `canceled`, not failed.
+#[test]
+fn a_canceled_run_whose_process_dies_is_recorded_canceled() {
+    let home = Home::new();
+    let (mut child, _) = start_long_run(&home);
+    let id = home.json(&["runs", "list"])[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    home.run(&["runs", "cancel", &id[..8]]).assert_ok();
+    // Killed before it polls for the cancel (every 250 ms).
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = &home.json(&["runs", "list"])[0];
+    assert_eq!(run["status"], "canceled", "{run}");
+    assert!(
+        run["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited before it ended the run"),
+        "{run}"
+    );
 }
 
 #[test]

@@ -250,3 +250,90 @@ fn a_broken_instance_file_is_named_and_left_alone() {
     assert!(run.stderr().contains("is a directory"), "{}", run.stderr());
     assert!(!run.stderr().contains("check that the directory exists"));
 }
+
+/// Run ids are matched literally by prefix: `%`, `_`, an empty id or a 100,000-character one
+/// are bad input (exit 2), not patterns.
+#[test]
+fn run_id_prefixes_match_literally() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "raw_documents"])
+        .assert_ok();
+    let id = home.json(&["runs", "list"])[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let huge = "a".repeat(100_000);
+    for (args, says) in [
+        (vec!["runs", "show", "%"], "'%' at position 1"),
+        (vec!["runs", "show", "_"], "'_' at position 1"),
+        (vec!["runs", "cancel", ""], "empty run id"),
+        (vec!["runs", "logs", &huge], "longer than any id"),
+        (vec!["runs", "resume", "zz"], "'z' at position 1"),
+        (vec!["backfill", "show", "%"], "'%' at position 1"),
+    ] {
+        let run = home.run(&args);
+        run.assert_code(2);
+        assert!(run.stderr().contains(says), "{args:?}: {}", run.stderr());
+        assert!(run.stderr().len() < 400, "{}", run.stderr());
+    }
+    // A real prefix, in either case, finds the run.
+    home.run(&["runs", "show", &id[..6]]).assert_ok();
+    home.run(&["runs", "show", &id[..6].to_uppercase()])
+        .assert_ok();
+    let none = home.run(&["runs", "show", "0000000"]);
+    if !id.starts_with("0000000") {
+        none.assert_code(2);
+        assert!(
+            none.stderr().contains("no run with id"),
+            "{}",
+            none.stderr()
+        );
+    }
+}
+
+/// Warnings on a piped stderr are plain text, without terminal colour codes.
+#[test]
+fn piped_warnings_carry_no_colour_codes() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "raw_documents"])
+        .assert_ok();
+    let output = home
+        .command(&["status", "-c", "source_dir=/no/such/folder"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not observe source_documents"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// Config values out of their field's bounds are refused before anything runs.
+#[test]
+fn config_values_are_checked_against_their_bounds() {
+    let home = Home::new();
+    for (pair, says) in [
+        ("synthetic_docs=-5", "synthetic_docs must be at least 0"),
+        ("chunk_words=-1", "chunk_words must be at least 1"),
+        ("chunk_words=0", "chunk_words must be at least 1"),
+        ("min_recall_at_5=1.5", "min_recall_at_5 must be from 0 to 1"),
+        ("train_epochs=0", "train_epochs must be at least 1"),
+    ] {
+        let run = home.run(&["materialize", "--select", "*", "-c", pair]);
+        run.assert_code(2);
+        assert!(run.stderr().contains(says), "{pair}: {}", run.stderr());
+    }
+    assert!(
+        home.json(&["runs", "list"]).as_array().unwrap().is_empty(),
+        "nothing ran"
+    );
+    let config = home.run(&["config"]);
+    assert!(config.stdout().contains("int ≥ 1"), "{}", config.stdout());
+    assert!(
+        config.stdout().contains("float 0 to 1"),
+        "{}",
+        config.stdout()
+    );
+}

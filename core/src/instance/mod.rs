@@ -130,6 +130,18 @@ pub enum OpenMode {
     Exclusive(String),
 }
 
+impl RunRecord {
+    /// Whether its process died without ending it (killed, crashed, the machine rebooted):
+    /// the instance ended it when it found the process gone.
+    pub fn crashed(&self) -> bool {
+        self.status == RunStatus::Failure
+            && self.message.as_deref().is_some_and(|m| m.contains(CRASHED))
+    }
+}
+
+/// What the message of a run ended for its dead process says.
+const CRASHED: &str = "exited without ending the run (killed or crashed)";
+
 /// An open instance.
 pub struct Instance {
     home: PathBuf,
@@ -708,12 +720,13 @@ impl Instance {
 
     /// The run whose id starts with `prefix`; an error when none or several match.
     pub fn find_run(&self, prefix: &str) -> Result<RunRecord> {
-        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let (from, to) = id_prefix_range(prefix, "run", "assets runs list")?;
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ?1 ORDER BY started_at DESC LIMIT 5"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ?1 AND run_id < ?2
+                 ORDER BY started_at DESC LIMIT 5"
             ))?;
-            let rows = stmt.query_map([&pattern], run_from_row)?;
+            let rows = stmt.query_map([&from, &to], run_from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         let runs: Vec<RunRecord> = rows
@@ -840,6 +853,43 @@ const RUN_COLUMNS: &str =
     "run_id, status, selection, partition, config, steps, started_at, ended_at, message, pid, host";
 
 /// The one record an id prefix matched; an error naming the prefix when none or several did.
+/// The ids an id prefix matches, as a range `[from, to)`: ids are lowercase hexadecimal
+/// with dashes (UUIDs), and a prefix is matched literally. An empty prefix, or one that cannot
+/// begin an id, is bad input.
+pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: &str) -> Result<(String, String)> {
+    if prefix.is_empty() {
+        return Err(Error::Config(format!(
+            "an empty {what} id matches nothing: give an id or the first characters of one \
+             (`{list}` shows them)"
+        )));
+    }
+    let shown: String = prefix.chars().take(40).collect();
+    let shown = if shown.len() < prefix.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    };
+    if prefix.len() > 36 {
+        return Err(Error::Config(format!(
+            "{what} id {shown:?} is longer than any id (36 characters)"
+        )));
+    }
+    if let Some((i, c)) = prefix
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_hexdigit() || *c == '-'))
+    {
+        return Err(Error::Config(format!(
+            "{what} id {shown:?} cannot match any id: {c:?} at position {} is not a hexadecimal \
+             digit or '-' (ids look like 3f2a9c1e-…; `{list}` shows them)",
+            i + 1
+        )));
+    }
+    let from = prefix.to_ascii_lowercase();
+    // '~' sorts after every character an id holds.
+    let to = format!("{from}~");
+    Ok((from, to))
+}
+
 fn only_match<T>(
     mut found: Vec<T>,
     what: &str,
@@ -1109,20 +1159,25 @@ fn describe(message: &str) -> String {
 /// Ends runs whose process is gone, recording why.
 fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
     let me = ProcessIdentity::current();
-    // (run id, pid, host, process start) of every run still marked started.
-    type Started = (String, Option<u32>, Option<String>, Option<i64>);
+    // (run id, pid, host, process start, cancel asked) of every run still marked started.
+    type Started = (String, Option<u32>, Option<String>, Option<i64>, bool);
     let candidates: Vec<Started> = {
         let mut stmt = conn
-            .prepare("SELECT run_id, pid, host, process_start FROM runs WHERE status = 'started'")
+            .prepare(
+                "SELECT run_id, pid, host, process_start, cancel_requested_at IS NOT NULL
+                 FROM runs WHERE status = 'started'",
+            )
             .map_err(|e| describe(&e.to_string()))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .map_err(|e| e.to_string())?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| e.to_string())?
     };
     let mut events = Vec::new();
-    for (run_id, pid, host, start) in candidates {
+    for (run_id, pid, host, start, cancel_asked) in candidates {
         let (Some(pid), Some(host)) = (pid, host) else {
             continue;
         };
@@ -1135,15 +1190,27 @@ fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
             start: start.map(|s| s as u64),
         };
         if identity.is_alive() == Some(false) {
+            // A run asked to stop whose process then exited was canceled, not failed.
+            let (status, message) = if cancel_asked {
+                (
+                    RunStatus::Canceled,
+                    format!(
+                        "canceled; process {pid} exited before it ended the run; nothing it \
+                         had not committed was kept"
+                    ),
+                )
+            } else {
+                (
+                    RunStatus::Failure,
+                    format!("process {pid} {CRASHED}; nothing it had not committed was kept"),
+                )
+            };
             events.push(
                 Event::new(
                     chrono::Utc::now().timestamp_micros(),
                     EventKind::RunEnded {
-                        status: RunStatus::Failure,
-                        message: Some(format!(
-                            "process {pid} exited without ending the run (killed or crashed); \
-                             nothing it had not committed was kept"
-                        )),
+                        status,
+                        message: Some(message),
                     },
                 )
                 .run(&RunId::from_string(&run_id)),

@@ -98,12 +98,13 @@ impl Instance {
 
     /// The backfill whose id starts with `prefix`; an error when none or several match.
     pub fn find_backfill(&self, prefix: &str) -> Result<BackfillRecord> {
-        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let (from, to) = super::id_prefix_range(prefix, "backfill", "assets backfill list")?;
         let found: Vec<BackfillRecord> = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {BACKFILL_COLUMNS} FROM backfills WHERE backfill_id LIKE ?1 LIMIT 5"
+                "SELECT {BACKFILL_COLUMNS} FROM backfills
+                 WHERE backfill_id >= ?1 AND backfill_id < ?2 LIMIT 5"
             ))?;
-            stmt.query_map([&pattern], backfill_from_row)?.collect()
+            stmt.query_map([&from, &to], backfill_from_row)?.collect()
         })?;
         only_match(found, "backfill", "assets backfill list", prefix, |b| {
             b.id.as_str()

@@ -71,7 +71,7 @@ fn per_asset(plan: &BackfillPlan) -> BTreeMap<String, usize> {
 
 pub(crate) async fn start(engine: &Engine, backfill: Backfill, printer: Printer) -> CliResult {
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let watcher = tokio::spawn(watch_ctrl_c(engine.clone(), cancel.clone(), printer));
     let progress = Arc::new(Progress::new(printer));
     let result = engine
         .backfill(backfill.cancel_token(cancel), progress.clone())
@@ -83,7 +83,7 @@ pub(crate) async fn start(engine: &Engine, backfill: Backfill, printer: Printer)
 
 pub(crate) async fn resume(engine: &Engine, id: &str, printer: Printer) -> CliResult {
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let watcher = tokio::spawn(watch_ctrl_c(engine.clone(), cancel.clone(), printer));
     let progress = Arc::new(Progress::new(printer));
     let result = engine.resume_backfill(id, cancel, progress.clone()).await;
     progress.finish();

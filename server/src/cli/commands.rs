@@ -164,7 +164,10 @@ pub(crate) fn config(graph: &AssetGraph, printer: Printer) -> CliResult {
     for f in fields {
         table.add_row(vec![
             f.name.clone(),
-            f.kind.to_string(),
+            match f.constraint() {
+                Some(c) => format!("{} {c}", f.kind),
+                None => f.kind.to_string(),
+            },
             f.default.clone().unwrap_or_else(|| "-".into()),
             f.description.clone().unwrap_or_default(),
         ]);
@@ -286,7 +289,7 @@ pub(crate) async fn materialize(
     printer: Printer,
 ) -> CliResult {
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch_ctrl_c(cancel.clone(), printer));
+    let watcher = tokio::spawn(watch_ctrl_c(engine.clone(), cancel.clone(), printer));
     let request = request.cancel_token(cancel);
     let selection = request.selection().to_owned();
     let progress = Arc::new(Progress::new(printer));
@@ -413,8 +416,8 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
 }
 
 /// First Ctrl-C: cancel (no new steps; running ones are abandoned before they commit).
-/// Second: exit at once.
-pub(crate) async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
+/// Second: record the runs in progress as canceled and exit at once.
+pub(crate) async fn watch_ctrl_c(engine: Engine, cancel: CancellationToken, printer: Printer) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
@@ -425,6 +428,13 @@ pub(crate) async fn watch_ctrl_c(cancel: CancellationToken, printer: Printer) {
             .for_stderr(),
     );
     if tokio::signal::ctrl_c().await.is_ok() {
+        engine
+            .abandon_runs(
+                "canceled: the process was told to exit at once (a second Ctrl-C); nothing it \
+                 had not committed was kept",
+                std::time::Duration::from_secs(2),
+            )
+            .await;
         std::process::exit(130);
     }
 }

@@ -751,9 +751,13 @@ fn access(command: &Command) -> Access {
 /// Step logs are captured by [`StepLogLayer`]; Stemma's own diagnostics go to stderr at the
 /// level `STEMMA_LOG` asks for (default: warnings).
 fn init_tracing() {
+    // Colour only on a terminal (and not under NO_COLOR): piped output is plain.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let diagnostics =
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(colour)
             .with_target(true)
             .with_filter(EnvFilter::try_from_env("STEMMA_LOG").unwrap_or_else(|_| {
                 EnvFilter::new("stemma=warn,stemma_io=warn,stemma_server=warn")

@@ -379,6 +379,17 @@ pub(crate) async fn resume(
 ) -> CliResult {
     if from_failure {
         let record = engine.instance().find_run(id)?;
+        if record.crashed() {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "run {} did not fail: its process died before it ended ({}); --from-failure \
+                     is for a run whose steps failed — resume it without --from-failure",
+                    record.run_id.short(),
+                    record.message.as_deref().unwrap_or("crashed")
+                ),
+            });
+        }
         if record.status != RunStatus::Failure {
             return Err(Failure {
                 code: 2,
@@ -391,7 +402,11 @@ pub(crate) async fn resume(
         }
     }
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(super::commands::watch_ctrl_c(cancel.clone(), printer));
+    let watcher = tokio::spawn(super::commands::watch_ctrl_c(
+        engine.clone(),
+        cancel.clone(),
+        printer,
+    ));
     let progress = Arc::new(super::progress::Progress::new(printer));
     let result = engine.resume_run(id, cancel, progress.clone()).await;
     progress.finish();

@@ -664,3 +664,49 @@ async fn a_run_started_inside_gcs_window_keeps_the_object_it_reuses() {
     let verify = engine.verify(None, false).await.unwrap();
     assert!(verify.problems.is_empty(), "{:?}", verify.problems);
 }
+
+/// A process told to exit at once (a second Ctrl-C) first records its runs as canceled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_runs_are_recorded_canceled() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = stemma_server::open_engine(
+        AssetGraph::new(
+            Definitions::new().assets([AssetDef::builder("slow")
+                .compute(|_, _| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok::<_, std::io::Error>(Json(1))
+                })
+                .build()]),
+        )
+        .unwrap(),
+        dir.path(),
+    )
+    .unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn({
+        let (engine, cancel) = (engine.clone(), cancel.clone());
+        async move {
+            engine
+                .materialize(
+                    Materialize::new("slow").cancel_token(cancel),
+                    Arc::new(stemma::NoObserver),
+                )
+                .await
+        }
+    });
+    let started = loop {
+        if let Some(r) = engine.instance().runs(1).unwrap().first() {
+            break r.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(started.status, RunStatus::Started);
+    engine
+        .abandon_runs("told to exit at once", Duration::from_secs(2))
+        .await;
+    let record = engine.instance().find_run(started.run_id.short()).unwrap();
+    assert_eq!(record.status, RunStatus::Canceled);
+    assert_eq!(record.message.as_deref(), Some("told to exit at once"));
+    cancel.cancel();
+    run.await.unwrap().unwrap();
+}
