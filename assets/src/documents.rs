@@ -19,9 +19,9 @@ pub struct Document {
     pub words: u32,
 }
 
-/// The corpus shipped with this crate.
-fn builtin_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+/// The corpus and README files compiled into the binary (see `build.rs`).
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
 /// Where the documents come from, as the run's config says.
@@ -50,9 +50,27 @@ fn source(ctx: &AssetContext) -> Result<Source, BoxError> {
 
 /// One file to index.
 struct SourceFile {
-    path: PathBuf,
+    content: Content,
     doc_id: String,
     topic: String,
+}
+
+/// Where a file's text is.
+enum Content {
+    File(PathBuf),
+    /// Compiled into the binary.
+    Embedded(&'static str),
+}
+
+impl Content {
+    fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>, String> {
+        match self {
+            Content::File(path) => std::fs::read(path)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| format!("reading {}: {e}", path.display())),
+            Content::Embedded(text) => Ok(std::borrow::Cow::Borrowed(text.as_bytes())),
+        }
+    }
 }
 
 /// The files of a folder or of the builtin sources, in a stable order.
@@ -60,13 +78,7 @@ fn source_files(source: &Source) -> Result<Vec<SourceFile>, String> {
     match source {
         Source::Synthetic { .. } => Ok(Vec::new()),
         Source::Folder(dir) => folder_files(dir, None),
-        Source::Builtin => {
-            let mut files = folder_files(&builtin_corpus(), None).map_err(|e| {
-                format!("{e}; pass --config source_dir=DIR to index another folder")
-            })?;
-            files.extend(project_docs());
-            Ok(files)
-        }
+        Source::Builtin => Ok(builtin_files()),
     }
 }
 
@@ -89,9 +101,7 @@ pub fn source_documents() -> AssetDef {
             }
             let mut h = StableHasher::new("assets.source_documents.v1");
             for f in source_files(&source)? {
-                let bytes = std::fs::read(&f.path)
-                    .map_err(|e| format!("reading {}: {e}", f.path.display()))?;
-                h.str(&f.doc_id).str(&f.topic).bytes(&bytes);
+                h.str(&f.doc_id).str(&f.topic).bytes(&f.content.bytes()?);
             }
             Ok(h.finish_hex())
         })
@@ -123,8 +133,15 @@ pub fn raw_documents(ctx: &AssetContext) -> AssetResult<Rows<Document>> {
             read_files(source_files(&source)?)?
         }
         Source::Builtin => {
-            ctx.add_metadata("source", MetadataValue::path(builtin_corpus()));
-            read_files(source_files(&source)?)?
+            ctx.add_metadata(
+                "source",
+                format!(
+                    "the shipped corpus ({} documents) and Stemma's README files ({})",
+                    embedded::CORPUS.len(),
+                    embedded::PROJECT_DOCS.len()
+                ),
+            );
+            read_files(builtin_files())?
         }
     };
     let words: u64 = docs.iter().map(|d| u64::from(d.words)).sum();
@@ -153,7 +170,7 @@ pub fn read_folder(root: &Path, topic: Option<&str>) -> Result<Vec<Document>, St
 fn read_files(files: Vec<SourceFile>) -> Result<Vec<Document>, String> {
     files
         .into_iter()
-        .map(|f| document(&f.path, f.doc_id, f.topic))
+        .map(|f| document(&f.content, f.doc_id, f.topic))
         .collect()
 }
 
@@ -191,7 +208,7 @@ fn folder_files(root: &Path, topic: Option<&str>) -> Result<Vec<SourceFile>, Str
             SourceFile {
                 doc_id: parts.join("/"),
                 topic,
-                path,
+                content: Content::File(path),
             }
         })
         .collect())
@@ -217,20 +234,24 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn document(path: &Path, doc_id: String, topic: String) -> Result<Document, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{} is not UTF-8 text (byte {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })?;
+fn document(content: &Content, doc_id: String, topic: String) -> Result<Document, String> {
+    let text = match content {
+        Content::Embedded(text) => (*text).to_owned(),
+        Content::File(path) => String::from_utf8(content.bytes()?.into_owned()).map_err(|e| {
+            format!(
+                "{} is not UTF-8 text (byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )
+        })?,
+    };
     let title = text
         .lines()
         .find_map(|l| l.strip_prefix("# ").map(|t| t.trim().to_owned()))
         .unwrap_or_else(|| {
-            path.file_stem()
+            let name = doc_id.rsplit('/').next().unwrap_or(&doc_id);
+            Path::new(name)
+                .file_stem()
                 .map(|s| s.to_string_lossy().replace('_', " "))
                 .unwrap_or_default()
         });
@@ -244,36 +265,25 @@ fn document(path: &Path, doc_id: String, topic: String) -> Result<Document, Stri
     })
 }
 
-/// Stemma's own documentation: the workspace README and the README of each top-level folder.
-fn project_docs() -> Vec<SourceFile> {
-    let Some(workspace) = Path::new(env!("CARGO_MANIFEST_DIR")).parent() else {
-        return Vec::new();
-    };
-    let mut paths = vec![workspace.join("README.md")];
-    if let Ok(entries) = std::fs::read_dir(workspace) {
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        paths.extend(dirs.into_iter().map(|d| d.join("README.md")));
-    }
-    paths
-        .into_iter()
-        .filter(|p| p.is_file())
-        .map(|path| {
-            let id = path
-                .strip_prefix(workspace)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            SourceFile {
-                doc_id: format!("stemma/{id}"),
-                topic: "stemma".to_owned(),
-                path,
-            }
-        })
-        .collect()
+/// The shipped corpus (a document's topic is its folder) and Stemma's README files (topic
+/// `stemma`), as compiled into the binary.
+fn builtin_files() -> Vec<SourceFile> {
+    let corpus = embedded::CORPUS.iter().map(|(path, text)| SourceFile {
+        doc_id: (*path).to_owned(),
+        topic: match path.split_once('/') {
+            Some((folder, _)) => folder.to_owned(),
+            None => "general".to_owned(),
+        },
+        content: Content::Embedded(text),
+    });
+    let docs = embedded::PROJECT_DOCS
+        .iter()
+        .map(|(path, text)| SourceFile {
+            doc_id: format!("stemma/{path}"),
+            topic: "stemma".to_owned(),
+            content: Content::Embedded(text),
+        });
+    corpus.chain(docs).collect()
 }
 
 /// A small, fast, deterministic generator (splitmix64).

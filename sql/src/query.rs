@@ -42,17 +42,68 @@ fn query_error(at: Option<(u64, u64)>, message: &str) -> Error {
     }
 }
 
+/// The parser's own words, without DataFusion's wrapping (`SQL error: ParserError("…")`).
+fn parser_message(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    match e {
+        datafusion::error::DataFusionError::SQL(inner, _) => match inner.as_ref() {
+            ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
+            ParserError::RecursionLimitExceeded => "the query is nested too deeply to parse".into(),
+        },
+        other => other.strip_backtrace(),
+    }
+}
+
+/// The line and column just past the end of `text`.
+fn end_of(text: &str) -> (u64, u64) {
+    let trimmed = text.trim_end();
+    let line = trimmed.lines().count().max(1) as u64;
+    let column = trimmed.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
+
 /// Runs `sql` over the current materializations of the assets it names.
 pub async fn query(engine: &Engine, sql: &str) -> Result<QueryResult> {
     let mut statements =
         DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| {
-            let (at, message) = located(&e.strip_backtrace());
-            query_error(at.map(|p| (p.line, p.column)), &message)
+            let (at, message) = located(&parser_message(&e));
+            let at = at.map(|p| (p.line, p.column)).or_else(|| {
+                // An error at the end of the text (`found: EOF`) comes without a position.
+                message.contains("EOF").then(|| end_of(sql))
+            });
+            query_error(at, &message)
         })?;
-    let statement = match (statements.pop_front(), statements.is_empty()) {
-        (Some(s), true) => s,
-        _ => return Err(query_error(None, "give exactly one query")),
+    let statement = match (statements.pop_front(), statements.len()) {
+        (Some(s), 0) => s,
+        (None, _) => return Err(query_error(None, "give one query (SELECT …)")),
+        (Some(_), n) => {
+            return Err(query_error(
+                None,
+                &format!("give exactly one query, not {}", n + 1),
+            ));
+        }
     };
+    // Only a query reads; anything else (CREATE, INSERT, COPY, SET …) is refused before any
+    // table it names is looked up.
+    let is_query = matches!(
+        &statement,
+        datafusion::sql::parser::Statement::Statement(s)
+            if matches!(s.as_ref(), datafusion::sql::sqlparser::ast::Statement::Query(q)
+                if matches!(*q.body, datafusion::sql::sqlparser::ast::SetExpr::Select(_)
+                    | datafusion::sql::sqlparser::ast::SetExpr::Query(_)
+                    | datafusion::sql::sqlparser::ast::SetExpr::SetOperation { .. }
+                    | datafusion::sql::sqlparser::ast::SetExpr::Values(_)))
+    );
+    if !is_query {
+        let first = sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        return Err(query_error(
+            None,
+            &format!(
+                "queries are read-only: give one SELECT (or WITH … SELECT); {first:?} … changes \
+                 something"
+            ),
+        ));
+    }
     let (references, _) = resolve_table_references(&statement, true)
         .map_err(|e| query_error(None, &e.strip_backtrace()))?;
 
@@ -71,6 +122,15 @@ pub async fn query(engine: &Engine, sql: &str) -> Result<QueryResult> {
             )
         })?;
         let asset = graph.key(node).clone();
+        if graph.asset(node).is_external() {
+            return Err(query_error(
+                None,
+                &format!(
+                    "{asset} is an external asset: Stemma records its observed version, not its \
+                     data, so there is nothing stored to query"
+                ),
+            ));
+        }
         let table = current_table(engine, &asset).await?;
         run::register(&ctx, reference, &table).map_err(|e| Error::Internal(e.strip_backtrace()))?;
     }

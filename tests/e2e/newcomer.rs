@@ -337,3 +337,99 @@ fn config_values_are_checked_against_their_bounds() {
         config.stdout()
     );
 }
+
+/// `query` says what is wrong in a user's words: an external asset has no data, statements
+/// that change things are refused as such, parse errors point at the position.
+#[test]
+fn query_errors_say_what_is_wrong() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    for (sql, says) in [
+        (
+            "SELECT * FROM source_documents",
+            "source_documents is an external asset",
+        ),
+        ("CREATE TABLE t AS SELECT 1", "queries are read-only"),
+        ("DELETE FROM chunks", "queries are read-only"),
+        (
+            "SELEC * FROM chunks",
+            "query:1:1: Expected: an SQL statement, found: SELEC",
+        ),
+        (
+            "SELECT * FROM chunks WHERE",
+            "query:1:27: Expected: an expression, found: EOF",
+        ),
+        ("SELECT 1; SELECT 2", "give exactly one query"),
+    ] {
+        let run = home.run(&["query", sql]);
+        run.assert_code(2);
+        let err = run.stderr();
+        assert!(err.contains(says), "{sql}: {err}");
+        assert!(!err.contains("ParserError"), "{sql}: {err}");
+        assert!(!err.contains("IO manager"), "{sql}: {err}");
+    }
+}
+
+/// Partitions asked of a selection without partitioned assets are named as what was given.
+#[test]
+fn partitions_for_an_unpartitioned_selection_are_named_as_given() {
+    let home = Home::new();
+    let run = home.run(&[
+        "materialize",
+        "--select",
+        "chunks",
+        "--partition-range",
+        "2026-01-01...2026-01-31",
+    ]);
+    run.assert_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("partitions were asked for (2026-01-01...2026-01-31) but none of the selected assets is partitioned (chunks)"),
+        "{err}"
+    );
+    assert!(!err.contains("--partition was given"), "{err}");
+}
+
+/// The demo binary carries its corpus: copied elsewhere, with the source tree out of sight,
+/// it still reads every document.
+#[test]
+fn the_demo_binary_carries_its_corpus() {
+    let home = Home::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let binary = elsewhere.path().join("assets");
+    std::fs::copy(env!("CARGO_BIN_EXE_assets"), &binary).unwrap();
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let Some(ns) = MountNamespace::new(&format!("mount -t tmpfs tmpfs '{workspace}'")) else {
+        return;
+    };
+    let hidden = ns.shell(&format!("ls '{workspace}' | wc -l"));
+    assert_eq!(
+        hidden.stdout().trim(),
+        "0",
+        "the source tree is out of sight"
+    );
+    let run = ns.shell(&format!(
+        "cd / && STEMMA_HOME='{}' NO_COLOR=1 '{}' materialize --select raw_documents --json",
+        home.path().display(),
+        binary.display()
+    ));
+    run.assert_ok();
+    let documents = ns.shell(&format!(
+        "STEMMA_HOME='{}' '{}' query 'SELECT count(*) AS n FROM raw_documents' --format csv",
+        home.path().display(),
+        binary.display()
+    ));
+    let count: usize = documents
+        .stdout()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count >= 24 + 4, "{}", documents.stdout());
+}
