@@ -9,9 +9,6 @@ use stemma::prelude::*;
 use crate::chunks::Chunk;
 use crate::embed::{Embedding, dot, embed};
 
-/// Words in a query.
-const QUERY_WORDS: usize = 12;
-
 /// Retrieval quality over a sample of queries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetrievalEval {
@@ -24,8 +21,8 @@ pub struct RetrievalEval {
     pub mrr: f64,
 }
 
-/// Retrieval quality: `eval_queries` queries, each twelve words cut from the middle of an
-/// evenly spaced sample of chunks, embedded the same way and matched against every chunk.
+/// Retrieval quality: `eval_queries` queries, each `eval_query_words` words (twelve unless
+/// configured) cut from the middle of an evenly spaced sample of chunks, embedded the same way and matched against every chunk.
 /// Records recall@1, recall@5, recall@10 and the mean reciprocal rank of the source chunk.
 #[asset(group = "rag", kinds = ["json"], owners = ["team:ml"], tags(layer = "quality"))]
 pub fn retrieval_eval(
@@ -34,6 +31,7 @@ pub fn retrieval_eval(
     embeddings: Rows<Embedding>,
 ) -> AssetResult<Json<RetrievalEval>> {
     let wanted: usize = ctx.config().get("eval_queries")?;
+    let query_words: usize = ctx.config().get("eval_query_words")?;
     if chunks.len() != embeddings.len() {
         return Err(format!(
             "chunks has {} rows but embeddings has {}: embeddings is out of date; \
@@ -61,8 +59,8 @@ pub fn retrieval_eval(
         .map(|chunk| {
             let words: Vec<&str> = chunk.text.split_whitespace().collect();
             let mid = words.len() / 2;
-            let start = mid.saturating_sub(QUERY_WORDS / 2);
-            let end = (start + QUERY_WORDS).min(words.len());
+            let start = mid.saturating_sub(query_words / 2);
+            let end = (start + query_words).min(words.len());
             let query = embed(&words[start..end].join(" "));
             let Some(&target) = index.get(chunk.chunk_id.as_str()) else {
                 return usize::MAX;

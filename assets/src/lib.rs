@@ -74,6 +74,11 @@ pub fn definitions() -> Definitions {
                 .description("queries in the retrieval evaluation"),
         )
         .config(
+            ConfigField::int("eval_query_words", 12)
+                .min(1)
+                .description("words in each evaluation query: fewer make retrieval harder"),
+        )
+        .config(
             ConfigField::float("min_recall_at_5", 0.5)
                 .range(0.0..=1.0)
                 .description("the quality gate: topic_model is not trained below this recall@5"),

@@ -128,6 +128,11 @@ pub fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    // The same but for case (`CHUNKS`, `Chunks`): that one.
+    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(input)) {
+        return Some(same);
+    }
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(input, candidate);
@@ -148,6 +153,8 @@ mod tests {
         let keys = ["embeddings", "chunks", "raw_documents"];
         assert_eq!(did_you_mean("embedings", keys), Some("embeddings"));
         assert_eq!(did_you_mean("chunk", keys), Some("chunks"));
+        assert_eq!(did_you_mean("CHUNKS", keys), Some("chunks"));
+        assert_eq!(did_you_mean("Raw_Documents", keys), Some("raw_documents"));
         assert_eq!(did_you_mean("zzz", keys), None);
     }
 }

@@ -185,7 +185,7 @@ fn runs_show_and_logs_describe_a_run() {
     assert!(out.contains("CHECK chunks_not_empty passed"), "{out}");
     assert!(!out.contains("embeddings"), "{out}");
 
-    let unknown = home.run(&["runs", "show", "zzzzzzzz"]);
+    let unknown = home.run(&["runs", "show", "00000000"]);
     unknown.assert_code(2);
     assert!(
         unknown.stderr().contains("no run with id"),

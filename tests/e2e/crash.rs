@@ -312,6 +312,15 @@ fn ctrl_c_cancels_the_run_and_exits_130() {
     let stderr = reader.join().unwrap();
     assert_eq!(exit.code(), Some(130), "{stderr}");
     assert!(stderr.contains("Canceling"), "{stderr}");
+    // The step after chunks — running (interrupted) or about to start (skipped) — is shown,
+    // not left out.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("embeddings")
+                && (l.contains("interrupted") || l.contains("skipped"))),
+        "{stderr}"
+    );
     let runs = home.json(&["runs", "list"]);
     assert_eq!(runs[0]["status"], "canceled", "{runs}");
     // What committed before the cancel stays; nothing after it was made visible.

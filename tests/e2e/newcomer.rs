@@ -433,3 +433,65 @@ fn the_demo_binary_carries_its_corpus() {
         .unwrap();
     assert!(count >= 24 + 4, "{}", documents.stdout());
 }
+
+/// The small things a careful user notices.
+#[test]
+fn small_things_a_careful_user_notices() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let id = home.json(&["runs", "list"])[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The log reads in time order: a step's DONE comes after its checks.
+    let logs = home.run(&["runs", "logs", &id[..8], "--json"]);
+    let stamps: Vec<i64> = logs
+        .stdout()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
+    // One asset is one asset.
+    let list = home.run(&["list", "--select", "chunks"]);
+    assert!(list.stderr().contains("1 asset") && !list.stderr().contains("1 assets"));
+    // An observation is labelled as one.
+    let status = home.run(&["status"]);
+    let source = status
+        .stdout()
+        .lines()
+        .find(|l| l.contains("source_documents"))
+        .unwrap()
+        .to_owned();
+    assert!(source.contains("observed "), "{source}");
+    // Operators in mixed case, keys in the wrong case.
+    let run = home.run(&["list", "--select", "Not key:chunks"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("write `not` or `NOT`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("key:Not"), "{}", run.stderr());
+    let run = home.run(&["list", "--select", "CHUNKS"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("did you mean \"chunks\"?"),
+        "{}",
+        run.stderr()
+    );
+    // With --json, errors are JSON too.
+    let run = home.run(&["status", "--select", "nope", "--json"]);
+    run.assert_code(2);
+    let error: serde_json::Value = serde_json::from_str(run.stderr().trim()).unwrap();
+    assert_eq!(error["error"]["exit_code"], 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown asset \"nope\"")
+    );
+}

@@ -399,6 +399,13 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                     StepOutcome::Canceled => {
                         state[s] = State::Skipped;
                         outcome.skipped += 1;
+                        // Said in the log (and the live view), not just counted.
+                        run.emit(
+                            run.event(EventKind::StepSkipped {
+                                reason: "interrupted: the run was canceled while it ran".into(),
+                            })
+                            .asset(&steps[s].asset, steps[s].partition.as_ref()),
+                        );
                     }
                 }
             }

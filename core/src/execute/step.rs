@@ -352,16 +352,20 @@ async fn attempt_once(
             metadata,
         }))
         .asset(&step.asset, step.partition.as_ref());
-    let succeeded = run
-        .event(EventKind::StepSucceeded {
-            duration_ms: millis(started),
+    // Stamped when it is committed (after the checks, if any), so that a run's log reads in
+    // time order; its duration is the step's own.
+    let duration_ms = millis(started);
+    let succeeded = || {
+        run.event(EventKind::StepSucceeded {
+            duration_ms,
             attempts: attempt,
             phases: Some(phases),
         })
-        .asset(&step.asset, step.partition.as_ref());
+        .asset(&step.asset, step.partition.as_ref())
+    };
     let mut checks = run.graph.checks_of(step.node).peekable();
     if checks.peek().is_none() {
-        run.commit(vec![materialization, succeeded])
+        run.commit(vec![materialization, succeeded()])
             .await
             .map_err(|e| Failure::Fatal(e.to_string()))?;
         return Ok(StepOutcome::Succeeded {
@@ -431,7 +435,7 @@ async fn attempt_once(
             .asset(&step.asset, step.partition.as_ref()),
         );
     }
-    events.push(succeeded);
+    events.push(succeeded());
     run.commit(events)
         .await
         .map_err(|e| Failure::Fatal(e.to_string()))?;

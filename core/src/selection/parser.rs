@@ -394,6 +394,13 @@ impl Parser<'_> {
                 Some(format!("`{lower}` needs a selection on each side")),
             );
         }
+        if matches!(lower.as_str(), "not" | "and" | "or") {
+            return self.error_at(
+                span.clone(),
+                format!("`{word}` is not an operator: operators are all lower or all upper case"),
+                Some(format!("write `{lower}` or `{}`", lower.to_uppercase())),
+            );
+        }
         let help = if let Some(attr) = ATTRIBUTES.iter().find(|a| **a == lower) {
             Some(format!("attributes are written `{attr}:VALUE`"))
         } else if let Some(attr) = did_you_mean(&lower, ATTRIBUTES.iter().copied()) {
@@ -857,6 +864,9 @@ mod tests {
         );
         let e = err("key:a And key:b");
         assert_eq!(e.span(), 6..9);
+        let e = err("Not key:chunks");
+        assert!(e.help().unwrap().contains("write `not` or `NOT`"), "{e}");
+        assert!(!e.to_string().contains("key:Not"), "{e}");
         let e = err("key:a or chunks");
         assert!(e.to_string().contains("write key:chunks"), "{e}");
         let e = err("column:id");

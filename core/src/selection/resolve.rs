@@ -133,10 +133,13 @@ impl Resolver<'_> {
         if let Some(n) = AssetKey::parse(name).ok().and_then(|k| self.graph.node(&k)) {
             return Ok(n);
         }
-        let help = match (self.graph.suggest(name), name) {
+        let help = match (self.graph.suggest(name), name.to_ascii_lowercase().as_str()) {
             (Some(s), _) => format!("did you mean \"{s}\"?"),
-            (None, "not" | "and" | "or" | "NOT" | "AND" | "OR") => {
-                format!("`{name}` is an operator: it needs a selection beside it, e.g. not key:a")
+            (None, op @ ("not" | "and" | "or")) => {
+                format!(
+                    "`{op}` is an operator (lower or upper case): it needs a selection beside \
+                     it, e.g. not key:a"
+                )
             }
             (None, "roots" | "sinks") => format!("`{name}` is a function: {name}(SELECTION)"),
             (None, _) => "`assets list` shows every asset".into(),

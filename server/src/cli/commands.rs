@@ -16,7 +16,7 @@ use stemma::status::StatusSnapshot;
 use stemma::{AssetGraph, Engine, Materialize, RunStatus};
 use tokio_util::sync::CancellationToken;
 
-use super::printer::{Printer, age, count, duration, local_time};
+use super::printer::{Printer, age, count, duration, local_time, plural};
 use super::progress::Progress;
 use super::{CliResult, Failure, GraphFormat};
 
@@ -150,7 +150,7 @@ pub(crate) fn list(
     if !nodes.is_empty() {
         printer.out(table);
     }
-    printer.err(style(format!("{} assets", nodes.len())).dim().for_stderr());
+    printer.err(style(plural(nodes.len(), "asset")).dim().for_stderr());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -589,12 +589,22 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
             other => style(other).dim().to_string(),
         };
         let cause_cell = dash(truncate(&causes_of(n).join("; "), 60));
+        // An external asset is observed, not materialized: its cell says so.
+        let observed = if graph.asset(n).is_external() {
+            "observed "
+        } else {
+            ""
+        };
         match newest {
             Some(m) => table.add_row(vec![
                 label,
                 state_cell,
                 cause_cell,
-                format!("{} ({})", local_time(m.timestamp), age(m.timestamp)),
+                format!(
+                    "{observed}{} ({})",
+                    local_time(m.timestamp),
+                    age(m.timestamp)
+                ),
                 m.run_id
                     .as_ref()
                     .map_or("-".into(), |r| r.short().to_owned()),
@@ -620,8 +630,8 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
     printer.out(table);
     printer.err(
         style(format!(
-            "{} assets, {} never materialized · instance {}",
-            nodes.len(),
+            "{}, {} never materialized · instance {}",
+            plural(nodes.len(), "asset"),
             never,
             engine.instance().db_path().display()
         ))

@@ -28,23 +28,36 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use printer::Printer;
 
-const SELECT_HELP: &str = "Assets to act on: clauses joined by commas (a union). A clause is either
-Dagster's legacy form:
-  NAME          one asset; prefixed keys are written raw/documents
-  NAME+, NAME++ it and its children, one level per +    (+NAME, ++NAME: parents)
-  NAME*, *NAME  it and all its descendants / ancestors   (*NAME*: both)
-  *             every materializable asset
+/// What `-h` says of `--select`; `--help` shows [`SELECT_HELP`].
+const SELECT_SHORT: &str = "Assets to act on: NAME, NAME+, key:raw/*, group:G, tag:K=V, \
+status:stale+, … (--help shows the syntax)";
+
+/// The selection syntax as `--help` shows it, in lines short enough that a terminal of 80
+/// columns does not wrap them (clap indents arguments' help by 10).
+const SELECT_HELP: &str = "Assets to act on: clauses joined by commas (a union).
+A clause is either Dagster's legacy form:
+  NAME          one asset (a prefixed key: raw/documents)
+  NAME+ NAME++  it and its children, one level per +
+  +NAME ++NAME  it and its parents, one level per +
+  NAME* *NAME   it and all its descendants / ancestors
+  *NAME*        both;  * alone: every materializable asset
 or Dagster's selection grammar:
-  key:PATTERN   anchored, * matches anything (key:raw/*); quote to match all: key:\"*\"
-  tag:K tag:K=V owner:O group:G kind:K is:external|materializable
+  key:PATTERN   anchored, * matches anything (key:raw/*);
+                key:\"*\" matches every key
+  tag:K tag:K=V owner:O group:G kind:K
+  is:external|materializable
   partitions:none|static|time|dynamic|multi
-  and, or, not, ( )      precedence not > and > or
-  +X X+ N+X X+N N+X+M    traversals; unlimited without N (upward keeps materializable only)
+  and or not ( )  precedence not > and > or
+  +X X+ N+X X+N   traversals, unlimited without N
+                  (upward keeps materializable assets only)
   roots(X) sinks(X)
 and beyond Dagster, resolved against the instance:
-  status:materialized|missing|stale|fresh|failed   changed:code|deps|any
-  not_materialized_in_hours:N   @X (dbt: X, its descendants and all their ancestors)
-As in Dagster, NAME+ is one hop while key:NAME+ is unlimited; tag:K matches only an empty value.";
+  status:materialized|missing|stale|fresh|failed
+  changed:code|deps|any
+  not_materialized_in_hours:N
+  @X            dbt's: X, its descendants, their ancestors
+As in Dagster, NAME+ is one hop while key:NAME+ is unlimited,
+and tag:K matches only an empty value.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,7 +99,7 @@ struct Cli {
 enum Command {
     /// List the assets this code location defines.
     List {
-        #[arg(long, short, help = SELECT_HELP)]
+        #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
         select: Option<String>,
     },
     /// Materialize the selected assets (and run their checks). A step whose code, inputs and
@@ -104,7 +117,7 @@ enum Command {
     /// Show each asset's state (fresh, stale with its cause, missing, failed), last
     /// materialization and check results.
     Status {
-        #[arg(long, short, help = SELECT_HELP)]
+        #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
         select: Option<String>,
     },
     /// Explain why an asset (partition) is stale, as a tree down to the root causes.
@@ -131,14 +144,15 @@ enum Command {
     },
     /// Print the asset graph.
     Graph {
+        /// dot (Graphviz), mermaid, or json (the same as --json).
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
-        #[arg(long, short, help = SELECT_HELP)]
+        #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
         select: Option<String>,
     },
     /// Forget the materializations of the selected assets (they count as never materialized).
     Wipe {
-        #[arg(long, short, help = SELECT_HELP)]
+        #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
         select: String,
         /// Do not ask for confirmation.
         #[arg(long, short)]
@@ -168,7 +182,7 @@ enum Command {
     /// Re-read and re-hash stored objects; report any whose content no longer matches its
     /// recorded data version (exit 1).
     Verify {
-        #[arg(long, short, help = SELECT_HELP)]
+        #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
         select: Option<String>,
         /// Every materialization the event log retains, not only the latest ones.
         #[arg(long)]
@@ -180,6 +194,7 @@ enum Command {
     Query {
         /// One SELECT (or WITH … SELECT).
         sql: String,
+        /// table (for people), csv, json (one object per row), or parquet (needs --output).
         #[arg(long, short, value_enum, default_value_t = QueryFormat::Table)]
         format: QueryFormat,
         /// Write the result to this file (atomically) instead of stdout.
@@ -191,6 +206,7 @@ enum Command {
     Lineage {
         /// The asset key (prefixed keys are written raw/documents).
         key: String,
+        /// Where each of its columns comes from, column by column (SQL assets record it).
         #[arg(long)]
         columns: bool,
     },
@@ -246,12 +262,17 @@ enum PoolsCommand {
     List,
     /// Limit a pool to N steps at once.
     Set {
+        /// The pool, as assets name it (`pool = "openai-api"`).
         name: String,
+        /// How many of its steps may run at once, across every process.
         #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         slots: u32,
     },
     /// Remove a pool's limit (its steps run unlimited).
-    Unset { name: String },
+    Unset {
+        /// The pool.
+        name: String,
+    },
     /// Limit how many runs run at once on this instance (`none`: no limit); more wait.
     MaxRuns {
         /// A number, or `none`.
@@ -265,17 +286,23 @@ enum DynamicCommand {
     Add {
         /// The definition's name (`DynamicPartitions::new("files")`).
         name: String,
+        /// The keys to add.
         #[arg(required = true)]
         keys: Vec<String>,
     },
     /// Remove keys; their materializations stay in the instance.
     Remove {
+        /// The definition's name.
         name: String,
+        /// The keys to remove.
         #[arg(required = true)]
         keys: Vec<String>,
     },
     /// The keys, in the order they were added.
-    List { name: String },
+    List {
+        /// The definition's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,18 +313,25 @@ enum SchedulesCommand {
     Ticks {
         /// Only this schedule.
         name: Option<String>,
+        /// At most this many ticks.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
     /// Start a schedule: the daemon fires its ticks from now on.
-    Start { name: String },
+    Start {
+        /// The schedule (`assets schedules list` shows them).
+        name: String,
+    },
     /// Stop a schedule.
-    Stop { name: String },
+    Stop {
+        /// The schedule.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 struct BackfillArgs {
-    #[arg(long, short, help = SELECT_HELP)]
+    #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
     select: Option<String>,
     /// The first partition (inclusive).
     #[arg(long, value_name = "KEY", requires = "to")]
@@ -334,6 +368,7 @@ enum ReprocessArg {
 enum BackfillCommand {
     /// Recent backfills, newest first.
     List {
+        /// At most this many backfills.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
@@ -343,9 +378,15 @@ enum BackfillCommand {
         id: String,
     },
     /// Stop a backfill: its run starts no new steps and ends canceled.
-    Cancel { id: String },
+    Cancel {
+        /// A backfill id or a unique prefix of one.
+        id: String,
+    },
     /// Run a crashed, failed or canceled backfill again; what its runs committed is left out.
-    Resume { id: String },
+    Resume {
+        /// A backfill id or a unique prefix of one.
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -359,7 +400,7 @@ pub(crate) enum QueryFormat {
 /// What `materialize` and `plan` act on: a selection and, for partitioned assets, partitions.
 #[derive(Debug, clap::Args)]
 struct Targets {
-    #[arg(long, short, help = SELECT_HELP)]
+    #[arg(long, short, help = SELECT_SHORT, long_help = SELECT_HELP)]
     select: String,
     /// Partitions of the selected partitioned assets: KEY, or KEY1,KEY2 (repeatable); `*`
     /// for all of them.
@@ -395,6 +436,7 @@ impl Targets {
 enum RunsCommand {
     /// Recent runs, newest first.
     List {
+        /// At most this many runs.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
@@ -499,7 +541,7 @@ where
     match result {
         Ok(code) => code,
         Err(failure) => {
-            printer.error(&failure.message);
+            printer.failure(&failure.message, failure.code);
             ExitCode::from(failure.code)
         }
     }
@@ -784,4 +826,53 @@ fn init_tracing() {
         .with(steps)
         .with(diagnostics)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every command and argument a user can type says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {}", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "assets", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    /// The selection syntax keeps its columns in an 80-column terminal.
+    #[test]
+    fn the_selection_help_does_not_wrap_at_80_columns() {
+        let mut cmd = Cli::command().term_width(80);
+        cmd.build();
+        let materialize = cmd.find_subcommand_mut("materialize").unwrap();
+        let help = materialize.render_long_help().to_string();
+        for line in SELECT_HELP.lines() {
+            assert!(
+                help.lines()
+                    .any(|h| h.trim_end().ends_with(line.trim_end())),
+                "wrapped: {line:?}\n{help}"
+            );
+        }
+        assert!(help.lines().all(|l| l.chars().count() <= 80), "{help}");
+    }
 }

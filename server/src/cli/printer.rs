@@ -63,6 +63,19 @@ impl Printer {
         ));
     }
 
+    /// A command's failure: under `--json`, one JSON object on stderr
+    /// (`{"error": {"message": …, "exit_code": …}}`), so that scripts parse errors too.
+    pub(crate) fn failure(&self, message: &str, exit_code: u8) {
+        if self.json {
+            let value = serde_json::json!({
+                "error": { "message": message, "exit_code": exit_code }
+            });
+            self.err(value);
+        } else {
+            self.error(message);
+        }
+    }
+
     /// A table for stdout, without borders: add rows, then print it with [`out`](Self::out).
     pub(crate) fn table(&self, header: &[&str]) -> Table {
         Table {
@@ -202,6 +215,15 @@ pub(crate) fn duration(ms: f64) -> String {
 }
 
 /// `1,234,567`.
+/// `1 asset`, `2 assets`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{} {word}s", count(n as u64))
+    }
+}
+
 pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

@@ -217,7 +217,16 @@ impl RunObserver for Progress {
                     indent(message)
                 ));
             }
-            EventKind::RunEnded { .. } => self.finish(),
+            EventKind::RunEnded { .. } => {
+                // Steps still shown as running were cut off with the run.
+                for label in std::mem::take(&mut state.running) {
+                    self.line(format!(
+                        "  {} {label:<LABEL_WIDTH$} interrupted",
+                        style("⊘").yellow().for_stderr()
+                    ));
+                }
+                self.finish();
+            }
             _ => {}
         }
     }
