@@ -13,9 +13,9 @@ pub struct Chunk {
     pub doc_id: String,
     pub topic: String,
     /// 0 for a document's first chunk.
-    pub position: u32,
+    pub position: i32,
     pub text: String,
-    pub words: u32,
+    pub words: i32,
 }
 
 /// Every document split into windows of `chunk_words` words, neighbours sharing
@@ -39,8 +39,8 @@ pub fn chunks(ctx: &AssetContext, raw_documents: Rows<Document>) -> AssetResult<
                 chunk_id: format!("{}#{position}", doc.doc_id),
                 doc_id: doc.doc_id.clone(),
                 topic: doc.topic.clone(),
-                position: position as u32,
-                words: window.len() as u32,
+                position: position as i32,
+                words: window.len() as i32,
                 text,
             });
         }

@@ -16,7 +16,7 @@ pub struct Document {
     /// The label the topic model learns: the document's folder.
     pub topic: String,
     pub text: String,
-    pub words: u32,
+    pub words: i64,
 }
 
 /// The corpus and README files compiled into the binary (see `build.rs`).
@@ -144,7 +144,7 @@ pub fn raw_documents(ctx: &AssetContext) -> AssetResult<Rows<Document>> {
             read_files(builtin_files())?
         }
     };
-    let words: u64 = docs.iter().map(|d| u64::from(d.words)).sum();
+    let words: i64 = docs.iter().map(|d| d.words).sum();
     let mut topics: Vec<&str> = docs.iter().map(|d| d.topic.as_str()).collect();
     topics.sort_unstable();
     topics.dedup();
@@ -255,7 +255,7 @@ fn document(content: &Content, doc_id: String, topic: String) -> Result<Document
                 .map(|s| s.to_string_lossy().replace('_', " "))
                 .unwrap_or_default()
         });
-    let words = text.split_whitespace().count() as u32;
+    let words = text.split_whitespace().count() as i64;
     Ok(Document {
         doc_id,
         title,
@@ -629,7 +629,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<Document> {
                 title: format!("{topic} {i}"),
                 topic: topic.to_owned(),
                 text,
-                words: len as u32,
+                words: len as i64,
             }
         })
         .collect()

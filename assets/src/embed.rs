@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use stemma::arrow::datatypes::{DataType, Field};
 use stemma::prelude::*;
 
 use crate::chunks::Chunk;
@@ -35,7 +36,7 @@ pub struct Embedding {
 /// A 256-dimensional lexical embedding of every chunk: feature-hashed word and bigram counts,
 /// sublinear term frequency, L2-normalized. Computed in parallel over all cores.
 #[asset(group = "rag", kinds = ["parquet"], owners = ["team:ml"], tags(layer = "gold"))]
-pub fn embeddings(ctx: &AssetContext, chunks: Rows<Chunk>) -> AssetResult<Rows<Embedding>> {
+pub fn embeddings(ctx: &AssetContext, chunks: Rows<Chunk>) -> AssetResult<Table> {
     let out: Vec<Embedding> = chunks
         .par_iter()
         .map(|c| Embedding {
@@ -58,7 +59,17 @@ pub fn embeddings(ctx: &AssetContext, chunks: Rows<Chunk>) -> AssetResult<Rows<E
         "embedded {} chunks in {DIMS} dimensions",
         out.len()
     ));
-    Ok(Rows(out))
+    // Stored as FixedSizeList<Float32, 256>: vector tools read each one as an array (readers
+    // here still take `Rows<Embedding>`).
+    Ok(Table::from_rows_as(&out, &[("vector", vector_type())])?)
+}
+
+/// The Arrow type of a stored embedding.
+pub fn vector_type() -> DataType {
+    DataType::FixedSizeList(
+        std::sync::Arc::new(Field::new("item", DataType::Float32, false)),
+        DIMS as i32,
+    )
 }
 
 /// Lower-case alphanumeric tokens of at least two characters, stopwords removed.

@@ -56,35 +56,16 @@ pub fn retrieval_eval(
         .collect();
     let ranks: Vec<usize> = sample
         .par_iter()
-        .map(|chunk| {
-            let words: Vec<&str> = chunk.text.split_whitespace().collect();
-            let mid = words.len() / 2;
-            let start = mid.saturating_sub(query_words / 2);
-            let end = (start + query_words).min(words.len());
-            let query = embed(&words[start..end].join(" "));
-            let Some(&target) = index.get(chunk.chunk_id.as_str()) else {
-                return usize::MAX;
-            };
-            let score = dot(&query, &embeddings[target].vector);
-            1 + embeddings
-                .iter()
-                .enumerate()
-                .filter(|(i, e)| *i != target && dot(&query, &e.vector) > score)
-                .count()
-        })
+        .map(|chunk| rank(chunk, &embeddings, &index, query_words))
         .collect();
-    let recall = |k: usize| ranks.iter().filter(|&&r| r <= k).count() as f64 / n as f64;
+    let scores = Scores::of(&ranks);
     let result = RetrievalEval {
         queries: n as u64,
         corpus_chunks: chunks.len() as u64,
-        recall_at_1: recall(1),
-        recall_at_5: recall(5),
-        recall_at_10: recall(10),
-        mrr: ranks
-            .iter()
-            .map(|&r| if r == usize::MAX { 0.0 } else { 1.0 / r as f64 })
-            .sum::<f64>()
-            / n as f64,
+        recall_at_1: scores.recall_at_1,
+        recall_at_5: scores.recall_at_5,
+        recall_at_10: scores.recall_at_10,
+        mrr: scores.mrr,
     };
     ctx.add_metadata("recall_at_1", result.recall_at_1);
     ctx.add_metadata("recall_at_5", result.recall_at_5);
@@ -98,4 +79,53 @@ pub fn retrieval_eval(
         result.mrr
     ));
     Ok(Json(result))
+}
+
+/// Where the source chunk ranks (1 = first) among every chunk for a query of `query_words`
+/// words cut from its middle; `usize::MAX` when it has no embedding.
+pub fn rank(
+    chunk: &Chunk,
+    embeddings: &[Embedding],
+    index: &HashMap<&str, usize>,
+    query_words: usize,
+) -> usize {
+    let words: Vec<&str> = chunk.text.split_whitespace().collect();
+    let mid = words.len() / 2;
+    let start = mid.saturating_sub(query_words / 2);
+    let end = (start + query_words).min(words.len());
+    let query = embed(&words[start..end].join(" "));
+    let Some(&target) = index.get(chunk.chunk_id.as_str()) else {
+        return usize::MAX;
+    };
+    let score = dot(&query, &embeddings[target].vector);
+    1 + embeddings
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| *i != target && dot(&query, &e.vector) > score)
+        .count()
+}
+
+/// Recall at 1, 5 and 10 and the mean reciprocal rank of a set of ranks.
+pub struct Scores {
+    pub recall_at_1: f64,
+    pub recall_at_5: f64,
+    pub recall_at_10: f64,
+    pub mrr: f64,
+}
+
+impl Scores {
+    pub fn of(ranks: &[usize]) -> Self {
+        let n = ranks.len().max(1) as f64;
+        let recall = |k: usize| ranks.iter().filter(|&&r| r <= k).count() as f64 / n;
+        Scores {
+            recall_at_1: recall(1),
+            recall_at_5: recall(5),
+            recall_at_10: recall(10),
+            mrr: ranks
+                .iter()
+                .map(|&r| if r == usize::MAX { 0.0 } else { 1.0 / r as f64 })
+                .sum::<f64>()
+                / n,
+        }
+    }
 }

@@ -15,11 +15,14 @@
 //! * `topic_model` trains a softmax classifier of the topic over the embeddings, stored as bytes;
 //!   a blocking check on `retrieval_eval` keeps it from training on a bad index.
 //! * `predictions` runs the model over every chunk (batch inference).
+//! * `daily_quality` measures retrieval each night on a fresh sample of queries, one
+//!   partition per day in Berlin; the `nightly_quality` schedule fills it at 01:00.
 //!
 //! Everything is offline and deterministic.
 
 pub mod checks;
 pub mod chunks;
+pub mod daily;
 pub mod documents;
 pub mod embed;
 pub mod eval;
@@ -38,7 +41,9 @@ pub fn definitions() -> Definitions {
             eval::retrieval_eval(),
             model::topic_model(),
             model::predictions(),
+            daily::daily_quality(),
         ])
+        .schedule(daily::nightly_quality())
         .checks([
             checks::chunks_not_empty(),
             checks::embedding_norms(),

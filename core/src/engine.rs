@@ -713,6 +713,8 @@ impl Engine {
         run_slot.release().await;
         ended?;
         flushed?;
+        let touched: HashSet<AssetKey> = run.plan.steps.iter().map(|s| s.asset.clone()).collect();
+        self.publish_current(&touched).await;
         let outcome = RunOutcome {
             status,
             left_out,
@@ -860,7 +862,71 @@ impl Engine {
             .map(|k| Event::new(self.clock.now(), EventKind::AssetWiped).asset(k, None))
             .collect();
         self.instance.append(events).await?;
+        self.publish_current(&keys.iter().cloned().collect()).await;
         Ok(keys)
+    }
+
+    /// Tells the IO managers which objects are now the current value of each of `assets`
+    /// (none after a wipe). What cannot be published is a warning: the instance stays the
+    /// truth, and the next run publishes again.
+    async fn publish_current(&self, assets: &HashSet<AssetKey>) {
+        let latest = match self.instance.latest_materializations(Some(assets)) {
+            Ok(latest) => latest,
+            Err(e) => {
+                tracing::warn!(target: "stemma::engine", "cannot publish current objects: {e}");
+                return;
+            }
+        };
+        let mut by_asset: std::collections::BTreeMap<
+            &AssetKey,
+            Vec<&crate::instance::LatestMaterialization>,
+        > = assets.iter().map(|k| (k, Vec::new())).collect();
+        for m in &latest {
+            if let Some(list) = by_asset.get_mut(&m.asset) {
+                list.push(m);
+            }
+        }
+        for (asset, mut current) in by_asset {
+            let Some(node) = self.graph.node(asset) else {
+                continue;
+            };
+            if self.graph.asset(node).is_external() {
+                continue;
+            }
+            // Values stored as nothing (`()`) have no objects to point to.
+            if !current.is_empty() && current.iter().all(|m| m.location.is_none()) {
+                continue;
+            }
+            if let Some(def) = &self.graph.spec(node).partitions {
+                current.sort_by_key(|m| {
+                    m.partition
+                        .as_ref()
+                        .and_then(|p| def.index_of(p.as_str()))
+                        .unwrap_or(usize::MAX)
+                });
+            }
+            let objects: Vec<crate::io::CurrentObject<'_>> = current
+                .iter()
+                .filter_map(|m| {
+                    Some(crate::io::CurrentObject {
+                        partition: m.partition.as_ref(),
+                        location: m.location.as_deref()?,
+                        data_version: &m.data_version,
+                        run_id: m.run_id.as_ref(),
+                        materialized_at: m.timestamp,
+                    })
+                })
+                .collect();
+            let Ok(io) = self.io.get(&self.graph.spec(node).io_manager) else {
+                continue;
+            };
+            if let Err(e) = io.publish_current(asset, &objects).await {
+                tracing::warn!(
+                    target: "stemma::engine",
+                    "cannot publish the current objects of {asset}: {e}"
+                );
+            }
+        }
     }
 }
 

@@ -480,6 +480,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// The instant `STEMMA_NOW` names (RFC 3339), if it is set and valid: a process told to act at
+/// another instant (replaying a night of schedules) builds its definitions as of then too, so
+/// that time windows end where they would have ended at that instant.
+pub fn replayed_now() -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = std::env::var("STEMMA_NOW").ok()?;
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.to_utc())
+}
+
 /// A clock that stands still until moved: for tests and for replaying a day of schedules.
 #[derive(Debug, Default)]
 pub struct ManualClock(std::sync::atomic::AtomicI64);

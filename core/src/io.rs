@@ -14,6 +14,8 @@
 //! * `list_objects` and `delete_object` let garbage collection find and remove objects no
 //!   retained materialization points to.
 //! * `load_input` reads back exactly what a recorded materialization points to.
+//! * `publish_current` tells the manager which objects are an asset's current value, for
+//!   readers that do not go through Stemma (a manifest beside the objects).
 //! * `load_partitions` reads several partitions of one upstream at once, in the order given —
 //!   all of them for an unpartitioned downstream, or a range. The default loads each part with
 //!   `load_input` (concurrently) and combines them with [`Value::combine_partitions`]; a store
@@ -145,6 +147,17 @@ pub struct ObjectInfo {
     pub last_modified: crate::event::Timestamp,
 }
 
+/// One stored object that is (a partition of) an asset's current value.
+#[derive(Debug, Clone)]
+pub struct CurrentObject<'a> {
+    pub partition: Option<&'a PartitionKey>,
+    /// As `handle_output` returned it.
+    pub location: &'a str,
+    pub data_version: &'a DataVersion,
+    pub run_id: Option<&'a RunId>,
+    pub materialized_at: crate::event::Timestamp,
+}
+
 /// Stores and loads asset values.
 #[async_trait]
 pub trait IoManager: Send + Sync + fmt::Debug {
@@ -192,6 +205,16 @@ pub trait IoManager: Send + Sync + fmt::Debug {
             "{} cannot delete {location}",
             self.describe()
         )))
+    }
+
+    /// Says which of its objects are `asset`'s current value now (every current partition, in
+    /// the definition's order; none after a wipe), so that tools reading the storage without
+    /// Stemma find the current version among the older ones kept beside it. Called when a run
+    /// that materialized the asset ends, and after a wipe; an error is reported and never
+    /// fails the run. The default keeps nothing.
+    async fn publish_current(&self, asset: &AssetKey, current: &[CurrentObject<'_>]) -> Result<()> {
+        let _ = (asset, current);
+        Ok(())
     }
 
     /// Where this manager keeps things, for people (`file:///…/storage`).

@@ -61,6 +61,8 @@ pub mod staleness;
 pub mod status;
 pub mod value;
 
+/// The Arrow version Stemma's tables use, for code locations that build tables themselves.
+pub use arrow;
 pub use backfill::{Backfill, Reprocess};
 pub use check::{CheckResult, Severity};
 pub use config::{ConfigField, ConfigKind, RunConfig};

@@ -195,6 +195,33 @@ impl Table {
         Ok(Table::from_batch(batch))
     }
 
+    /// [`from_rows`](Self::from_rows), with some columns given other Arrow types than the
+    /// ones traced from `T` — a `Vec<f32>` of fixed length as `FixedSizeList<Float32, 256>`,
+    /// so that vector tools read it as an array; a `u32` as `Int64`. serde_arrow converts the
+    /// values (and [`to_rows`](Self::to_rows) reads them back into `T`).
+    pub fn from_rows_as<T: Serialize + DeserializeOwned>(
+        rows: &[T],
+        columns: &[(&str, arrow::datatypes::DataType)],
+    ) -> Result<Self> {
+        let mut fields = fields_of::<T>()?;
+        for (name, data_type) in columns {
+            let Some(field) = fields.iter_mut().find(|f| f.name() == name) else {
+                return Err(Error::Value(format!(
+                    "{} has no field {name:?} to store as {data_type}",
+                    std::any::type_name::<T>()
+                )));
+            };
+            *field = Arc::new(field.as_ref().clone().with_data_type(data_type.clone()));
+        }
+        let batch = serde_arrow::to_record_batch(&fields, &rows).map_err(|e| {
+            Error::Value(format!(
+                "cannot convert rows of {} into a table: {e}",
+                std::any::type_name::<T>()
+            ))
+        })?;
+        Ok(Table::from_batch(batch))
+    }
+
     /// Converts the table into rows of a serde type.
     pub fn to_rows<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
         let mut out = Vec::with_capacity(self.num_rows());

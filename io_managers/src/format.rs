@@ -8,6 +8,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use stemma::{Error, Result, Table, Value, ValueKind};
 
@@ -26,9 +27,26 @@ pub(crate) fn extension(kind: ValueKind) -> Option<&'static str> {
 
 /// Encodes a value as the bytes of its stored object.
 pub fn encode(value: &Value) -> Result<Bytes> {
+    encode_with(value, &[])
+}
+
+/// [`encode`], with `facts` (key, value) in a Parquet file's key-value metadata: what Stemma
+/// knows of the value (asset key, partition, data version, run, code version), so that a file
+/// found on its own says what it is. Other kinds of value have nowhere to keep them.
+pub fn encode_with(value: &Value, facts: &[(String, String)]) -> Result<Bytes> {
     match value {
         Value::Table(table) => {
-            let props = writer_properties(table.schema())?;
+            let mut props = writer_properties(table.schema())?;
+            if !facts.is_empty() {
+                let kv: Vec<KeyValue> = facts
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                    .collect();
+                props = props
+                    .into_builder()
+                    .set_key_value_metadata(Some(kv))
+                    .build();
+            }
             let mut out = Vec::new();
             let mut writer =
                 ArrowWriter::try_new(&mut out, Arc::clone(table.schema()), Some(props))

@@ -36,6 +36,18 @@ pub fn object_path(
     Path::from_iter(parts)
 }
 
+/// Where the manifest of an asset's current objects goes: `current/<key components>.json`,
+/// outside the layout (garbage collection never takes it for an object).
+pub fn manifest_path(prefix: &Path, asset: &AssetKey) -> Path {
+    let mut parts: Vec<String> = prefix.parts().map(|p| p.as_ref().to_owned()).collect();
+    parts.push("current".to_owned());
+    let components: Vec<&str> = asset.components().collect();
+    let (last, dirs) = components.split_last().expect("a key has a component");
+    parts.extend(dirs.iter().map(|c| (*c).to_owned()));
+    parts.push(format!("{last}.json"));
+    Path::from_iter(parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +63,10 @@ mod tests {
         assert_eq!(
             p.as_ref(),
             "lake/v1/raw/documents/partition=2026-11-21/ab12.json"
+        );
+        assert_eq!(
+            manifest_path(&Path::from("lake"), &key).as_ref(),
+            "lake/current/raw/documents.json"
         );
     }
 }

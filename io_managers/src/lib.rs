@@ -27,6 +27,6 @@ mod layout;
 mod object;
 pub mod testing;
 
-pub use format::{decode, encode, writer_properties};
+pub use format::{decode, encode, encode_with, writer_properties};
 pub use layout::object_path;
 pub use object::ObjectStoreIoManager;

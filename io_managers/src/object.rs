@@ -12,11 +12,11 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
-use stemma::io::{InputContext, IoManager, ObjectInfo, OutputContext, StoredObject};
-use stemma::{Error, Result, Value};
+use stemma::io::{CurrentObject, InputContext, IoManager, ObjectInfo, OutputContext, StoredObject};
+use stemma::{AssetKey, Error, Result, Value};
 
-use crate::format::{decode, encode, extension};
-use crate::layout::{layout_root, object_path};
+use crate::format::{decode, encode_with, extension};
+use crate::layout::{layout_root, manifest_path, object_path};
 
 /// Tables and large blobs are encoded on a blocking thread above this size.
 const ENCODE_INLINE_ROWS: usize = 16_384;
@@ -175,6 +175,26 @@ impl ObjectStoreIoManager {
     }
 }
 
+/// What a stored Parquet file says of itself, in its key-value metadata. A file rewritten
+/// under its own name by a later run (the same content) names that run.
+fn stored_facts(ctx: &OutputContext<'_>) -> Vec<(String, String)> {
+    let mut facts = vec![
+        ("stemma.asset_key".to_owned(), ctx.asset.to_string()),
+        (
+            "stemma.data_version".to_owned(),
+            ctx.data_version.as_str().to_owned(),
+        ),
+        ("stemma.run_id".to_owned(), ctx.run_id.to_string()),
+    ];
+    if let Some(p) = ctx.partition {
+        facts.push(("stemma.partition".to_owned(), p.to_string()));
+    }
+    if let Some(code) = &ctx.spec.code_version {
+        facts.push(("stemma.code_version".to_owned(), code.clone()));
+    }
+    facts
+}
+
 #[async_trait]
 impl IoManager for ObjectStoreIoManager {
     async fn handle_output(&self, ctx: &OutputContext<'_>, value: &Value) -> Result<StoredObject> {
@@ -191,13 +211,14 @@ impl IoManager for ObjectStoreIoManager {
             ctx.data_version,
             ext,
         );
+        let facts = stored_facts(ctx);
         let bytes = if value.num_rows().is_some_and(|r| r > ENCODE_INLINE_ROWS) {
             let value = value.clone();
-            tokio::task::spawn_blocking(move || encode(&value))
+            tokio::task::spawn_blocking(move || encode_with(&value, &facts))
                 .await
                 .map_err(|e| Error::Internal(format!("encoding task failed: {e}")))??
         } else {
-            encode(value)?
+            encode_with(value, &facts)?
         };
         let len = bytes.len() as u64;
         let payload = PutPayload::from(bytes);
@@ -285,6 +306,44 @@ impl IoManager for ObjectStoreIoManager {
                 self.object_url(location)
             ))),
         }
+    }
+
+    /// Writes `current/<asset key>.json` beside the layout (replaced whole, atomically): a
+    /// JSON array with one object per current partition — `file` (a path or URL other tools
+    /// open), `partition`, `data_version`, `run_id`, `materialized_at`. A wiped asset's
+    /// manifest is removed.
+    async fn publish_current(&self, asset: &AssetKey, current: &[CurrentObject<'_>]) -> Result<()> {
+        let path = manifest_path(&self.prefix, asset);
+        if current.is_empty() {
+            return match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(Error::Storage(format!(
+                    "removing {}: {e}",
+                    self.object_url(path.as_ref())
+                ))),
+            };
+        }
+        let entries: Vec<serde_json::Value> = current
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "asset": asset.as_str(),
+                    "partition": o.partition.map(|p| p.as_str()),
+                    "file": self.object_url(o.location),
+                    "data_version": o.data_version.as_str(),
+                    "run_id": o.run_id.map(|r| r.as_str()),
+                    "materialized_at": chrono::DateTime::from_timestamp_micros(o.materialized_at)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                })
+            })
+            .collect();
+        let bytes = serde_json::to_vec_pretty(&entries)
+            .map_err(|e| Error::Internal(format!("manifest of {asset}: {e}")))?;
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Storage(format!("writing {}: {e}", self.object_url(path.as_ref()))))
     }
 
     fn describe(&self) -> String {

@@ -59,12 +59,12 @@ fn graph_prints_dot_mermaid_and_json() {
     mermaid.assert_ok();
     let m = mermaid.stdout();
     assert!(m.starts_with("flowchart LR"), "{m}");
-    assert_eq!(m.lines().filter(|l| l.contains("[\"")).count(), 4, "{m}");
+    assert_eq!(m.lines().filter(|l| l.contains("[\"")).count(), 5, "{m}");
     assert!(m.contains("-.->"), "{m}");
 
     let json = home.json(&["graph"]);
     let assets = json["assets"].as_array().unwrap();
-    assert_eq!(assets.len(), 7);
+    assert_eq!(assets.len(), 8);
     let predictions = assets.iter().find(|a| a["key"] == "predictions").unwrap();
     assert_eq!(predictions["layer"], 6);
     let source = assets

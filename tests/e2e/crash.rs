@@ -115,7 +115,8 @@ fn kill_9_in_the_middle_of_a_run_leaves_the_instance_consistent() {
     let after = home.json(&["status"]);
     for asset in after.as_array().unwrap() {
         let key = asset["key"].as_str().unwrap();
-        if asset["external"] == true {
+        // The partitioned daily_quality was never materialized here (`*` leaves it out).
+        if asset["external"] == true || key == "daily_quality" {
             continue;
         }
         let m = &asset["materializations"][0];

@@ -92,7 +92,7 @@ fn gc_deletes_the_objects_of_wiped_assets() {
     let stored = || {
         ["parquet", "json", "bin"]
             .iter()
-            .map(|e| files_with_extension(&home.storage(), e).len())
+            .map(|e| files_with_extension(&home.storage().join("v1"), e).len())
             .sum::<usize>()
     };
     assert_eq!(stored(), 6);
@@ -142,7 +142,7 @@ fn gc_frees_space_on_a_full_disk() {
     .assert_ok();
     let count = || {
         ns.shell(&format!(
-            "find '{}/storage' -type f | wc -l",
+            "find '{}/storage/v1' -type f | wc -l",
             home.path().display()
         ))
         .stdout()

@@ -25,6 +25,7 @@ fn list_prints_the_resolved_keys_sorted() {
         listed,
         [
             "chunks",
+            "daily_quality",
             "embeddings",
             "predictions",
             "raw_documents",
@@ -53,17 +54,17 @@ fn list_prints_the_resolved_keys_sorted() {
     // Dagster's two syntaxes disagree on `+`, and we follow Dagster.
     assert_eq!(
         keys(&home.json(&["list", "-s", "chunks+"])),
-        ["chunks", "embeddings", "retrieval_eval"]
+        ["chunks", "daily_quality", "embeddings", "retrieval_eval"]
     );
-    assert_eq!(keys(&home.json(&["list", "-s", "key:chunks+"])).len(), 5);
-    assert_eq!(keys(&home.json(&["list", "-s", "@embeddings"])).len(), 7);
+    assert_eq!(keys(&home.json(&["list", "-s", "key:chunks+"])).len(), 6);
+    assert_eq!(keys(&home.json(&["list", "-s", "@embeddings"])).len(), 8);
 }
 
 #[test]
 fn stale_assets_are_selected_and_rematerialized_from_the_command_line() {
     let home = Home::new();
     // Nothing materialized: everything is missing (listing needs the instance for this).
-    assert_eq!(keys(&home.json(&["list", "-s", "status:missing"])).len(), 6);
+    assert_eq!(keys(&home.json(&["list", "-s", "status:missing"])).len(), 7);
     home.run(&["materialize", "--select", "*"]).assert_ok();
     assert!(keys(&home.json(&["list", "-s", "status:stale"])).is_empty());
     // Six materialized assets and the observed source documents.

@@ -220,8 +220,9 @@ impl TimeWindows {
             tz: Tz::UTC,
             start_text: start.to_owned(),
             start: NaiveDateTime::MIN,
+            // Up to now — or to the instant a replaying process acts at (`STEMMA_NOW`).
             end: End::AsOf {
-                now: Utc::now(),
+                now: crate::event::replayed_now().unwrap_or_else(Utc::now),
                 offset: 0,
             },
             format: None,

@@ -70,7 +70,7 @@ pub(crate) fn list(engine: &Engine, printer: Printer) -> CliResult {
             last.as_ref().map_or("–".into(), |t| {
                 format!(
                     "{} {}{}",
-                    local_time(t.tick),
+                    in_zone(t.tick, Some(cron.tz())),
                     t.state,
                     t.partition
                         .as_ref()
@@ -127,10 +127,19 @@ pub(crate) fn ticks(
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["SCHEDULE", "TICK", "STATE", "PARTITION", "RUN", "MESSAGE"]);
+    let zone = |name: &str| {
+        engine
+            .graph()
+            .schedules()
+            .iter()
+            .find(|s| s.name() == name)
+            .and_then(|s| s.cron().ok())
+            .map(|c| c.tz())
+    };
     for t in &ticks {
         table.add_row(vec![
             t.schedule.clone(),
-            local_time(t.tick),
+            in_zone(t.tick, zone(&t.schedule)),
             t.state.clone(),
             t.partition.clone().unwrap_or_default(),
             t.run_id
@@ -232,4 +241,13 @@ pub(crate) async fn daemon(
     daemon.run(interval, shutdown).await?;
     printer.err("Daemon stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A tick as its schedule reads it (`2026-12-06 01:00 CET`), or in local time when the
+/// schedule is gone from the code location.
+fn in_zone(micros: i64, tz: Option<chrono_tz::Tz>) -> String {
+    match (tz, DateTime::from_timestamp_micros(micros)) {
+        (Some(tz), Some(t)) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        _ => local_time(micros),
+    }
 }

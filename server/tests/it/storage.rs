@@ -13,7 +13,14 @@ use stemma_io::ObjectStoreIoManager;
 use stemma_io::faults::{Fault, FaultyStore};
 use stemma_server::{ProjectConfig, open_engine_with};
 
+/// The stored objects under `dir` (not the manifests of current objects beside them).
 fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = all_files_under(dir);
+    out.retain(|f| !f.starts_with("current/"));
+    out
+}
+
+fn all_files_under(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -99,6 +106,13 @@ async fn io_manager_keys_route_assets_to_their_storage() {
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     let lake = files_under(&dir.path().join("lake"));
     assert_eq!(lake.len(), 3, "{lake:?}");
+    // Beside the objects, a manifest of each asset's current ones (the model's goes with it).
+    let manifests: Vec<String> = all_files_under(&dir.path().join("lake"))
+        .into_iter()
+        .filter(|f| f.starts_with("current/"))
+        .collect();
+    assert_eq!(manifests, ["current/sales.json", "current/total.json"]);
+    assert!(dir.path().join("models-store/current/model.json").is_file());
     assert!(
         lake.iter().any(|f| f.starts_with("v1/sales/partition=eu/")),
         "{lake:?}"

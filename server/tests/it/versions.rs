@@ -437,7 +437,7 @@ async fn gc_keeps_what_the_policy_says_and_verify_finds_what_changed_on_disk() {
     }
     let objects = || {
         let mut files = Vec::new();
-        let mut stack = vec![fx.home().join("storage")];
+        let mut stack = vec![fx.home().join("storage").join("v1")];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap().flatten() {
                 if e.path().is_dir() {
