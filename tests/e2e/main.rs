@@ -6,6 +6,7 @@ mod crash;
 mod newcomer;
 mod pipeline;
 mod selection;
+mod tour;
 mod versions;
 
 use std::path::{Path, PathBuf};

@@ -96,7 +96,10 @@ fn gc_deletes_the_objects_of_wiped_assets() {
             .sum::<usize>()
     };
     assert_eq!(stored(), 6);
+    assert!(home.storage().join("current/chunks.json").is_file());
     home.run(&["wipe", "--select", "*", "--yes"]).assert_ok();
+    // Nothing is current any more: no manifest points outside tools at the old objects.
+    assert!(!home.storage().join("current/chunks.json").exists());
     let gc = home.run(&[
         "gc",
         "--keep-last",
@@ -388,6 +391,42 @@ fn partitions_for_an_unpartitioned_selection_are_named_as_given() {
         "{err}"
     );
     assert!(!err.contains("--partition was given"), "{err}");
+    // A backfill whose range runs backwards says so.
+    let run = home.run(&[
+        "backfill",
+        "--select",
+        "daily_quality",
+        "--from",
+        "2026-11-07",
+        "--to",
+        "2026-11-01",
+    ]);
+    run.assert_code(2);
+    assert!(
+        run.stderr()
+            .contains("the partition range 2026-11-07...2026-11-01 ends before it starts"),
+        "{}",
+        run.stderr()
+    );
+    let run = home.run(&[
+        "backfill",
+        "--select",
+        "chunks",
+        "--from",
+        "2026-12-31",
+        "--to",
+        "2026-01-01",
+    ]);
+    run.assert_code(2);
+    assert!(
+        !run.stderr().contains("--partition was given"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("none of the selected assets is partitioned")
+    );
 }
 
 /// The demo binary carries its corpus: copied elsewhere, with the source tree out of sight,
@@ -494,4 +533,94 @@ fn small_things_a_careful_user_notices() {
             .unwrap()
             .contains("unknown asset \"nope\"")
     );
+}
+
+/// Stored Parquet as outside tools see it: each file says what it is, counts are signed,
+/// embeddings are fixed-size arrays, and the manifest of current objects gives DuckDB the
+/// current version of an asset (not every version ever written beside it).
+#[test]
+fn stored_parquet_as_outside_tools_see_it() {
+    let Some(python) = stemma_io::testing::test_python() else {
+        return;
+    };
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    // A second version of chunks (and what follows) beside the first.
+    home.run(&["materialize", "--select", "*", "-c", "chunk_words=60"])
+        .assert_ok();
+    home.run(&[
+        "backfill",
+        "--select",
+        "daily_quality",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-03",
+    ])
+    .assert_ok();
+    let status = home.json(&["status"]);
+    let current = |asset: &str| crate::materialization_in(&status, asset).unwrap();
+    let chunks = current("chunks");
+    let run_id = chunks["run_id"].as_str().unwrap().to_owned();
+    let storage = home.storage();
+    let script = r#"
+import json, sys
+import duckdb
+import pyarrow.parquet as pq
+storage, chunks_file, embeddings_file = sys.argv[1:4]
+meta = {k.decode(): v.decode() for k, v in pq.read_metadata(chunks_file).metadata.items()
+        if k.startswith(b"stemma.")}
+types = {f.name: str(f.type) for f in pq.read_schema(chunks_file)}
+vector = str(pq.read_schema(embeddings_file).field("vector").type)
+con = duckdb.connect()
+every = con.execute(f"SELECT count(*) FROM read_parquet('{storage}/v1/chunks/*.parquet')").fetchone()[0]
+con.execute(f"SET VARIABLE files = (SELECT list(file) FROM read_json('{storage}/current/chunks.json'))")
+now = con.execute("SELECT count(*) FROM read_parquet(getvariable('files'))").fetchone()[0]
+con.execute(f"SET VARIABLE days = (SELECT list(file) FROM read_json('{storage}/current/daily_quality.json'))")
+days = con.execute("SELECT list(day ORDER BY day) FROM read_parquet(getvariable('days'))").fetchone()[0]
+print(json.dumps({"meta": meta, "types": types, "vector": vector, "every": every, "now": now, "days": days}))
+"#;
+    let output = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&storage)
+        .arg(chunks["object"].as_str().unwrap())
+        .arg(current("embeddings")["object"].as_str().unwrap())
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let meta = &read["meta"];
+    assert_eq!(meta["stemma.asset_key"], "chunks", "{meta}");
+    assert_eq!(
+        meta["stemma.data_version"], chunks["data_version"],
+        "{meta}"
+    );
+    assert_eq!(meta["stemma.run_id"], run_id.as_str(), "{meta}");
+    assert_eq!(
+        meta["stemma.code_version"], chunks["code_version"],
+        "{meta}"
+    );
+    assert_eq!(read["types"]["position"], "int32", "{read}");
+    assert_eq!(read["types"]["words"], "int32", "{read}");
+    assert_eq!(
+        read["vector"], "fixed_size_list<item: float not null>[256]",
+        "{read}"
+    );
+    // Two versions of chunks lie in its folder; the manifest names the current one.
+    let rows = chunks["rows"].as_u64().unwrap();
+    assert_eq!(read["now"].as_u64(), Some(rows), "{read}");
+    assert!(read["every"].as_u64().unwrap() > rows, "{read}");
+    assert_eq!(
+        read["days"],
+        serde_json::json!(["2026-11-01", "2026-11-02", "2026-11-03"]),
+        "{read}"
+    );
+    // A partitioned file names its partition.
+    let day = std::fs::read_to_string(storage.join("current/daily_quality.json")).unwrap();
+    assert!(day.contains("\"partition\": \"2026-11-02\""), "{day}");
 }

@@ -720,6 +720,12 @@ impl Instance {
 
     /// The run whose id starts with `prefix`; an error when none or several match.
     pub fn find_run(&self, prefix: &str) -> Result<RunRecord> {
+        if prefix == LATEST {
+            return self
+                .runs(1)?
+                .pop()
+                .ok_or_else(|| Error::Config("there are no runs yet, so no latest one".into()));
+        }
         let (from, to) = id_prefix_range(prefix, "run", "assets runs list")?;
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
@@ -853,6 +859,9 @@ const RUN_COLUMNS: &str =
     "run_id, status, selection, partition, config, steps, started_at, ended_at, message, pid, host";
 
 /// The one record an id prefix matched; an error naming the prefix when none or several did.
+/// What names the newest run (or backfill) wherever an id is taken.
+pub const LATEST: &str = "latest";
+
 /// The ids an id prefix matches, as a range `[from, to)`: ids are lowercase hexadecimal
 /// with dashes (UUIDs), and a prefix is matched literally. An empty prefix, or one that cannot
 /// begin an id, is bad input.

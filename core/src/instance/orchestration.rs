@@ -98,6 +98,11 @@ impl Instance {
 
     /// The backfill whose id starts with `prefix`; an error when none or several match.
     pub fn find_backfill(&self, prefix: &str) -> Result<BackfillRecord> {
+        if prefix == super::LATEST {
+            return self.backfills(1)?.pop().ok_or_else(|| {
+                crate::error::Error::Config("there are no backfills yet, so no latest one".into())
+            });
+        }
         let (from, to) = super::id_prefix_range(prefix, "backfill", "assets backfill list")?;
         let found: Vec<BackfillRecord> = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(

@@ -427,6 +427,48 @@ mod tests {
     }
 
     #[test]
+    fn v7_keeps_the_config_each_latest_materialization_read() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &MIGRATIONS[..6] {
+            match migration {
+                Migration::Sql(sql) => tx.execute_batch(sql).unwrap(),
+                Migration::Code(f) => f(&tx).unwrap(),
+            }
+        }
+        tx.pragma_update(None, "user_version", 6).unwrap();
+        tx.commit().unwrap();
+        let read = r#"{"type":"materialization","data_version":"aa","value_kind":"table","io_manager":"default","provenance":{"code_version":"c1","inputs":[],"config":{"train_epochs":"30"}}}"#;
+        let none = r#"{"type":"materialization","data_version":"bb","value_kind":"table","io_manager":"default","provenance":{"code_version":"c1","inputs":[]}}"#;
+        conn.execute(
+            "INSERT INTO event_log (id, run_id, ts, kind, asset_key, partition, body) VALUES
+             (1, 'r', 1, 'materialization', 'model', NULL, ?1),
+             (2, 'r', 2, 'materialization', 'chunks', NULL, ?2)",
+            [read, none],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO asset_latest (asset_key, partition, event_id, ts, data_version, value_kind, io_manager)
+             VALUES ('model', '', 1, 1, 'aa', 'table', 'default'),
+                    ('chunks', '', 2, 2, 'bb', 'table', 'default')",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let config = |asset: &str| -> Option<String> {
+            conn.query_row(
+                "SELECT config FROM asset_latest WHERE asset_key = ?1",
+                [asset],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let model: crate::config::ConfigReads =
+            serde_json::from_str(&config("model").unwrap()).unwrap();
+        assert_eq!(model["train_epochs"].as_deref(), Some("30"));
+        assert_eq!(config("chunks"), None, "read no config");
+    }
+
+    #[test]
     fn a_newer_schema_is_refused() {
         let mut newer = Connection::open_in_memory().unwrap();
         newer

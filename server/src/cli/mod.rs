@@ -374,17 +374,17 @@ enum BackfillCommand {
     },
     /// One backfill: what it covers, its state and its runs.
     Show {
-        /// A backfill id or a unique prefix of one.
+        /// A backfill id, a unique prefix of one, or `latest`.
         id: String,
     },
     /// Stop a backfill: its run starts no new steps and ends canceled.
     Cancel {
-        /// A backfill id or a unique prefix of one.
+        /// A backfill id, a unique prefix of one, or `latest`.
         id: String,
     },
     /// Run a crashed, failed or canceled backfill again; what its runs committed is left out.
     Resume {
-        /// A backfill id or a unique prefix of one.
+        /// A backfill id, a unique prefix of one, or `latest`.
         id: String,
     },
 }
@@ -442,19 +442,19 @@ enum RunsCommand {
     },
     /// One run: its steps, checks and errors.
     Show {
-        /// A run id or a unique prefix of one.
+        /// A run id, a unique prefix of one, or `latest` (the newest run).
         id: String,
     },
     /// Ask a running run to stop (from any terminal): no new steps start, running ones are
     /// canceled, the run ends `canceled`, and nothing uncommitted becomes visible.
     Cancel {
-        /// A run id or a unique prefix of one.
+        /// A run id, a unique prefix of one, or `latest` (the newest run).
         id: String,
     },
     /// Run an ended run again — after a crash (kill -9, a reboot), a failure or a cancel —
     /// executing only the steps with no committed result: nothing it committed is recomputed.
     Resume {
-        /// A run id or a unique prefix of one.
+        /// A run id, a unique prefix of one, or `latest` (the newest run).
         id: String,
         /// Only for a run that failed: re-execute its failed and skipped steps (the same steps
         /// a resume runs, refused for a run that crashed or was canceled).
@@ -463,7 +463,7 @@ enum RunsCommand {
     },
     /// The log lines of a run.
     Logs {
-        /// A run id or a unique prefix of one.
+        /// A run id, a unique prefix of one, or `latest` (the newest run).
         id: String,
         /// Only this step (asset key, or asset[partition]).
         #[arg(long)]
