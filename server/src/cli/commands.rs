@@ -316,10 +316,9 @@ pub(crate) fn note_left_out(left_out: &[stemma::AssetKey], printer: Printer) {
     let keys: Vec<&str> = left_out.iter().map(|k| k.as_str()).collect();
     printer.err(
         style(format!(
-            "Left out {} (partitioned; no --partition was given): run {} with --partition KEY, \
-             --partition-range FROM...TO or `assets backfill`",
+            "Left out {} (partitioned): choose partitions with --partition, --partition-range \
+             or `assets backfill`",
             keys.join(", "),
-            if keys.len() == 1 { "it" } else { "them" }
         ))
         .dim()
         .for_stderr(),
