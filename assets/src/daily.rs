@@ -2,8 +2,6 @@
 //! demo's partitioned asset, one partition per day in Berlin, filled at 01:00 by the
 //! `nightly_quality` schedule (or by `assets backfill` for past days).
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use stemma::hash::StableHasher;
@@ -12,7 +10,7 @@ use stemma::prelude::*;
 use crate::chunks::Chunk;
 use crate::documents::Rng;
 use crate::embed::Embedding;
-use crate::eval::{Scores, rank};
+use crate::eval::{Scores, index_of, rank};
 
 /// One day's measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,11 +51,7 @@ pub fn daily_quality(
     if chunks.is_empty() {
         return Err("there are no chunks to evaluate retrieval on".into());
     }
-    let index: HashMap<&str, usize> = embeddings
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.chunk_id.as_str(), i))
-        .collect();
+    let index = index_of(&embeddings);
     let mut seed = StableHasher::new("assets.daily_quality.v1");
     seed.str(&day);
     let seed = u64::from_str_radix(&seed.finish_hex()[..16], 16)?;

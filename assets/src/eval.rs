@@ -44,11 +44,7 @@ pub fn retrieval_eval(
     if chunks.is_empty() {
         return Err("there are no chunks to evaluate retrieval on".into());
     }
-    let index: HashMap<&str, usize> = embeddings
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.chunk_id.as_str(), i))
-        .collect();
+    let index = index_of(&embeddings);
     let n = wanted.clamp(1, chunks.len());
     let stride = chunks.len() as f64 / n as f64;
     let sample: Vec<&Chunk> = (0..n)
@@ -79,6 +75,15 @@ pub fn retrieval_eval(
         result.mrr
     ));
     Ok(Json(result))
+}
+
+/// Each embedding's position, by chunk id.
+pub fn index_of(embeddings: &[Embedding]) -> HashMap<&str, usize> {
+    embeddings
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.chunk_id.as_str(), i))
+        .collect()
 }
 
 /// Where the source chunk ranks (1 = first) among every chunk for a query of `query_words`

@@ -121,18 +121,35 @@ fn hashing(c: &mut Criterion) {
 fn staleness(c: &mut Criterion) {
     let mut group = c.benchmark_group("staleness");
     group.sample_size(10);
+    // The last shape's materializations each read a config value, which staleness judges
+    // under the config given (guards that per-row cost: one lookup per distinct recorded
+    // config, not a JSON parse per row).
     let shapes = [
-        ("10k_assets", layered(10_000, 100)),
+        ("10k_assets", layered(10_000, 100), false),
         (
             "100_assets_x_10k_partitions",
             partitioned_chains(10, 10, 10_000),
+            false,
+        ),
+        (
+            "100_assets_x_10k_partitions_reading_config",
+            partitioned_chains(10, 10, 10_000)
+                .config(stemma::ConfigField::int("epochs", 30).min(1)),
+            true,
         ),
     ];
-    for (name, defs) in shapes {
+    for (name, defs, reads_config) in shapes {
         let graph = AssetGraph::new(defs).expect("valid");
         let dir = tempfile::tempdir().expect("temp dir");
         let instance = Instance::open(dir.path()).expect("instance");
         let mut events = consistent_history(&graph);
+        if reads_config {
+            for e in &mut events {
+                if let EventKind::Materialization(m) = &mut e.kind {
+                    m.provenance.config = [("epochs".to_owned(), Some("30".to_owned()))].into();
+                }
+            }
+        }
         // The first root (partition) changes afterwards: everything downstream of it is stale.
         let mut changed = events[0].clone();
         if let EventKind::Materialization(m) = &mut changed.kind {

@@ -633,6 +633,7 @@ impl Engine {
             newest_first: request.newest_first,
             pool_lease: self.pool_lease,
             plan,
+            stored: Default::default(),
         });
         run.commit(vec![run.event(EventKind::RunStarted {
             selection: request.selection.clone(),
@@ -713,8 +714,15 @@ impl Engine {
         run_slot.release().await;
         ended?;
         flushed?;
-        let touched: HashSet<AssetKey> = run.plan.steps.iter().map(|s| s.asset.clone()).collect();
-        self.publish_current(&touched).await;
+        // Only assets whose current objects changed (none for a run that was all up to date).
+        let touched: HashSet<AssetKey> = run
+            .stored
+            .lock()
+            .map(|s| s.iter().map(|&n| self.graph.key(n).clone()).collect())
+            .unwrap_or_default();
+        if !touched.is_empty() {
+            self.publish_current(&touched).await;
+        }
         let outcome = RunOutcome {
             status,
             left_out,

@@ -185,14 +185,7 @@ impl Table {
 
     /// Converts rows of a serde type into a table; the schema is traced from the type.
     pub fn from_rows<T: Serialize + DeserializeOwned>(rows: &[T]) -> Result<Self> {
-        let fields = fields_of::<T>()?;
-        let batch = serde_arrow::to_record_batch(&fields, &rows).map_err(|e| {
-            Error::Value(format!(
-                "cannot convert rows of {} into a table: {e}",
-                std::any::type_name::<T>()
-            ))
-        })?;
-        Ok(Table::from_batch(batch))
+        Self::from_rows_as(rows, &[])
     }
 
     /// [`from_rows`](Self::from_rows), with some columns given other Arrow types than the

@@ -306,4 +306,18 @@ mod tests {
         let err = Header::parse("-- checks: not_null(a, b)").unwrap_err();
         assert!(err.2.contains("wrong number of arguments"), "{err:?}");
     }
+
+    /// A check nested thousands of levels deep is refused by the parser's own depth limit,
+    /// not a stack overflow.
+    #[test]
+    fn deeply_nested_checks_are_an_error() {
+        let deep = format!(
+            "-- checks: expect({}a > 0{})\nSELECT 1",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
+        let err = Header::parse(&deep).unwrap_err();
+        assert_eq!(err.0, 1, "{err:?}");
+        assert!(err.2.contains("recursion limit"), "{err:?}");
+    }
 }

@@ -149,6 +149,18 @@ impl Run {
         self
     }
 
+    /// Exits with `code` and says `says` on stderr.
+    #[track_caller]
+    pub fn assert_error(&self, code: i32, says: &str) -> &Self {
+        self.assert_code(code);
+        assert!(
+            self.stderr().contains(says),
+            "expected {says:?} on stderr:\n{}",
+            self.stderr()
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(

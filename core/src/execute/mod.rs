@@ -211,6 +211,9 @@ pub(crate) struct Run {
     pub(crate) newest_first: bool,
     /// How long a pool slot is leased between renewals.
     pub(crate) pool_lease: std::time::Duration,
+    /// Assets (nodes) for which this run committed a stored object: their current objects are
+    /// published when it ends.
+    pub(crate) stored: std::sync::Mutex<std::collections::BTreeSet<usize>>,
 }
 
 impl Run {

@@ -335,6 +335,11 @@ async fn attempt_once(
     }
 
     // 6. Commit: the event and the asset's pointer in one transaction.
+    if stored.location.is_some()
+        && let Ok(mut s) = run.stored.lock()
+    {
+        s.insert(step.node);
+    }
     let materialization = run
         .event(EventKind::Materialization(Materialization {
             data_version: data_version.clone(),

@@ -437,14 +437,27 @@ impl Instance {
         &self,
         only: Option<&HashSet<AssetKey>>,
     ) -> Result<Vec<LatestMaterialization>> {
-        let rows = self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
-                        value_kind, io_manager, location, rows, bytes
-                 FROM asset_latest",
-            )?;
-            let rows = stmt.query_map([], latest_from_row)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+        const COLUMNS: &str = "asset_key, partition, event_id, run_id, ts, data_version,
+            code_version, value_kind, io_manager, location, rows, bytes";
+        let rows = self.read(|c| match only {
+            // A few assets: each one's rows through the primary key, not a scan of them all.
+            Some(keys) if keys.len() <= 64 => {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM asset_latest WHERE asset_key = ?1"
+                ))?;
+                let mut out = Vec::new();
+                for key in keys {
+                    for row in stmt.query_map([key.as_str()], latest_from_row)? {
+                        out.push(row?);
+                    }
+                }
+                Ok(out)
+            }
+            _ => {
+                let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM asset_latest"))?;
+                let rows = stmt.query_map([], latest_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            }
         })?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {

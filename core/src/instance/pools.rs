@@ -55,6 +55,23 @@ pub enum StorageUse {
     Gc,
 }
 
+/// Records a new lease of `pool` for `holder`; returns its id.
+fn insert_lease(
+    tx: &rusqlite::Transaction<'_>,
+    pool: &str,
+    holder: &str,
+    now: i64,
+    expires: i64,
+) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    tx.execute(
+        "INSERT INTO pool_leases (lease, pool, holder, acquired_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, pool, holder, now, expires],
+    )?;
+    Ok(id)
+}
+
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -155,6 +172,11 @@ impl Instance {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
             })? {
                 let (pool, holder, expires) = row?;
+                // The storage leases are how runs and gc keep out of each other's way, not
+                // limits anyone sets.
+                if pool == STORAGE_RUNS_POOL || pool == STORAGE_GC_POOL {
+                    continue;
+                }
                 out.entry(pool.clone())
                     .or_insert(PoolRecord {
                         name: pool,
@@ -203,13 +225,9 @@ impl Instance {
             if held >= limit {
                 return Ok(None);
             }
-            let id = uuid::Uuid::new_v4().to_string();
-            tx.execute(
-                "INSERT INTO pool_leases (lease, pool, holder, acquired_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, pool, holder, now, expires],
-            )?;
-            Ok(Some(Slot::Leased(id)))
+            Ok(Some(Slot::Leased(insert_lease(
+                tx, pool, holder, now, expires,
+            )?)))
         })
     }
 
@@ -251,13 +269,7 @@ impl Instance {
             if blocked > 0 {
                 return Ok(None);
             }
-            let id = uuid::Uuid::new_v4().to_string();
-            tx.execute(
-                "INSERT INTO pool_leases (lease, pool, holder, acquired_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, mine, holder, now, expires],
-            )?;
-            Ok(Some(id))
+            Ok(Some(insert_lease(tx, mine, holder, now, expires)?))
         })
     }
 
