@@ -77,7 +77,21 @@ pub struct ConfigField {
     /// The only values it may take, when it is one of a few.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// A secret (an API key): its value is never recorded anywhere — not in runs, provenance,
+    /// logs or JSON output; that it was read is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+    /// The environment variable its value comes from when `--config` does not give one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
+
+/// What stands for a secret's value wherever a value would be recorded or shown.
+pub const SECRET: &str = "<secret>";
+
+/// Secret values shorter than this are not searched for in logs (a two-letter "secret" would
+/// blank out every word containing it).
+const MIN_REDACTED_LEN: usize = 4;
 
 /// A bound of a numeric config field: any integer or float literal (`.min(1)`, `.max(0.5)`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,6 +118,8 @@ impl ConfigField {
             min: None,
             max: None,
             choices: Vec::new(),
+            secret: false,
+            env: None,
         }
     }
     pub fn string(name: impl Into<String>) -> Self {
@@ -111,6 +127,13 @@ impl ConfigField {
     }
     pub fn path(name: impl Into<String>) -> Self {
         Self::new(name, ConfigKind::Path)
+    }
+    /// A secret string (an API key, a password): given with `--config` or, with
+    /// [`env`](Self::env), from the environment; never recorded or shown.
+    pub fn secret(name: impl Into<String>) -> Self {
+        let mut field = Self::new(name, ConfigKind::String);
+        field.secret = true;
+        field
     }
     pub fn int(name: impl Into<String>, default: i64) -> Self {
         Self::new(name, ConfigKind::Int).default(default.to_string())
@@ -127,6 +150,13 @@ impl ConfigField {
     }
     pub fn description(mut self, text: impl Into<String>) -> Self {
         self.description = Some(text.into());
+        self
+    }
+
+    /// Takes its value from environment variable `var` when `--config` gives none (before its
+    /// default): `ConfigField::secret("api_key").env("OPENAI_API_KEY")`.
+    pub fn env(mut self, var: impl Into<String>) -> Self {
+        self.env = Some(var.into());
         self
     }
 
@@ -208,6 +238,9 @@ impl ConfigField {
 #[derive(Clone, Debug, Default)]
 pub struct ConfigSpec {
     fields: BTreeMap<String, ConfigField>,
+    /// The values of the environment variables fields read (`.env(VAR)`), as they were when
+    /// the fields were declared.
+    env_values: BTreeMap<String, String>,
 }
 
 impl ConfigSpec {
@@ -228,6 +261,13 @@ impl ConfigSpec {
                 field.name
             )));
         }
+        if field.secret && field.default.is_some() {
+            return Err(Error::Definition(format!(
+                "config field {:?} is a secret: it takes no default written in code (give it \
+                 with --config or .env(\"VAR\"))",
+                field.name
+            )));
+        }
         if (field.min.is_some() || field.max.is_some())
             && !matches!(field.kind, ConfigKind::Int | ConfigKind::Float)
         {
@@ -242,12 +282,32 @@ impl ConfigSpec {
                 field.name
             )));
         }
+        if let Some(var) = &field.env
+            && let Ok(value) = std::env::var(var)
+        {
+            field.check(&value).map_err(|e| {
+                Error::Config(format!(
+                    "environment variable {var} (for config field {:?}): {}",
+                    field.name,
+                    if field.secret {
+                        "not a valid value".to_owned()
+                    } else {
+                        e.to_string()
+                    }
+                ))
+            })?;
+            self.env_values.insert(var.clone(), value);
+        }
         self.fields.insert(field.name.clone(), field);
         Ok(())
     }
 
     pub fn fields(&self) -> impl Iterator<Item = &ConfigField> {
         self.fields.values()
+    }
+
+    fn env_value(&self, var: &str) -> Option<&str> {
+        self.env_values.get(var).map(String::as_str)
     }
 
     /// Parses `key=value` pairs from the command line against the declared fields.
@@ -302,9 +362,73 @@ impl RunConfig {
         }
     }
 
-    /// The pairs given explicitly, as recorded with the run.
+    /// The pairs given explicitly (secrets included: for running, never for recording).
     pub fn given(&self) -> &BTreeMap<String, String> {
         &self.given
+    }
+
+    /// The pairs given explicitly as a run records them: a secret's value is [`SECRET`].
+    pub fn recorded(&self) -> BTreeMap<String, String> {
+        self.given
+            .iter()
+            .map(|(k, v)| {
+                let shown = if self.is_secret(k) {
+                    SECRET.to_owned()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// The secret fields given explicitly, as `name=value` pairs (for a run resumed later in
+    /// the same process, which cannot take them from the record).
+    pub fn secret_pairs(&self) -> Vec<String> {
+        self.given
+            .iter()
+            .filter(|(k, _)| self.is_secret(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    /// Whether `name` is a secret field.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.spec.fields.get(name).is_some_and(|f| f.secret)
+    }
+
+    /// The values of every secret field this config has (given or from the environment),
+    /// long enough to be searched for: what is redacted from logs and errors.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.spec
+            .fields
+            .values()
+            .filter(|f| f.secret)
+            .filter_map(|f| self.raw(&f.name).ok().flatten().map(str::to_owned))
+            .filter(|v| v.len() >= MIN_REDACTED_LEN)
+            .collect()
+    }
+
+    /// `text` with every secret value replaced by [`SECRET`].
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secret_values() {
+            if out.contains(&secret) {
+                out = out.replace(&secret, SECRET);
+            }
+        }
+        out
+    }
+
+    /// The value of `name` as records and comparisons see it: a secret is [`SECRET`] when it
+    /// has a value (so rotating a key changes nothing recorded).
+    pub fn recorded_value(&self, name: &str) -> Option<String> {
+        let value = self.raw(name).ok().flatten()?;
+        Some(if self.is_secret(name) {
+            SECRET.to_owned()
+        } else {
+            value.to_owned()
+        })
     }
 
     /// The values recorded in `reads` (what an asset read) that differ under this config, as
@@ -317,20 +441,24 @@ impl RunConfig {
         reads
             .iter()
             .filter_map(|(name, recorded)| {
-                let now = self.raw(name).ok().flatten();
-                (now != recorded.as_deref())
-                    .then(|| (name.clone(), recorded.clone(), now.map(str::to_owned)))
+                let now = self.recorded_value(name);
+                (now != *recorded).then(|| (name.clone(), recorded.clone(), now))
             })
             .collect()
     }
 
-    /// The effective value of `name`: given, else its default; `None` when neither exists.
+    /// The effective value of `name`: given, else from its environment variable, else its
+    /// default; `None` when there is none.
     pub fn raw(&self, name: &str) -> Result<Option<&str>> {
         if let Some(v) = self.given.get(name) {
             return Ok(Some(v));
         }
         match self.spec.fields.get(name) {
-            Some(field) => Ok(field.default.as_deref()),
+            Some(field) => Ok(field
+                .env
+                .as_ref()
+                .and_then(|var| self.spec.env_value(var))
+                .or(field.default.as_deref())),
             None => Err(self.spec.unknown(name)),
         }
     }
@@ -372,9 +500,10 @@ impl<'a> ConfigView<'a> {
         T::Err: fmt::Display,
     {
         let raw = self.config.raw(name)?;
-        // Reading "no value" is a read too: giving one later changes what the asset sees.
+        // Reading "no value" is a read too: giving one later changes what the asset sees. A
+        // secret is recorded as read, never by its value.
         if let Ok(mut reads) = self.reads.lock() {
-            reads.insert(name.to_owned(), raw.map(str::to_owned));
+            reads.insert(name.to_owned(), self.config.recorded_value(name));
         }
         let Some(raw) = raw else {
             return Ok(None);

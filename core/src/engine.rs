@@ -77,6 +77,15 @@ impl Engine {
             live: Arc::default(),
         };
         engine.load_dynamic_partitions()?;
+        // Values recorded before their field was declared secret are scrubbed, once.
+        let secrets: Vec<&str> = engine
+            .graph
+            .config_spec()
+            .fields()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+            .collect();
+        engine.instance.scrub_secrets(&secrets)?;
         Ok(engine)
     }
 
@@ -634,12 +643,13 @@ impl Engine {
             pool_lease: self.pool_lease,
             plan,
             stored: Default::default(),
+            secrets: config.secret_values(),
         });
         run.commit(vec![run.event(EventKind::RunStarted {
             selection: request.selection.clone(),
             partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
             steps: run.plan.steps.len() as u32,
-            config: config.given().clone(),
+            config: config.recorded(),
             pid: me.pid,
             host: me.host,
             process_start: me.start,
@@ -844,11 +854,15 @@ impl Engine {
             }
             next = resumes.map(|r| crate::event::RunId::from_string(&r));
         }
-        let pairs: Vec<String> = record
+        // Secrets were recorded as `<secret>`: they come from this engine's config (given again,
+        // or from the environment), never from the record.
+        let mut pairs: Vec<String> = record
             .config
             .iter()
+            .filter(|(k, _)| !self.config.is_secret(k))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
+        pairs.extend(self.config.secret_pairs());
         let mut request = Materialize::new(record.selection.clone())
             .config(pairs)
             .cancel_token(cancel);

@@ -331,6 +331,38 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// Passes every free text the event carries — log lines, errors, reasons, messages,
+    /// descriptions, text metadata — through `f` (which redacts secrets).
+    pub fn redact(&mut self, f: &dyn Fn(&str) -> String) {
+        let text = |s: &mut String| *s = f(s);
+        let metadata = |m: &mut crate::spec::Metadata| {
+            for v in m.values_mut() {
+                v.redact(f);
+            }
+        };
+        match self {
+            EventKind::Log { message, .. } => text(message),
+            EventKind::StepFailed { error, .. } => text(error),
+            EventKind::StepSkipped { reason } => text(reason),
+            EventKind::RunEnded {
+                message: Some(m), ..
+            }
+            | EventKind::BackfillUpdated {
+                message: Some(m), ..
+            } => text(m),
+            EventKind::CheckEvaluation(c) => {
+                if let Some(d) = &mut c.description {
+                    text(d);
+                }
+                metadata(&mut c.metadata);
+            }
+            EventKind::Materialization(m) => metadata(&mut m.metadata),
+            _ => {}
+        }
+    }
+}
+
 /// What a backfill covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BackfillRequest {

@@ -214,21 +214,51 @@ pub(crate) struct Run {
     /// Assets (nodes) for which this run committed a stored object: their current objects are
     /// published when it ends.
     pub(crate) stored: std::sync::Mutex<std::collections::BTreeSet<usize>>,
+    /// The values of the secret config fields, redacted from everything the run records.
+    pub(crate) secrets: Vec<String>,
+}
+
+fn redact_with(secrets: &[String], text: &str) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), crate::config::SECRET);
+        }
+    }
+    out
 }
 
 impl Run {
+    /// Takes the values of secret config fields out of an event's text before it is recorded
+    /// or shown (an error message quoting a URL with its key, a log line).
+    fn redact(&self, event: &mut Event) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        event.kind.redact(&|text| redact_with(&self.secrets, text));
+    }
+
+    /// `text` without secret values.
+    pub(crate) fn redacted(&self, text: &str) -> String {
+        redact_with(&self.secrets, text)
+    }
+
     pub(crate) fn event(&self, kind: EventKind) -> Event {
         Event::new(self.clock.now(), kind).run(&self.run_id)
     }
 
     /// Records an event without waiting for the commit.
-    pub(crate) fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, mut event: Event) {
+        self.redact(&mut event);
         self.observer.on_event(&event);
         self.instance.append_nowait(vec![event]);
     }
 
     /// Records events and waits until they are committed.
-    pub(crate) async fn commit(&self, events: Vec<Event>) -> Result<()> {
+    pub(crate) async fn commit(&self, mut events: Vec<Event>) -> Result<()> {
+        for e in &mut events {
+            self.redact(e);
+        }
         let seen = events.clone();
         self.instance.append(events).await?;
         for e in &seen {

@@ -198,6 +198,8 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
             Failure::TimedOut(e) => (e, true, true),
             Failure::Fatal(e) => (e, false, false),
         };
+        // The run's outcome (printed, sent to alerts) never carries a secret either.
+        let error = run.redacted(&error);
         let policy = spec.retry_policy();
         let retrying = retryable && attempt <= policy.max_retries && !run.cancel.is_cancelled();
         let delay = retrying.then(|| policy.jittered_delay_before(attempt + 1, fastrand::f64()));
@@ -422,7 +424,7 @@ async fn attempt_once(
         } else {
             failed.push((
                 label.clone(),
-                result.description.clone().unwrap_or_default(),
+                run.redacted(result.description.as_deref().unwrap_or_default()),
             ));
             if cspec.blocking && result.severity == Severity::Error && blocked_by.is_none() {
                 blocked_by = Some(label);

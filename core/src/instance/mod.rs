@@ -16,6 +16,7 @@ mod pools;
 mod process;
 mod retention;
 mod schema;
+mod secrets;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};

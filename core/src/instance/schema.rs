@@ -225,6 +225,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     );
     ",
     ),
+    // v8: the config fields whose values were scrubbed from the log once they were declared
+    // secret (see `Instance::scrub_secrets`).
+    Migration::Sql(
+        r"
+    CREATE TABLE scrubbed_secrets (
+        name  TEXT    PRIMARY KEY,
+        at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
+    ),
 ];
 
 fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {

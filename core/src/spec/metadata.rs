@@ -36,6 +36,26 @@ pub struct ColumnInfo {
 }
 
 impl MetadataValue {
+    /// Passes its text (and every string inside JSON) through `f`.
+    pub fn redact(&mut self, f: &dyn Fn(&str) -> String) {
+        fn json(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+            match v {
+                serde_json::Value::String(s) => *s = f(s),
+                serde_json::Value::Array(items) => items.iter_mut().for_each(|i| json(i, f)),
+                serde_json::Value::Object(map) => map.values_mut().for_each(|i| json(i, f)),
+                _ => {}
+            }
+        }
+        match self {
+            MetadataValue::Text(s)
+            | MetadataValue::Markdown(s)
+            | MetadataValue::Url(s)
+            | MetadataValue::Path(s) => *s = f(s),
+            MetadataValue::Json(v) => json(v, f),
+            _ => {}
+        }
+    }
+
     pub fn markdown(text: impl Into<String>) -> Self {
         MetadataValue::Markdown(text.into())
     }

@@ -4,8 +4,11 @@
 //! ```text
 //! cargo run -p batch_inference -- pools set openai-api 2        # or [pools] in stemma.toml
 //! cargo run -p batch_inference -- materialize --select '*' --partition '*' \
-//!     -c prompts_file=prompts.jsonl -c api_url=https://api.openai.com/v1 -c api_key=sk-…
+//!     -c prompts_file=prompts.jsonl -c api_url=https://api.openai.com/v1
 //! ```
+//!
+//! The API key is a secret config field read from `OPENAI_API_KEY` (or `-c api_key=…`): it is
+//! sent to the endpoint and recorded nowhere — runs, provenance and logs say `<secret>`.
 //!
 //! * Each shard of `completions` is one step in the `openai-api` pool: however many runs and
 //!   processes share the instance, at most the pool's limit of shards call the API at once.
@@ -102,7 +105,10 @@ async fn completions(ctx: &AssetContext, prompts: Rows<Prompt>) -> AssetResult<R
             "{}/chat/completions",
             ctx.config().get::<String>("api_url")?.trim_end_matches('/')
         ),
-        key: ctx.config().get("api_key")?,
+        key: ctx
+            .config()
+            .get_opt::<String>("api_key")?
+            .unwrap_or_default(),
         model: ctx.config().get("model")?,
         max_attempts: ctx.config().get::<u32>("max_attempts")?.max(1),
         client: reqwest::Client::builder()
@@ -253,9 +259,9 @@ fn definitions() -> Definitions {
                 .description("an OpenAI-compatible API base URL"),
         )
         .config(
-            ConfigField::string("api_key")
-                .default("")
-                .description("sent as a bearer token"),
+            ConfigField::secret("api_key")
+                .env("OPENAI_API_KEY")
+                .description("sent as a bearer token; a secret, never recorded"),
         )
         .config(ConfigField::string("model").default("gpt-4o-mini"))
         .config(ConfigField::int("max_attempts", 4).description("per request, on 429 and 5xx"))

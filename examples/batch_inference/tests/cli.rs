@@ -19,6 +19,8 @@ struct Endpoint {
     most_in_flight: Arc<AtomicUsize>,
     /// How long each answer takes.
     delay_ms: Arc<AtomicU64>,
+    /// The bearer tokens requests carried.
+    tokens: Arc<Mutex<Vec<String>>>,
 }
 
 impl Endpoint {
@@ -31,23 +33,28 @@ impl Endpoint {
             in_flight: Arc::default(),
             most_in_flight: Arc::default(),
             delay_ms: Arc::new(AtomicU64::new(60)),
+            tokens: Arc::default(),
         };
-        let (seen, in_flight, most, delay) = (
+        let (seen, in_flight, most, delay, tokens) = (
             Arc::clone(&e.seen),
             Arc::clone(&e.in_flight),
             Arc::clone(&e.most_in_flight),
             Arc::clone(&e.delay_ms),
+            Arc::clone(&e.tokens),
         );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
-                let (seen, in_flight, most, delay) = (
+                let (seen, in_flight, most, delay, tokens) = (
                     Arc::clone(&seen),
                     Arc::clone(&in_flight),
                     Arc::clone(&most),
                     Arc::clone(&delay),
+                    Arc::clone(&tokens),
                 );
-                std::thread::spawn(move || serve(conn, &seen, &in_flight, &most, &delay));
+                std::thread::spawn(move || {
+                    serve(conn, &seen, &in_flight, &most, &delay, &tokens);
+                });
             }
         });
         e
@@ -70,6 +77,7 @@ fn serve(
     in_flight: &AtomicUsize,
     most: &AtomicUsize,
     delay: &AtomicU64,
+    tokens: &Mutex<Vec<String>>,
 ) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -83,6 +91,17 @@ fn serve(
             break body;
         }
     };
+    let head = String::from_utf8_lossy(&buf);
+    if let Some(token) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: Bearer "))
+        .or_else(|| {
+            head.lines()
+                .find_map(|l| l.strip_prefix("Authorization: Bearer "))
+        })
+    {
+        tokens.lock().unwrap().push(token.trim().to_owned());
+    }
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let prompt = request["messages"][0]["content"]
         .as_str()
@@ -373,4 +392,80 @@ fn the_pool_holds_across_processes_and_outlives_a_killed_holder() {
         took < Duration::from_secs(2 + 5),
         "blocked beyond the lease: {took:?}"
     );
+}
+
+/// The API key is a secret: it reaches the endpoint, from the environment or from `-c`, and
+/// nothing Stemma keeps or prints holds it — not the database or its log, not `runs` output in
+/// any form, not the stored objects.
+#[test]
+fn the_api_key_reaches_the_api_and_nothing_else() {
+    let endpoint = Endpoint::start();
+    let home = Home::new(&[("p1", "hello"), ("p2", "world")], "");
+    for (from_env, key) in [
+        (true, "sk-from-the-environment-0451"),
+        (false, "sk-given-with-c-9134"),
+    ] {
+        let mut cmd = home.command(
+            &endpoint,
+            &["materialize", "--select", "*", "--partition", "*"],
+        );
+        if from_env {
+            cmd.env("OPENAI_API_KEY", key);
+        } else {
+            cmd.args(["-c", &format!("api_key={key}")]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            endpoint.tokens.lock().unwrap().iter().any(|t| t == key),
+            "the endpoint was sent the key"
+        );
+        let mut seen = Vec::new();
+        for args in [
+            &["runs", "list", "--json"][..],
+            &["runs", "show", "latest", "--json"],
+            &["runs", "show", "latest"],
+            &["runs", "logs", "latest"],
+            &["status", "--json"],
+        ] {
+            let out = home.command(&endpoint, args).output().unwrap();
+            seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+            seen.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        for text in &seen {
+            assert!(!text.contains(key), "printed: {text}");
+        }
+        let shown = home
+            .command(&endpoint, &["runs", "show", "latest"])
+            .output()
+            .unwrap();
+        if !from_env {
+            assert!(
+                String::from_utf8_lossy(&shown.stdout).contains("api_key=<secret>"),
+                "{}",
+                String::from_utf8_lossy(&shown.stdout)
+            );
+        }
+        // Every file of the instance: the database, its log, the stored objects.
+        let mut stack = vec![home.0.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).unwrap();
+                    assert!(
+                        !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                        "{} holds the key",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
 }

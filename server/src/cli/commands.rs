@@ -164,9 +164,19 @@ pub(crate) fn config(graph: &AssetGraph, printer: Printer) -> CliResult {
     for f in fields {
         table.add_row(vec![
             f.name.clone(),
-            match f.constraint() {
-                Some(c) => format!("{} {c}", f.kind),
-                None => f.kind.to_string(),
+            {
+                let mut kind = if f.secret {
+                    "secret".to_owned()
+                } else {
+                    f.kind.to_string()
+                };
+                if let Some(c) = f.constraint() {
+                    kind.push_str(&format!(" {c}"));
+                }
+                if let Some(var) = &f.env {
+                    kind.push_str(&format!(" (${var})"));
+                }
+                kind
             },
             f.default.clone().unwrap_or_else(|| "-".into()),
             f.description.clone().unwrap_or_default(),

@@ -8,6 +8,7 @@ mod faults;
 mod mappings;
 mod partitions;
 mod schedules;
+mod secrets;
 mod storage;
 mod versions;
 
