@@ -1,10 +1,12 @@
-//! Embeds the demo corpus (`corpus/`) and Stemma's README files in the binary, so that the
+//! Code versions from everything each asset calls (`stemma_build::code_versions()`), and the
+//! demo corpus (`corpus/`) and Stemma's README files embedded in the binary, so that the
 //! `assets` command reads them wherever it is installed (`cargo install --path assets`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    stemma_build::code_versions();
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let corpus = manifest.join("corpus");
     println!("cargo:rerun-if-changed={}", corpus.display());

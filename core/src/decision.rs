@@ -35,6 +35,10 @@ pub enum Reason {
     CodeChanged {
         recorded: Option<String>,
         current: Option<String>,
+        /// The items of the asset's closure that changed, when known (filled in by the engine,
+        /// which can look up what the recorded version was computed from).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        items: Vec<String>,
     },
     DepsChanged {
         added: Vec<AssetKey>,
@@ -66,7 +70,12 @@ impl std::fmt::Display for Reason {
             Reason::Volatile => write!(f, "volatile: always recomputed"),
             Reason::NoCodeVersion => write!(f, "no code version to compare"),
             Reason::Missing => write!(f, "never materialized"),
-            Reason::CodeChanged { recorded, current } => {
+            Reason::CodeChanged { items, .. } if !items.is_empty() => {
+                write!(f, "code changed: {}", crate::event::and_list(items))
+            }
+            Reason::CodeChanged {
+                recorded, current, ..
+            } => {
                 write!(f, "code changed ({} → {})", short(recorded), short(current))
             }
             Reason::DepsChanged { added, removed } => {
@@ -149,6 +158,7 @@ impl StepFacts<'_> {
             return Some(Reason::CodeChanged {
                 recorded: p.code_version.clone(),
                 current: spec.code_version.clone(),
+                items: Vec::new(),
             });
         }
         let (_, recorded_deps) = provenance_digests(p);

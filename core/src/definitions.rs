@@ -138,7 +138,22 @@ impl AssetDef {
 
     /// The same asset with another code version — an explicit bump, or a deployment's override.
     pub fn with_code_version(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_items = None;
+        self.spec.code_from_body = false;
         self.spec.code_version = Some(version.into());
+        self
+    }
+
+    /// The same asset with another closure code version and items (what the build step would
+    /// compute after an edit: tests simulate one with it).
+    pub fn with_code_closure(
+        mut self,
+        version: impl Into<String>,
+        items: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.spec.code_version = Some(version.into());
+        self.spec.code_items = Some(Arc::new(items));
+        self.spec.code_from_body = false;
         self
     }
 }
@@ -240,7 +255,37 @@ impl AssetBuilder {
         self
     }
 
+    /// The code version from the build step's analysis: a hash of the local items the asset's
+    /// function reaches, with each item's own hash (what `#[asset]` writes with `stemma-build`).
+    pub fn code_closure<I, L, H>(mut self, version: impl Into<String>, items: I) -> Self
+    where
+        I: IntoIterator<Item = (L, H)>,
+        L: Into<String>,
+        H: Into<String>,
+    {
+        self.spec.code_version = Some(version.into());
+        self.spec.code_items = Some(Arc::new(
+            items
+                .into_iter()
+                .map(|(l, h)| (l.into(), h.into()))
+                .collect(),
+        ));
+        self.spec.code_from_body = false;
+        self
+    }
+
+    /// The code version hashed from the asset function's own tokens (what `#[asset]` writes
+    /// without the build step): helpers it calls are not covered.
+    pub fn code_version_of_body(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_version = Some(version.into());
+        self.spec.code_items = None;
+        self.spec.code_from_body = true;
+        self
+    }
+
     pub fn code_version(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_items = None;
+        self.spec.code_from_body = false;
         self.spec.code_version = Some(version.into());
         self
     }
@@ -401,6 +446,9 @@ pub struct CheckSpec {
     pub blocking: bool,
     /// Whether the function takes the asset's value.
     pub reads_asset: bool,
+    /// Derived by `#[asset_check]` (or a SQL asset's header) from what the check runs; a check
+    /// whose version changed is evaluated again even when its asset is up to date.
+    pub code_version: Option<String>,
 }
 
 /// An asset check: its spec and its function.
@@ -431,6 +479,7 @@ impl CheckDef {
                 description: None,
                 blocking: false,
                 reads_asset: false,
+                code_version: None,
             },
             run: None,
             problems,
@@ -468,6 +517,13 @@ impl CheckBuilder {
 
     pub fn blocking(mut self, blocking: bool) -> Self {
         self.spec.blocking = blocking;
+        self
+    }
+
+    /// The version of what the check runs: a new one evaluates it again on the asset's current
+    /// value, even when the asset itself is up to date.
+    pub fn code_version(mut self, version: impl Into<String>) -> Self {
+        self.spec.code_version = Some(version.into());
         self
     }
 

@@ -406,8 +406,26 @@ impl Engine {
         let config = self.request_config(request)?;
         let unobserved = self.observe_sources(&config)?;
         let plan = self.plan_observed(request, &config)?;
+        let mut steps = preview(&self.graph, &plan, &config, request.force, &unobserved);
+        // Name the items a code change touched, where the instance knows the recorded ones.
+        for s in &mut steps {
+            if let crate::decision::Action::Run {
+                reason:
+                    crate::decision::Reason::CodeChanged {
+                        recorded, items, ..
+                    },
+            } = &mut s.action
+                && let Some(node) = self.graph.node(&s.asset)
+            {
+                *items = crate::staleness::changed_code_items(
+                    &self.instance,
+                    self.graph.spec(node),
+                    recorded.as_deref(),
+                )?;
+            }
+        }
         Ok(Preview {
-            steps: preview(&self.graph, &plan, &config, request.force, &unobserved),
+            steps,
             left_out: plan
                 .left_out
                 .iter()
@@ -645,7 +663,7 @@ impl Engine {
             stored: Default::default(),
             secrets: config.secret_values(),
         });
-        run.commit(vec![run.event(EventKind::RunStarted {
+        let mut started = vec![run.event(EventKind::RunStarted {
             selection: request.selection.clone(),
             partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
             steps: run.plan.steps.len() as u32,
@@ -655,8 +673,9 @@ impl Engine {
             process_start: me.start,
             backfill: request.backfill.clone(),
             resumes: request.resumes.clone(),
-        })])
-        .await?;
+        })];
+        started.extend(self.new_code_versions(&run.plan)?);
+        run.commit(started).await?;
 
         if let Ok(mut live) = self.live.lock() {
             live.push(run.run_id.clone());
@@ -757,6 +776,34 @@ impl Engine {
             }
         }
         Ok(outcome)
+    }
+
+    /// `code_version` events for the planned assets whose code version (with its items) the
+    /// instance has not recorded yet: what lets staleness later name the items that changed.
+    fn new_code_versions(&self, plan: &Plan) -> Result<Vec<Event>> {
+        let mut nodes: Vec<usize> = plan.steps.iter().map(|s| s.node).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut out = Vec::new();
+        for n in nodes {
+            let spec = self.graph.spec(n);
+            let (Some(version), Some(items)) = (&spec.code_version, &spec.code_items) else {
+                continue;
+            };
+            if !self.instance.has_code_version(&spec.key, version)? {
+                out.push(
+                    Event::new(
+                        self.clock.now(),
+                        EventKind::CodeVersion {
+                            code_version: version.clone(),
+                            items: items.as_ref().clone(),
+                        },
+                    )
+                    .asset(&spec.key, None),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Ends every run this engine has in progress as `canceled`, saying `why`, and waits (up

@@ -174,6 +174,41 @@ pub(crate) fn describe_deps_change(added: &[AssetKey], removed: &[AssetKey]) -> 
     format!("dependencies changed ({})", parts.join(", "))
 }
 
+/// The items of a code version that differ from another's (both as `label → hash`): a label
+/// whose hash changed, appeared or went, each in words — `fn embed (assets/src/embed.rs)`,
+/// `crate rayon 1.11.0 → 1.12.0`, `fn old_helper (…) removed`.
+pub fn code_changes(
+    recorded: &BTreeMap<String, String>,
+    current: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let labels: std::collections::BTreeSet<&String> =
+        recorded.keys().chain(current.keys()).collect();
+    labels
+        .into_iter()
+        .filter_map(|label| {
+            let (was, now) = (recorded.get(label), current.get(label));
+            if was == now {
+                return None;
+            }
+            Some(match (was, now, label.starts_with("crate ")) {
+                (Some(a), Some(b), true) => format!("{label} {a} → {b}"),
+                (None, Some(_), _) => format!("{label} (new)"),
+                (Some(_), None, _) => format!("{label} (removed)"),
+                _ => label.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// The parts of a successful step attempt, in milliseconds: loading its inputs through their
 /// IO managers, the asset's own code, hashing the value (its data version) and storing it.
 /// The rest of the step's duration is the framework's: planning the step's inputs, the commit
@@ -213,6 +248,9 @@ pub struct CheckEvaluation {
     pub blocking: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The version of the check that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_version: Option<String>,
     #[serde(default, skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
 }
@@ -295,6 +333,13 @@ pub enum EventKind {
     },
     /// The asset's materializations were wiped: it counts as never materialized.
     AssetWiped,
+    /// What a code version of the asset was computed from, item by item (label → hash),
+    /// recorded the first time a run meets that version: what lets staleness say *which* code
+    /// changed.
+    CodeVersion {
+        code_version: String,
+        items: BTreeMap<String, String>,
+    },
     /// A backfill was requested: what it covers, recorded before any of its runs.
     BackfillRequested(BackfillRequest),
     /// A backfill moved to another state (`running`, `completed`, `failed`, `canceling`,
@@ -426,6 +471,7 @@ impl EventKind {
             EventKind::CheckEvaluation(_) => "check_evaluation",
             EventKind::Log { .. } => "log",
             EventKind::AssetWiped => "asset_wiped",
+            EventKind::CodeVersion { .. } => "code_version",
             EventKind::BackfillRequested(_) => "backfill_requested",
             EventKind::BackfillUpdated { .. } => "backfill_updated",
             EventKind::DynamicPartitionsChanged { .. } => "dynamic_partitions_changed",

@@ -592,6 +592,10 @@ pub enum Cause {
     CodeChanged {
         recorded: Option<String>,
         current: Option<String>,
+        /// The items of the asset's closure that changed (`fn embed (assets/src/embed.rs)`),
+        /// when both versions' items are known.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        items: Vec<String>,
     },
     DepsChanged {
         added: Vec<AssetKey>,
@@ -631,7 +635,12 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = |a: &AssetKey, p: &Option<PartitionKey>| step_label(a, p.as_ref());
         match self {
-            Cause::CodeChanged { recorded, current } => write!(
+            Cause::CodeChanged { items, .. } if !items.is_empty() => {
+                write!(f, "code changed: {}", crate::event::and_list(items))
+            }
+            Cause::CodeChanged {
+                recorded, current, ..
+            } => write!(
                 f,
                 "code changed ({} → {})",
                 recorded.as_deref().unwrap_or("none"),
@@ -719,6 +728,7 @@ pub fn explain(
     };
     if state.causes & cause::CODE_CHANGED != 0 {
         out.causes.push(Cause::CodeChanged {
+            items: changed_code_items(instance, spec, provenance.code_version.as_deref())?,
             recorded: provenance.code_version.clone(),
             current: spec.code_version.clone(),
         });
@@ -794,6 +804,22 @@ pub fn explain(
         }
     }
     Ok(out)
+}
+
+/// The items of `spec`'s code that differ from those of the recorded code version, when the
+/// instance knows what that version was computed from (empty otherwise).
+pub fn changed_code_items(
+    instance: &Instance,
+    spec: &crate::spec::AssetSpec,
+    recorded: Option<&str>,
+) -> Result<Vec<String>> {
+    let (Some(recorded), Some(current)) = (recorded, &spec.code_items) else {
+        return Ok(Vec::new());
+    };
+    Ok(match instance.code_version_items(&spec.key, recorded)? {
+        Some(old) => crate::event::code_changes(&old, current),
+        None => Vec::new(),
+    })
 }
 
 /// A stale asset partition and, recursively, the stale upstream partitions it traces back to.
@@ -944,6 +970,9 @@ pub fn brief(causes: &[Cause]) -> Vec<String> {
             Cause::InputAppeared { asset, .. } => add(format!("input {asset} appeared")),
             Cause::UpstreamMissing { asset, .. } => add(format!("upstream {asset} missing")),
             Cause::UpstreamStale { asset, .. } => add(format!("upstream {asset} stale")),
+            Cause::CodeChanged { items, .. } if !items.is_empty() => {
+                add(format!("code changed: {}", crate::event::and_list(items)));
+            }
             Cause::CodeChanged { .. } => add("code changed".into()),
             other => add(other.to_string()),
         }
@@ -1359,6 +1388,7 @@ mod tests {
             .chain([Cause::CodeChanged {
                 recorded: Some("1".into()),
                 current: Some("2".into()),
+                items: Vec::new(),
             }])
             .collect();
         assert_eq!(

@@ -217,9 +217,16 @@ fn add_files(definitions: Definitions, files: Vec<SqlFile>) -> Definitions {
         for check in &h.checks {
             let c = check.clone();
             let key = f.key.clone();
+            // A check's version is what it runs: editing a header check re-evaluates that check
+            // (the asset's own version covers the query only, not its header).
+            let version =
+                blake3::hash(format!("stemma.sql.check.v1\0{}", check.violations).as_bytes())
+                    .to_hex()[..16]
+                    .to_owned();
             checks.push(
                 CheckDef::builder(&check.name, f.key.as_str())
                     .description(check.description.clone())
+                    .code_version(version)
                     .run(true, move |_ctx, inputs| {
                         let c = c.clone();
                         let key = key.clone();

@@ -378,3 +378,60 @@ fn gc_prunes_by_policy_and_verify_reports_tampered_objects() {
     .assert_ok();
     home.run(&["verify"]).assert_ok();
 }
+
+/// `assets-fixture` with `STEMMA_FIXTURE_EDIT_ITEM` (an item edited, as the build step sees it).
+fn with_item_edited(home: &Home, item: &str, args: &[&str]) -> Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_assets-fixture"))
+        .args(args)
+        .env("STEMMA_HOME", home.path())
+        .env("STEMMA_FIXTURE_EDIT_ITEM", item)
+        .env("NO_COLOR", "1")
+        .env_remove("STEMMA_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the fixture binary runs");
+    Run { output }
+}
+
+/// A helper edited (here `fn embed`, which `embeddings` and `retrieval_eval` call): exactly the
+/// assets that reach it are stale, and `status`, `why-stale` and `plan` name the item; an item
+/// nothing reaches changes nothing.
+#[test]
+fn an_edited_helper_makes_exactly_its_callers_stale_and_is_named() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "*"]).assert_ok();
+    let status = states(&json(&with_item_edited(
+        &home,
+        "fn embed",
+        &["status", "--json"],
+    )));
+    let code = "code changed: fn embed (assets/src/embed.rs)";
+    for (key, state, causes) in &status {
+        match key.as_str() {
+            "embeddings" | "retrieval_eval" => {
+                assert_eq!(state, "stale", "{key}: {causes:?}");
+                assert!(causes.iter().any(|c| c == code), "{key}: {causes:?}");
+            }
+            "topic_model" | "predictions" => {
+                assert_eq!(state, "stale", "{key}");
+                assert!(
+                    !causes.iter().any(|c| c.starts_with("code changed")),
+                    "{key}: {causes:?}"
+                );
+            }
+            _ => assert_eq!(state, "fresh", "{key}: {causes:?}"),
+        }
+    }
+    let why = with_item_edited(&home, "fn embed", &["why-stale", "embeddings"]);
+    why.assert_ok();
+    assert!(why.stdout().contains(code), "{}", why.stdout());
+    let plan = with_item_edited(&home, "fn embed", &["plan", "--select", "embeddings"]);
+    assert!(plan.stdout().contains(code), "{}", plan.stdout());
+
+    let nothing = states(&json(&with_item_edited(
+        &home,
+        "fn nobody_calls_this",
+        &["status", "--json"],
+    )));
+    assert!(nothing.iter().all(|(_, s, _)| s == "fresh"), "{nothing:?}");
+}

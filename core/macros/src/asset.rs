@@ -105,11 +105,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     for (kind, _) in &kinds {
         builder = quote!(#builder.kind(#kind));
     }
-    let version = match opts.string("code_version")? {
-        Some((v, _)) => v,
-        None => code_version(&func),
+    builder = match opts.string("code_version")? {
+        Some((v, _)) => quote!(#builder.code_version(#v)),
+        None => match crate::versions::lookup(&func.sig.ident) {
+            crate::versions::Lookup::Found(c) => {
+                let version = c.code_version;
+                let (labels, hashes): (Vec<String>, Vec<String>) = c.items.into_iter().unzip();
+                quote!(#builder.code_closure(#version, [#((#labels, #hashes)),*]))
+            }
+            crate::versions::Lookup::NoTable => {
+                let version = code_version(&func);
+                quote!(#builder.code_version_of_body(#version))
+            }
+        },
     };
-    builder = quote!(#builder.code_version(#version));
 
     // Data dependencies: one per parameter, named by the parameter unless `ins` maps it.
     let ins = opts.pairs("ins")?;

@@ -58,6 +58,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     if opts.flag("blocking")? {
         builder = quote!(#builder.blocking(true));
     }
+    // The check's version: its closure with the build step, else its own tokens.
+    let version = match crate::versions::lookup(&func.sig.ident) {
+        crate::versions::Lookup::Found(c) => c.code_version,
+        crate::versions::Lookup::NoTable => crate::options::code_version(&func),
+    };
+    builder = quote!(#builder.code_version(#version));
 
     let attrs = passthrough_attrs(&func.attrs);
     let asyncness = &func.sig.asyncness;

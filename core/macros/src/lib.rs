@@ -16,6 +16,7 @@
 mod asset;
 mod check;
 mod options;
+mod versions;
 
 use proc_macro::TokenStream;
 

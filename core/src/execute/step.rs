@@ -141,7 +141,22 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
             })
             .asset(&step.asset, step.partition.as_ref()),
         );
-        return StepOutcome::UpToDate(Produced::Stored(previous.latest.clone()));
+        // Checks edited since they last ran are evaluated again on the value it keeps.
+        let checked = match run_changed_checks(&run, step, previous).await {
+            Ok(Some(checked)) => match run.commit(checked.events.clone()).await {
+                Ok(()) => checked,
+                Err(e) => return StepOutcome::Failed(e.to_string()),
+            },
+            Ok(None) => Checked::default(),
+            Err(e) => return StepOutcome::Failed(run.redacted(&e)),
+        };
+        return StepOutcome::Succeeded {
+            produced: Produced::Stored(previous.latest.clone()),
+            up_to_date: true,
+            checks_passed: checked.passed,
+            checks_failed: checked.failed,
+            blocked_by: checked.blocked_by,
+        };
     }
     let mut attempt = 1u32;
     loop {
@@ -380,6 +395,7 @@ async fn attempt_once(
                 value,
                 data_version,
             },
+            up_to_date: false,
             checks_passed: 0,
             checks_failed: Vec::new(),
             blocked_by: None,
@@ -390,8 +406,43 @@ async fn attempt_once(
         .map_err(|e| Failure::Fatal(e.to_string()))?;
 
     // 7. Checks, after the value is committed.
-    let mut events = Vec::new();
-    let (mut passed, mut failed, mut blocked_by) = (0, Vec::new(), None);
+    let checked = run_checks(run, step, checks, &value, &ctx.log, &span).await;
+    let mut events = checked.events;
+    events.push(succeeded());
+    run.commit(events)
+        .await
+        .map_err(|e| Failure::Fatal(e.to_string()))?;
+    Ok(StepOutcome::Succeeded {
+        produced: Produced::Value {
+            value,
+            data_version,
+        },
+        up_to_date: false,
+        checks_passed: checked.passed,
+        checks_failed: checked.failed,
+        blocked_by: checked.blocked_by,
+    })
+}
+
+/// What running some checks of a step gave.
+#[derive(Default)]
+struct Checked {
+    events: Vec<crate::event::Event>,
+    passed: usize,
+    failed: Vec<(String, String)>,
+    blocked_by: Option<String>,
+}
+
+/// Runs `checks` on the step's `value`, inside the step's span (their logs are the step's).
+async fn run_checks<'c>(
+    run: &Run,
+    step: &Step,
+    checks: impl Iterator<Item = &'c crate::definitions::CheckDef>,
+    value: &Arc<Value>,
+    log: &StepLogger,
+    span: &tracing::Span,
+) -> Checked {
+    let mut out = Checked::default();
     for check in checks {
         let cspec = check.spec();
         let check_ctx = AssetContext::new(
@@ -399,10 +450,10 @@ async fn attempt_once(
             step.partition.clone(),
             run.run_id.clone(),
             run.config.clone(),
-            ctx.log.clone(),
+            log.clone(),
         );
         let inputs = if cspec.reads_asset {
-            Inputs::new(vec![(step.asset.clone(), Arc::clone(&value))])
+            Inputs::new(vec![(step.asset.clone(), Arc::clone(value))])
         } else {
             Inputs::default()
         };
@@ -420,17 +471,17 @@ async fn attempt_once(
         result.metadata.extend(check_ctx.take_metadata());
         let label = format!("{}:{}", step.label(), cspec.name);
         if result.passed {
-            passed += 1;
+            out.passed += 1;
         } else {
-            failed.push((
+            out.failed.push((
                 label.clone(),
                 run.redacted(result.description.as_deref().unwrap_or_default()),
             ));
-            if cspec.blocking && result.severity == Severity::Error && blocked_by.is_none() {
-                blocked_by = Some(label);
+            if cspec.blocking && result.severity == Severity::Error && out.blocked_by.is_none() {
+                out.blocked_by = Some(label);
             }
         }
-        events.push(
+        out.events.push(
             run.event(EventKind::CheckEvaluation(CheckEvaluation {
                 check: cspec.name.clone(),
                 passed: result.passed,
@@ -438,23 +489,60 @@ async fn attempt_once(
                 blocking: cspec.blocking,
                 description: result.description,
                 metadata: result.metadata,
+                code_version: cspec.code_version.clone(),
             }))
             .asset(&step.asset, step.partition.as_ref()),
         );
     }
-    events.push(succeeded());
-    run.commit(events)
+    out
+}
+
+/// For a step that is up to date: the checks of its asset whose version differs from the one
+/// that last evaluated them on this partition (a check that was edited, or never run), run on
+/// the committed value. `None` when there are none (nothing is loaded).
+async fn run_changed_checks(
+    run: &Arc<Run>,
+    step: &Step,
+    previous: &Previous,
+) -> Result<Option<Checked>, String> {
+    let mut changed = Vec::new();
+    for check in run.graph.checks_of(step.node) {
+        let recorded = run
+            .instance
+            .check_code_version(&step.asset, step.partition.as_ref(), &check.spec().name)
+            .map_err(|e| e.to_string())?;
+        if recorded.as_ref() != Some(&check.spec().code_version) {
+            changed.push(check);
+        }
+    }
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let io = run
+        .io
+        .get(&previous.latest.io_manager)
+        .map_err(|e| e.to_string())?;
+    let value = io
+        .load_input(&crate::io::InputContext::of(
+            &previous.latest,
+            &run.graph,
+            None,
+        ))
         .await
-        .map_err(|e| Failure::Fatal(e.to_string()))?;
-    Ok(StepOutcome::Succeeded {
-        produced: Produced::Value {
-            value,
-            data_version,
-        },
-        checks_passed: passed,
-        checks_failed: failed,
-        blocked_by,
-    })
+        .map_err(|e| format!("loading {} to run its changed checks: {e}", step.label()))?;
+    let sink = log_sink(run, &step.asset, step.partition.as_ref());
+    let guard = SinkGuard::register(Arc::clone(&sink));
+    let span = tracing::info_span!("stemma_step", token = guard.token());
+    let checked = run_checks(
+        run,
+        step,
+        changed.into_iter(),
+        &Arc::new(value),
+        &StepLogger::new(sink),
+        &span,
+    )
+    .await;
+    Ok(Some(checked))
 }
 
 async fn load_inputs(

@@ -732,6 +732,66 @@ impl Instance {
             .collect()
     }
 
+    /// The version of check `check` that last evaluated `asset` (`partition`): `None` when it
+    /// was never evaluated there, `Some(None)` when that evaluation recorded no version.
+    pub fn check_code_version(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&PartitionKey>,
+        check: &str,
+    ) -> Result<Option<Option<String>>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT code_version FROM check_latest
+                 WHERE asset_key = ?1 AND check_name = ?2 AND partition = ?3",
+            )?
+            .query_row(
+                params![
+                    asset.as_str(),
+                    check,
+                    partition.map_or("", PartitionKey::as_str)
+                ],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+        })
+    }
+
+    /// What code version `code_version` of `asset` was computed from, item by item, if a run
+    /// recorded it.
+    pub fn code_version_items(
+        &self,
+        asset: &AssetKey,
+        code_version: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let text: Option<String> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT items FROM code_versions WHERE asset_key = ?1 AND code_version = ?2",
+            )?
+            .query_row(params![asset.as_str(), code_version], |r| r.get(0))
+            .optional()
+        })?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                Error::instance(
+                    &self.db,
+                    format!("code version {code_version} of {asset}: {e}"),
+                )
+            })
+        })
+        .transpose()
+    }
+
+    /// Whether a run recorded what `code_version` of `asset` was computed from.
+    pub fn has_code_version(&self, asset: &AssetKey, code_version: &str) -> Result<bool> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT 1 FROM code_versions WHERE asset_key = ?1 AND code_version = ?2",
+            )?
+            .exists(params![asset.as_str(), code_version])
+        })
+    }
+
     /// The run whose id starts with `prefix`; an error when none or several match.
     pub fn find_run(&self, prefix: &str) -> Result<RunRecord> {
         if prefix == LATEST {

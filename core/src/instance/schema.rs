@@ -235,6 +235,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ) WITHOUT ROWID;
     ",
     ),
+    // v9: what each code version of an asset was computed from, item by item (recorded once per
+    // version, from `code_version` events), so that staleness can name the items that changed;
+    // and the version of the check each latest check evaluation ran.
+    Migration::Sql(
+        r"
+    CREATE TABLE code_versions (
+        asset_key     TEXT NOT NULL,
+        code_version  TEXT NOT NULL,
+        items         TEXT NOT NULL,
+        PRIMARY KEY (asset_key, code_version)
+    ) WITHOUT ROWID;
+    ALTER TABLE check_latest ADD COLUMN code_version TEXT;
+    ",
+    ),
 ];
 
 fn digests_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {

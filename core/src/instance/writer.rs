@@ -293,12 +293,12 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
         EventKind::CheckEvaluation(c) => {
             tx.prepare_cached(
                 "INSERT INTO check_latest (asset_key, check_name, partition, event_id, run_id, ts,
-                     passed, severity, description)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     passed, severity, description, code_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (asset_key, check_name, partition) DO UPDATE SET
                      event_id = excluded.event_id, run_id = excluded.run_id, ts = excluded.ts,
                      passed = excluded.passed, severity = excluded.severity,
-                     description = excluded.description",
+                     description = excluded.description, code_version = excluded.code_version",
             )?
             .execute(params![
                 asset,
@@ -309,8 +309,21 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 event.timestamp,
                 c.passed,
                 c.severity.to_string(),
-                c.description
+                c.description,
+                c.code_version
             ])?;
+        }
+        EventKind::CodeVersion {
+            code_version,
+            items,
+        } => {
+            let items = serde_json::to_string(items)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO code_versions (asset_key, code_version, items)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![asset, code_version, items])?;
         }
         EventKind::AssetWiped => {
             tx.prepare_cached("DELETE FROM asset_latest WHERE asset_key = ?1")?

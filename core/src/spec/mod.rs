@@ -63,8 +63,15 @@ pub struct AssetSpec {
     pub owners: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub kinds: BTreeSet<String>,
-    /// Explicit, or derived by `#[asset]` from the function's tokens.
+    /// Explicit, or derived by `#[asset]`: from the local items the function reaches (with the
+    /// `stemma-build` step), else from its own tokens.
     pub code_version: Option<String>,
+    /// What the code version was derived from, item by item (label → hash), when it covers
+    /// the function's closure: what lets staleness say which item changed.
+    pub code_items: Option<std::sync::Arc<BTreeMap<String, String>>>,
+    /// The code version was derived from the function's own tokens only (no build step): a
+    /// change to a helper it calls is not seen.
+    pub code_from_body: bool,
     pub metadata: Metadata,
     /// Its own retry policy; `None`: the project's ([`crate::Definitions::default_retry`]),
     /// filled in when the graph is built.
@@ -108,6 +115,8 @@ impl AssetSpec {
             tags: BTreeMap::new(),
             kinds: BTreeSet::new(),
             code_version: None,
+            code_items: None,
+            code_from_body: false,
             metadata: Metadata::new(),
             retry: None,
             timeout: None,

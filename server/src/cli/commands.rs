@@ -318,6 +318,29 @@ pub(crate) async fn materialize(
     report_run(&outcome, printer)
 }
 
+/// Says (once) when code versions cover only the asset functions' own bodies: the code
+/// location has no build step, so a change to a helper an asset calls is not seen.
+pub(crate) fn note_body_only_versions(graph: &AssetGraph, printer: Printer) {
+    let body_only = graph
+        .assets()
+        .filter(|(_, a)| a.spec().code_from_body)
+        .count();
+    if body_only == 0 || printer.json {
+        return;
+    }
+    printer.err(
+        style(format!(
+            "note: the code versions of {} cover only their own function bodies, not the \
+             helpers they call; add a build step to see those too (build.rs: \
+             `fn main() {{ stemma_build::code_versions(); }}`, with stemma-build in \
+             [build-dependencies])",
+            plural(body_only, "asset")
+        ))
+        .dim()
+        .for_stderr(),
+    );
+}
+
 /// Says which partitioned assets a run left out, and how to run them.
 pub(crate) fn note_left_out(left_out: &[stemma::AssetKey], printer: Printer) {
     if left_out.is_empty() {
@@ -450,6 +473,7 @@ pub(crate) async fn watch_ctrl_c(engine: Engine, cancel: CancellationToken, prin
 
 pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) -> CliResult {
     let graph = engine.graph();
+    note_body_only_versions(graph, printer);
     let (versions, staleness) = engine.staleness()?;
     let failures = engine.instance().latest_failures()?;
     let snapshot = StatusSnapshot::from_state(

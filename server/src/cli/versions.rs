@@ -167,6 +167,7 @@ fn render(n: &WhyNode, prefix: &str, lines: &mut Vec<String>) {
 }
 
 pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> CliResult {
+    super::commands::note_body_only_versions(engine.graph(), printer);
     let Preview { steps, left_out } = engine.preview_plan(&request)?;
     let (mut run, mut maybe, mut skip) = (0, 0, 0);
     for s in &steps {

@@ -231,7 +231,7 @@ async fn config_and_code_changes_rerun_exactly_what_they_touch() {
     let action = |k: &str| preview.iter().find(|s| s.step == k).unwrap().action.clone();
     assert!(matches!(
         action("scaled"),
-        Action::Run { reason: Reason::CodeChanged { recorded: Some(r), current: Some(c) } } if r == "1" && c == "2"
+        Action::Run { reason: Reason::CodeChanged { recorded: Some(r), current: Some(c), .. } } if r == "1" && c == "2"
     ));
     assert_eq!(
         action("after"),
