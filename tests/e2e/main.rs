@@ -2,6 +2,7 @@
 //! real Parquet files, real processes (killed for real when a test says so).
 
 mod cli;
+mod code_versions;
 mod crash;
 mod newcomer;
 mod pipeline;

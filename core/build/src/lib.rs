@@ -637,32 +637,61 @@ impl Walker {
                 index.by_trait.entry(t.as_str()).or_default().push(i);
             }
         }
+        // Each item's direct reach and crates, and a label unique across the crate (the same
+        // name twice in one file, in two inline modules, gets `#2`), computed once.
+        let edges: Vec<Vec<usize>> = (0..self.items.len())
+            .map(|i| self.direct_reach(i, &index))
+            .collect();
+        let item_crates: Vec<Vec<&str>> = self
+            .items
+            .iter()
+            .map(|item| {
+                let mut crates: Vec<&str> = self.modules[item.module]
+                    .uses
+                    .iter()
+                    .chain(&item.refs.values)
+                    .map(String::as_str)
+                    .filter(|u| deps.contains_key(*u))
+                    .collect();
+                crates.sort_unstable();
+                crates.dedup();
+                crates
+            })
+            .collect();
+        let mut labels: Vec<String> = Vec::with_capacity(self.items.len());
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for item in &self.items {
+            let mut label = item.label.clone();
+            let mut n = 2;
+            while !taken.insert(label.clone()) {
+                label = format!("{} #{n}", item.label);
+                n += 1;
+            }
+            labels.push(label);
+        }
         let mut roots = Vec::new();
+        let mut mark = vec![usize::MAX; self.items.len()];
         for (r, root) in self.items.iter().enumerate() {
             let Some(kind) = root.root else { continue };
-            let closure = self.closure(r, &index);
+            // Breadth-first over the edges; other roots are not entered.
+            let mut closure = vec![r];
+            mark[r] = r;
+            let mut next = 0;
+            while next < closure.len() {
+                let i = closure[next];
+                next += 1;
+                for &j in &edges[i] {
+                    if mark[j] != r && self.items[j].root.is_none() {
+                        mark[j] = r;
+                        closure.push(j);
+                    }
+                }
+            }
             let mut items: BTreeMap<String, String> = BTreeMap::new();
             let mut crates: BTreeSet<&str> = BTreeSet::new();
             for &i in &closure {
-                let item = &self.items[i];
-                let mut label = item.label.clone();
-                // Two items of one label (the same name in two inline modules of one file).
-                let mut n = 2;
-                while items.contains_key(&label) {
-                    label = format!("{} #{n}", item.label);
-                    n += 1;
-                }
-                items.insert(label, item.hash.clone());
-                for used in self.modules[item.module]
-                    .uses
-                    .iter()
-                    .map(String::as_str)
-                    .chain(item.refs.values.iter().map(String::as_str))
-                {
-                    if deps.contains_key(used) {
-                        crates.insert(used);
-                    }
-                }
+                items.insert(labels[i].clone(), self.items[i].hash.clone());
+                crates.extend(item_crates[i].iter().copied());
             }
             for krate in crates {
                 let package = &deps[krate];
@@ -696,41 +725,33 @@ impl Walker {
         }
     }
 
-    /// The items `root` reaches, itself included; other roots are not entered.
-    fn closure(&self, root: usize, index: &Index<'_>) -> BTreeSet<usize> {
-        let mut seen = BTreeSet::from([root]);
-        let mut queue = vec![root];
-        while let Some(i) = queue.pop() {
-            let item = &self.items[i];
-            let mut reach = |j: usize, queue: &mut Vec<usize>| {
-                if self.items[j].root.is_none() && seen.insert(j) {
-                    queue.push(j);
-                }
-            };
-            // A member reaches the type (and trait) it belongs to, whose other impls follow.
-            let mut names: Vec<&str> = item.refs.values.iter().map(String::as_str).collect();
-            names.extend(item.owner.as_deref());
-            names.extend(item.trait_name.as_deref());
-            for name in names {
-                for &j in index.values.get(name).into_iter().flatten() {
-                    reach(j, &mut queue);
-                    if self.items[j].class == Class::Type {
-                        for &k in index.by_owner.get(name).into_iter().flatten() {
-                            reach(k, &mut queue);
-                        }
-                        for &k in index.by_trait.get(name).into_iter().flatten() {
-                            reach(k, &mut queue);
-                        }
-                    }
-                }
-            }
-            for name in &item.refs.macros {
-                for &j in index.macros.get(name.as_str()).into_iter().flatten() {
-                    reach(j, &mut queue);
+    /// The items item `i` reaches directly: what its names, macros, type and trait reach.
+    fn direct_reach(&self, i: usize, index: &Index<'_>) -> Vec<usize> {
+        let item = &self.items[i];
+        let mut out = Vec::new();
+        // A member reaches the type (and trait) it belongs to, whose other impls follow.
+        let names = item
+            .refs
+            .values
+            .iter()
+            .map(String::as_str)
+            .chain(item.owner.as_deref())
+            .chain(item.trait_name.as_deref());
+        for name in names {
+            for &j in index.values.get(name).into_iter().flatten() {
+                out.push(j);
+                if self.items[j].class == Class::Type {
+                    out.extend(index.by_owner.get(name).into_iter().flatten());
+                    out.extend(index.by_trait.get(name).into_iter().flatten());
                 }
             }
         }
-        seen
+        for name in &item.refs.macros {
+            out.extend(index.macros.get(name.as_str()).into_iter().flatten());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 

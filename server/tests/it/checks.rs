@@ -120,3 +120,75 @@ async fn a_check_that_errors_or_panics_counts_as_failed() {
         ]
     );
 }
+
+/// An edited check (a new version) runs again on the asset's stored value even when the asset
+/// itself is up to date; an unchanged one does not, and neither does the asset's body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_check_runs_again_on_the_stored_value() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (bodies, checks) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let defs = |version: &str, passes: bool| {
+        let (bodies, checks) = (Arc::clone(&bodies), Arc::clone(&checks));
+        Definitions::new()
+            .assets([AssetDef::builder("a")
+                .code_version("1")
+                .compute_blocking(move |_, _| {
+                    bodies.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(Json(7))
+                })
+                .build()])
+            .check(
+                CheckDef::builder("small", "a")
+                    .code_version(version)
+                    .run_blocking(true, move |_, inputs| {
+                        checks.fetch_add(1, Ordering::SeqCst);
+                        let value: Json<i64> = inputs.get("a")?;
+                        Ok::<_, stemma::Error>(CheckResult::from_bool(
+                            passes && value.0 == 7,
+                            format!("a is {}", value.0),
+                        ))
+                    })
+                    .build(),
+            )
+    };
+    let run = |defs: Definitions| {
+        let engine =
+            stemma_server::open_engine(stemma::AssetGraph::new(defs).unwrap(), dir.path()).unwrap();
+        async move {
+            engine
+                .materialize(Materialize::new("a"), Arc::new(stemma::NoObserver))
+                .await
+                .unwrap()
+        }
+    };
+    let first = run(defs("1", true)).await;
+    assert_eq!((first.succeeded, first.checks_passed), (1, 1));
+    let again = run(defs("1", true)).await;
+    assert_eq!((again.up_to_date, again.checks_passed), (1, 0));
+    assert_eq!(
+        checks.load(Ordering::SeqCst),
+        1,
+        "an unchanged check is not run again"
+    );
+    let edited = run(defs("2", false)).await;
+    assert_eq!(edited.up_to_date, 1, "the asset is still up to date");
+    assert_eq!(bodies.load(Ordering::SeqCst), 1, "its body did not run");
+    assert_eq!(
+        checks.load(Ordering::SeqCst),
+        2,
+        "the edited check ran on the stored value"
+    );
+    assert_eq!(edited.checks_failed.len(), 1, "{edited:?}");
+    let instance = stemma::Instance::open(dir.path()).unwrap();
+    let latest = instance.latest_checks().unwrap();
+    assert_eq!(latest.len(), 1);
+    assert!(!latest[0].passed);
+    assert_eq!(
+        instance
+            .check_code_version(&stemma::AssetKey::parse("a").unwrap(), None, "small")
+            .unwrap(),
+        Some(Some("2".to_owned()))
+    );
+}

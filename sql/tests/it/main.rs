@@ -362,3 +362,82 @@ async fn a_table_that_breaks_its_declared_schema_is_not_stored() {
             .is_empty()
     );
 }
+
+/// Editing a SQL asset's header checks changes those checks' versions, not the asset's: the
+/// query does not run again, the edited check is evaluated again on the stored table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_header_check_runs_again_without_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let write_customers = |check: &str| {
+        write(
+            &models,
+            "silver/customers.sql",
+            &format!(
+                "-- checks: unique(customer), {check} AS few_orders\n\
+                 SELECT customer, count(*) AS orders FROM raw.orders GROUP BY customer"
+            ),
+        )
+    };
+    write_customers("expect(orders < 10)");
+    let run = |label: &str| {
+        let engine = engine(
+            dir.path(),
+            stemma_sql::with_sql_assets(Definitions::new().asset(raw_orders()), &models),
+        );
+        let label = label.to_owned();
+        async move {
+            let outcome = engine
+                .materialize(
+                    Materialize::new("silver/customers"),
+                    Arc::new(stemma::NoObserver),
+                )
+                .await
+                .unwrap();
+            let version = engine
+                .graph()
+                .spec(engine.graph().lookup("silver/customers").unwrap())
+                .code_version
+                .clone();
+            (label, outcome, version)
+        }
+    };
+    // raw/orders first (both days), then the SQL asset.
+    let engine0 = engine(
+        dir.path(),
+        stemma_sql::with_sql_assets(Definitions::new().asset(raw_orders()), &models),
+    );
+    engine0
+        .materialize(
+            Materialize::new("raw/orders").partition("*"),
+            Arc::new(stemma::NoObserver),
+        )
+        .await
+        .unwrap();
+    drop(engine0);
+    let (_, first, v1) = run("first").await;
+    assert_eq!((first.succeeded, first.checks_passed), (1, 2), "{first:?}");
+    write_customers("expect(orders < 3)");
+    let (_, edited, v2) = run("edited").await;
+    assert_eq!(
+        v1, v2,
+        "the asset's version covers its query, not its header"
+    );
+    assert_eq!(
+        edited.up_to_date, 1,
+        "the query did not run again: {edited:?}"
+    );
+    assert_eq!(
+        edited.checks_failed.len(),
+        1,
+        "only the edited check ran again (ana has 4 orders): {edited:?}"
+    );
+    assert!(
+        edited.checks_failed[0].0.ends_with("few_orders"),
+        "{edited:?}"
+    );
+    assert_eq!(
+        edited.checks_passed, 0,
+        "the unchanged check did not run: {edited:?}"
+    );
+}
