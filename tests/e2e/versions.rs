@@ -9,10 +9,15 @@ use crate::{ASSETS, Home, Run, files_with_extension};
 
 /// `assets-fixture` (the demo with `edits` given new code versions) against this home.
 fn fixture(home: &Home, edits: &str, args: &[&str]) -> Run {
+    fixture_with(home, "STEMMA_FIXTURE_EDIT", edits, args)
+}
+
+/// `assets-fixture args…` with one of its edit variables set.
+fn fixture_with(home: &Home, variable: &str, value: &str, args: &[&str]) -> Run {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_assets-fixture"))
         .args(args)
         .env("STEMMA_HOME", home.path())
-        .env("STEMMA_FIXTURE_EDIT", edits)
+        .env(variable, value)
         .env("NO_COLOR", "1")
         .env_remove("STEMMA_LOG")
         .stdin(std::process::Stdio::null())
@@ -381,16 +386,7 @@ fn gc_prunes_by_policy_and_verify_reports_tampered_objects() {
 
 /// `assets-fixture` with `STEMMA_FIXTURE_EDIT_ITEM` (an item edited, as the build step sees it).
 fn with_item_edited(home: &Home, item: &str, args: &[&str]) -> Run {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_assets-fixture"))
-        .args(args)
-        .env("STEMMA_HOME", home.path())
-        .env("STEMMA_FIXTURE_EDIT_ITEM", item)
-        .env("NO_COLOR", "1")
-        .env_remove("STEMMA_LOG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("the fixture binary runs");
-    Run { output }
+    fixture_with(home, "STEMMA_FIXTURE_EDIT_ITEM", item, args)
 }
 
 /// A helper edited (here `fn embed`, which `embeddings` and `retrieval_eval` call): exactly the

@@ -66,18 +66,17 @@ fn scrub(conn: &mut Connection, names: &[&str]) -> rusqlite::Result<usize> {
              WHERE json_extract(config, ?1) IS NOT NULL",
             params![path, SECRET],
         )?;
-        let in_body = format!("$.config.\"{}\"", name.replace('"', ""));
-        tx.execute(
-            "UPDATE event_log SET body = json_set(body, ?1, ?2)
-             WHERE kind = 'run_started' AND json_extract(body, ?1) IS NOT NULL",
-            params![in_body, SECRET],
-        )?;
-        let in_provenance = format!("$.provenance.config.\"{}\"", name.replace('"', ""));
-        tx.execute(
-            "UPDATE event_log SET body = json_set(body, ?1, ?2)
-             WHERE kind = 'materialization' AND json_extract(body, ?1) IS NOT NULL",
-            params![in_provenance, SECRET],
-        )?;
+        for (kind, at) in [
+            ("run_started", "$.config"),
+            ("materialization", "$.provenance.config"),
+        ] {
+            let path = format!("{at}.\"{}\"", name.replace('"', ""));
+            tx.execute(
+                "UPDATE event_log SET body = json_set(body, ?1, ?2)
+                 WHERE kind = ?3 AND json_extract(body, ?1) IS NOT NULL",
+                params![path, SECRET, kind],
+            )?;
+        }
         tx.execute(
             "UPDATE asset_latest SET config = json_set(config, ?1, ?2)
              WHERE config IS NOT NULL AND json_extract(config, ?1) IS NOT NULL",
