@@ -172,6 +172,10 @@ fn the_code_version_follows_the_body_not_the_metadata() {
     );
     assert_ne!(va, vc, "a body change must change the code version");
     assert_eq!(va, vd, "formatting and comments are not code");
+    assert!(
+        a::scores().spec().code_from_body && a::scores().spec().code_items.is_none(),
+        "without stemma-build in build.rs, the version covers the body only, and says so"
+    );
 }
 
 #[test]
