@@ -13,7 +13,7 @@
 //!    then `succeeded` or `failed`. Missed ticks the policy does not fire are recorded
 //!    `skipped`.
 //!
-//! Time comes from the engine's [`Clock`](crate::event::Clock), so tests move it instead of
+//! Time comes from the engine's [`Clock`](crate::clock::Clock), so tests move it instead of
 //! sleeping.
 
 use std::sync::{Arc, Mutex};

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use fixedbitset::FixedBitSet;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::RunConfig;
 use crate::decision::{Preview, StepPreview, preview};
 use crate::error::{Error, Result};
-use crate::event::{Clock, Event, EventKind, RunStatus, SystemClock};
+use crate::event::{Event, EventKind, RunStatus};
 use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
@@ -200,7 +201,7 @@ impl Engine {
     }
 
     /// The engine clock's current time.
-    pub fn now(&self) -> crate::event::Timestamp {
+    pub fn now(&self) -> crate::clock::Timestamp {
         self.clock.now()
     }
 

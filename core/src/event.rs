@@ -9,13 +9,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Severity;
-use crate::hash::DataVersion;
+pub use crate::clock::{Clock, ManualClock, SystemClock, Timestamp, replayed_now};
 use crate::key::AssetKey;
+use crate::key::DataVersion;
 use crate::spec::{Metadata, PartitionKey};
 use crate::value::ValueKind;
-
-/// Microseconds since the Unix epoch, UTC.
-pub type Timestamp = i64;
 
 /// The id of a run: a random UUID (v4), so that its first 8 characters — the short form the
 /// CLI shows and accepts — are unique in practice. Runs are ordered by their start time.
@@ -534,68 +532,6 @@ pub fn step_label(asset: &AssetKey, partition: Option<&PartitionKey>) -> String 
     match partition {
         Some(p) => format!("{asset}[{p}]"),
         None => asset.to_string(),
-    }
-}
-
-/// A source of the current time; injected so that time-dependent behaviour is testable.
-pub trait Clock: Send + Sync + fmt::Debug {
-    fn now(&self) -> Timestamp;
-
-    /// Waits `d` on this clock (retry delays): real time for the system clock; a manual clock
-    /// moves forward by `d` at once, so tests see the delays without sleeping.
-    fn sleep(&self, d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        chrono::Utc::now().timestamp_micros()
-    }
-}
-
-/// The instant `STEMMA_NOW` names (RFC 3339), if it is set and valid: a process told to act at
-/// another instant (replaying a night of schedules) builds its definitions as of then too, so
-/// that time windows end where they would have ended at that instant.
-pub fn replayed_now() -> Option<chrono::DateTime<chrono::Utc>> {
-    let text = std::env::var("STEMMA_NOW").ok()?;
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .ok()
-        .map(|t| t.to_utc())
-}
-
-/// A clock that stands still until moved: for tests and for replaying a day of schedules.
-#[derive(Debug, Default)]
-pub struct ManualClock(std::sync::atomic::AtomicI64);
-
-impl ManualClock {
-    pub fn new(at: chrono::DateTime<chrono::Utc>) -> Self {
-        ManualClock(std::sync::atomic::AtomicI64::new(at.timestamp_micros()))
-    }
-
-    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
-        self.0
-            .store(at.timestamp_micros(), std::sync::atomic::Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, by: std::time::Duration) {
-        self.0
-            .fetch_add(by.as_micros() as i64, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn sleep(&self, d: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
-        self.advance(d);
-        Box::pin(tokio::task::yield_now())
     }
 }
 

@@ -60,7 +60,7 @@ impl AssetGraph {
         // Time windows that end at the present all end at the same present: the moment the
         // graph is built (or the instant a replaying process acts at, `STEMMA_NOW`), so that
         // assets sharing a definition share its partitions exactly.
-        let now = crate::event::replayed_now().unwrap_or_else(chrono::Utc::now);
+        let now = crate::clock::replayed_now().unwrap_or_else(chrono::Utc::now);
         for def in &mut assets {
             if let Some(p) = &mut def.spec.partitions {
                 p.set_as_of(now);

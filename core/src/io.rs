@@ -76,7 +76,7 @@ impl<'a> InputContext<'a> {
     /// The context for loading what materialization `m` recorded, for `downstream`, with the
     /// asset's definition from `graph` when it still has it.
     pub fn of(
-        m: &'a crate::instance::LatestMaterialization,
+        m: &'a crate::record::LatestMaterialization,
         graph: &'a crate::graph::AssetGraph,
         downstream: Option<&'a AssetKey>,
     ) -> Self {
@@ -144,7 +144,7 @@ pub struct ObjectInfo {
     /// As `handle_output` returned it.
     pub location: String,
     pub bytes: u64,
-    pub last_modified: crate::event::Timestamp,
+    pub last_modified: crate::clock::Timestamp,
 }
 
 /// One stored object that is (a partition of) an asset's current value.
@@ -155,7 +155,7 @@ pub struct CurrentObject<'a> {
     pub location: &'a str,
     pub data_version: &'a DataVersion,
     pub run_id: Option<&'a RunId>,
-    pub materialized_at: crate::event::Timestamp,
+    pub materialized_at: crate::clock::Timestamp,
 }
 
 /// Stores and loads asset values.

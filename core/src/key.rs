@@ -137,6 +137,38 @@ impl<'de> Deserialize<'de> for AssetKey {
     }
 }
 
+/// The blake3 hash of a value's logical content, as 64 hex digits.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DataVersion(Arc<str>);
+
+impl DataVersion {
+    pub fn from_hex(hex: &str) -> Self {
+        DataVersion(Arc::from(hex))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 hex digits, as the CLI shows it.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl fmt::Display for DataVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for DataVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DataVersion({})", self.short())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@ extern crate self as stemma;
 
 pub mod backfill;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod decision;
@@ -54,6 +55,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod plan;
 pub mod ranges;
+pub mod record;
 pub mod schedule;
 pub mod selection;
 pub mod spec;

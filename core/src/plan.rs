@@ -15,8 +15,8 @@ use fixedbitset::FixedBitSet;
 use crate::error::{Error, Result};
 use crate::event::Provenance;
 use crate::graph::AssetGraph;
-use crate::instance::LatestMaterialization;
 use crate::key::AssetKey;
+use crate::record::LatestMaterialization;
 use crate::spec::{DepKind, PartitionKey};
 
 /// Latest materializations by (asset, partition), as the planner needs them.

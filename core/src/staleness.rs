@@ -24,9 +24,10 @@ use std::fmt;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::clock::Timestamp;
 use crate::config::{ConfigReads, RunConfig};
 use crate::error::Result;
-use crate::event::{EventKind, Timestamp, step_label};
+use crate::event::{EventKind, step_label};
 use crate::graph::AssetGraph;
 use crate::hash::{DataVersion, InputsHasher, VersionBytes, deps_digest};
 use crate::instance::Instance;
@@ -995,7 +996,7 @@ mod tests {
     use crate::definitions::AssetDef;
     use crate::event::{InputVersion, Provenance};
     use crate::graph::tests::graph;
-    use crate::instance::provenance_digests;
+    use crate::hash::provenance_digests;
     use crate::spec::PartitionsDefinition;
 
     /// An asset with code version "1" reading `inputs`.

@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 
+use crate::clock::Timestamp;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
-use crate::event::Timestamp;
 use crate::graph::AssetGraph;
 use crate::instance::{FailureRecord, Instance};
 use crate::staleness::{Staleness, Summary, VersionState, cause};

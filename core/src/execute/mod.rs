@@ -24,9 +24,10 @@ use tokio_util::sync::CancellationToken;
 pub use context::{AssetContext, StepLogger};
 pub use logs::StepLogLayer;
 
+use crate::clock::Clock;
 use crate::config::RunConfig;
 use crate::error::Result;
-use crate::event::{Clock, Event, EventKind, RunId, RunStatus};
+use crate::event::{Event, EventKind, RunId, RunStatus};
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
 use crate::instance::Instance;

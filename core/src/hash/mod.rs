@@ -15,17 +15,15 @@ mod provenance;
 mod table;
 
 use std::fmt;
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+pub use crate::key::DataVersion;
 use crate::value::Value;
 
 pub use json::hash_json;
 pub use provenance::{
     INPUTS_CONTEXT, InputRef, InputsHasher, VersionBytes, deps_digest, inputs_digest,
-    inputs_digest_sorted,
+    inputs_digest_sorted, provenance_digests,
 };
 pub use table::hash_table;
 
@@ -96,38 +94,6 @@ impl fmt::Debug for StableHasher {
     }
 }
 
-/// The blake3 hash of a value's logical content, as 64 hex digits.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DataVersion(Arc<str>);
-
-impl DataVersion {
-    pub fn from_hex(hex: &str) -> Self {
-        DataVersion(Arc::from(hex))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 12 hex digits, as the CLI shows it.
-    pub fn short(&self) -> &str {
-        &self.0[..self.0.len().min(12)]
-    }
-}
-
-impl fmt::Display for DataVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for DataVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DataVersion({})", self.short())
-    }
-}
-
 /// Computes the data version of a value. CPU-bound for large tables: call it off the async
 /// runtime (the executor does).
 pub fn data_version(value: &Value) -> Result<DataVersion> {
@@ -141,7 +107,7 @@ pub fn data_version(value: &Value) -> Result<DataVersion> {
         }
         Value::Nothing => StableHasher::new("stemma.nothing.v1").finish(),
     };
-    Ok(DataVersion(Arc::from(digest.to_hex().as_str())))
+    Ok(DataVersion::from_hex(digest.to_hex().as_str()))
 }
 
 #[cfg(test)]

@@ -180,6 +180,22 @@ pub fn deps_digest<'a>(deps: impl IntoIterator<Item = &'a AssetKey>) -> blake3::
     h.finish()
 }
 
+/// The digests of a provenance, as the instance stores them. Records written before the
+/// declared dependencies were recorded use the assets they read.
+pub fn provenance_digests(p: &crate::event::Provenance) -> (blake3::Hash, blake3::Hash) {
+    let inputs = inputs_digest(
+        p.inputs
+            .iter()
+            .map(|i| (&i.asset, i.partition.as_ref(), &i.data_version)),
+    );
+    let deps = if p.deps.is_empty() {
+        deps_digest(p.inputs.iter().map(|i| &i.asset))
+    } else {
+        deps_digest(p.deps.iter())
+    };
+    (inputs, deps)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,66 +28,24 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
-pub use pools::{
-    PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse, validate_pool_name,
-};
+pub use pools::{PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 
 use crate::check::Severity;
+use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, RunId, RunStatus, Timestamp};
+use crate::event::{Event, EventKind, RunId, RunStatus};
 use crate::hash::DataVersion;
 use crate::key::AssetKey;
 use crate::spec::PartitionKey;
 use crate::value::ValueKind;
-pub(crate) use schema::provenance_digests;
 use writer::{Request, Writer};
 
 /// The file name of the database inside the instance directory.
 pub const DB_FILE: &str = "stemma.db";
 
-/// The latest committed materialization of one asset partition.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LatestMaterialization {
-    pub asset: AssetKey,
-    pub partition: Option<PartitionKey>,
-    pub event_id: i64,
-    pub run_id: Option<RunId>,
-    pub timestamp: Timestamp,
-    pub data_version: DataVersion,
-    pub code_version: Option<String>,
-    pub value_kind: ValueKind,
-    pub io_manager: String,
-    pub location: Option<String>,
-    pub rows: Option<u64>,
-    pub bytes: Option<u64>,
-}
-
-/// The last final failure of one asset partition.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FailureRecord {
-    pub asset: AssetKey,
-    pub partition: Option<PartitionKey>,
-    pub event_id: i64,
-    pub run_id: Option<RunId>,
-    pub timestamp: Timestamp,
-    pub error: String,
-}
-
-/// The latest evaluation of one check.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CheckStatus {
-    pub asset: AssetKey,
-    pub check: String,
-    pub partition: Option<PartitionKey>,
-    pub event_id: i64,
-    pub run_id: Option<RunId>,
-    pub timestamp: Timestamp,
-    pub passed: bool,
-    pub severity: Severity,
-    pub description: Option<String>,
-}
+pub use crate::record::{CheckStatus, FailureRecord, LatestMaterialization};
 
 /// One run as the `runs` table records it.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Instance, RUN_COLUMNS, RunRecord, only_match, run_from_row};
+use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::event::{EventKind, RunId, Timestamp};
+use crate::event::{EventKind, RunId};
 use crate::spec::PartitionKey;
 
 /// One backfill as the `backfills` table records it.

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::Instance;
 use crate::error::{Error, Result};
+use crate::spec::validate_pool_name;
 
 /// A slot taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,22 +75,6 @@ fn insert_lease(
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
-}
-
-/// Pool names: what an asset's `pool = "…"` and `assets pools set NAME N` accept.
-pub fn validate_pool_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Config(format!(
-            "pool name {name:?}: use letters, digits and - _ . : / (at most 100)"
-        )))
-    }
 }
 
 impl Instance {

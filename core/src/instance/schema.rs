@@ -7,7 +7,7 @@
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::event::Provenance;
-use crate::hash::{deps_digest, inputs_digest};
+use crate::hash::provenance_digests;
 
 /// One step of the schema: SQL, or code for what SQL cannot compute (digests).
 pub(crate) enum Migration {
@@ -322,22 +322,6 @@ fn recompute_digests(tx: &Transaction<'_>, select: &str) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// The digests of a provenance, as the instance stores them. Records written before the
-/// declared dependencies were recorded use the assets they read.
-pub(crate) fn provenance_digests(p: &Provenance) -> (blake3::Hash, blake3::Hash) {
-    let inputs = inputs_digest(
-        p.inputs
-            .iter()
-            .map(|i| (&i.asset, i.partition.as_ref(), &i.data_version)),
-    );
-    let deps = if p.deps.is_empty() {
-        deps_digest(p.inputs.iter().map(|i| &i.asset))
-    } else {
-        deps_digest(p.deps.iter())
-    };
-    (inputs, deps)
-}
-
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -378,6 +362,7 @@ pub(crate) fn user_version(conn: &Connection) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::{deps_digest, inputs_digest};
 
     #[test]
     fn migrates_from_every_earlier_version() {

@@ -220,7 +220,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
             .execute(params![run_id, status.as_str(), event.timestamp, message])?;
         }
         EventKind::Materialization(m) => {
-            let (inputs_digest, deps_digest) = super::schema::provenance_digests(&m.provenance);
+            let (inputs_digest, deps_digest) = crate::hash::provenance_digests(&m.provenance);
             let config = (!m.provenance.config.is_empty())
                 .then(|| serde_json::to_string(&m.provenance.config))
                 .transpose()

@@ -197,7 +197,7 @@ impl AssetSpec {
             out.push("a timeout of zero".into());
         }
         if let Some(pool) = &self.pool
-            && let Err(e) = crate::instance::validate_pool_name(pool)
+            && let Err(e) = validate_pool_name(pool)
         {
             out.push(e.to_string());
         }
@@ -217,6 +217,22 @@ impl AssetSpec {
 
 pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Pool names: what an asset's `pool = "…"` and `assets pools set NAME N` accept.
+pub fn validate_pool_name(name: &str) -> crate::error::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Config(format!(
+            "pool name {name:?}: use letters, digits and - _ . : / (at most 100)"
+        )))
+    }
 }
 
 #[cfg(test)]
