@@ -397,6 +397,4 @@ impl Engine {
 }
 
 /// The first 8 characters of a backfill id, as the CLI shows and accepts it.
-pub fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
-}
+pub use crate::event::short_id as short;

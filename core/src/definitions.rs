@@ -14,8 +14,8 @@ use futures::future::BoxFuture;
 
 use crate::check::CheckResult;
 use crate::config::{ConfigField, ConfigSpec};
+use crate::context::AssetContext;
 use crate::error::{BoxError, Error, Result};
-use crate::execute::AssetContext;
 use crate::key::AssetKey;
 use crate::spec::{
     AssetDep, AssetSpec, DepKind, MetadataValue, PartitionMapping, PartitionsDefinition,

@@ -267,7 +267,7 @@ impl Engine {
     /// as the instance has them now (observing external sources first).
     pub fn staleness(&self) -> Result<(VersionState, Staleness)> {
         self.observe_sources(&self.config)?;
-        let versions = VersionState::load(&self.graph, &self.instance, &self.config)?;
+        let versions = VersionState::load(&self.graph, &*self.instance, &self.config)?;
         let staleness = Staleness::compute(&self.graph, &versions);
         Ok((versions, staleness))
     }
@@ -419,7 +419,7 @@ impl Engine {
                 && let Some(node) = self.graph.node(&s.asset)
             {
                 *items = crate::staleness::changed_code_items(
-                    &self.instance,
+                    &*self.instance,
                     self.graph.spec(node),
                     recorded.as_deref(),
                 )?;
@@ -888,8 +888,8 @@ impl Engine {
                     return Err(Error::Plan(format!(
                         "run {} works for backfill {}: resume that (assets backfill resume {})",
                         run.short(),
-                        crate::backfill::short(&b),
-                        crate::backfill::short(&b)
+                        crate::event::short_id(&b),
+                        crate::event::short_id(&b)
                     )));
                 }
                 Some(EventKind::RunStarted { resumes, .. }) => resumes,

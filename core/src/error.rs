@@ -3,9 +3,8 @@
 //! Variants say who must act: the user's definitions or input (`Definition`, `Selection`,
 //! `Config`, `Plan`), the environment (`Instance`, `Storage`, `Io`), or us (`Internal`).
 
+use std::ops::Range;
 use std::path::PathBuf;
-
-use crate::selection::SelectionError;
 
 /// An error from anything an asset body returns: any `std::error::Error`, or `anyhow::Error`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -143,6 +142,99 @@ pub fn did_you_mean<'a>(
     }
     best.map(|(_, c)| c)
 }
+
+/// A parse or resolve error, with the position in the selection string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectionError {
+    input: String,
+    span: Range<usize>,
+    message: String,
+    help: Option<String>,
+}
+
+impl SelectionError {
+    pub(crate) fn new(
+        input: &str,
+        span: Range<usize>,
+        message: String,
+        help: Option<String>,
+    ) -> Self {
+        SelectionError {
+            input: input.to_owned(),
+            span,
+            message,
+            help,
+        }
+    }
+
+    /// The same error, placed at `offset` within the larger string `input`.
+    pub(crate) fn shifted(self, input: &str, offset: usize) -> Self {
+        SelectionError {
+            input: input.to_owned(),
+            span: self.span.start + offset..self.span.end + offset,
+            ..self
+        }
+    }
+
+    /// Byte range of the offending part of the input.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+}
+
+impl std::fmt::Display for SelectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let start = self.span.start.min(self.input.len());
+        let col = self.input.get(..start).map_or(0, |p| p.chars().count());
+        let width = self
+            .input
+            .get(self.span.clone())
+            .map_or(1, |s| s.chars().count().max(1));
+        writeln!(
+            f,
+            "invalid selection at column {}: {}",
+            col + 1,
+            self.message
+        )?;
+        // A long selection (a generated one) is shown around the caret, not whole.
+        let chars: Vec<char> = self.input.chars().collect();
+        let (from, to) = if chars.len() <= SHOWN {
+            (0, chars.len())
+        } else {
+            let from = col.saturating_sub(SHOWN / 2).min(chars.len() - SHOWN);
+            (from, from + SHOWN)
+        };
+        let lead = if from > 0 { "…" } else { "" };
+        let tail = if to < chars.len() { "…" } else { "" };
+        let shown: String = chars[from..to].iter().collect();
+        writeln!(f, "  {lead}{shown}{tail}")?;
+        let width = width.min(to.saturating_sub(col)).max(1);
+        write!(
+            f,
+            "  {}{}{}",
+            lead.replace('…', " "),
+            " ".repeat(col - from),
+            "^".repeat(width)
+        )?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SelectionError {}
+
+/// The most characters of a selection an error shows (around its caret).
+pub(crate) const SHOWN: usize = 100;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,11 @@ use crate::value::ValueKind;
 #[serde(transparent)]
 pub struct RunId(Arc<str>);
 
+/// The first 8 characters of a run or backfill id: the short form the CLI shows and accepts.
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
 impl RunId {
     pub fn new() -> Self {
         RunId(Arc::from(uuid::Uuid::new_v4().to_string()))

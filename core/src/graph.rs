@@ -20,7 +20,7 @@ use crate::definitions::{AssetDef, CheckDef, Definitions};
 use crate::error::{Error, Result, did_you_mean};
 use crate::key::AssetKey;
 use crate::spec::PartitionMapping;
-use crate::spec::{AssetSpec, DepKind, PartitionsDefinition};
+use crate::spec::{AssetSpec, DepKind};
 
 /// Validated definitions, linked into a DAG.
 #[derive(Debug)]
@@ -39,14 +39,15 @@ pub struct AssetGraph {
     checks: Vec<CheckDef>,
     checks_of: Vec<Vec<usize>>,
     config: Arc<ConfigSpec>,
-    schedules: Vec<crate::schedule::ScheduleDef>,
+    pub(crate) schedules: Vec<crate::schedule::ScheduleDef>,
     /// Per schedule, the time windows its ticks are cut from.
-    schedule_windows: Vec<Option<crate::spec::TimeWindows>>,
+    pub(crate) schedule_windows: Vec<Option<crate::spec::TimeWindows>>,
 }
 
 impl AssetGraph {
-    /// Validates `definitions` and builds the graph.
-    pub fn new(definitions: Definitions) -> Result<Self> {
+    /// Validates `definitions` and links them into a graph; its schedules are kept as given
+    /// (`AssetGraph::new`, on the selection floor, checks them against the graph).
+    pub(crate) fn build(definitions: Definitions) -> Result<Self> {
         let Definitions {
             mut assets,
             checks,
@@ -222,91 +223,10 @@ impl AssetGraph {
             checks,
             checks_of,
             config: Arc::new(config),
-            schedules: Vec::new(),
+            schedules,
             schedule_windows: Vec::new(),
         };
-        graph.with_schedules(schedules)
-    }
-
-    /// Checks each schedule against the graph: its cron expression and zone, its selection, and
-    /// that a partitioned schedule selects assets of one time-window definition.
-    fn with_schedules(mut self, schedules: Vec<crate::schedule::ScheduleDef>) -> Result<Self> {
-        use crate::schedule::TickPartitions;
-        let mut problems = Vec::new();
-        let mut names = std::collections::HashSet::new();
-        for s in &schedules {
-            let name = s.name();
-            if !names.insert(name.to_owned()) {
-                problems.push(format!("schedule {name} is defined twice"));
-            }
-            if let Err(e) = s.cron() {
-                problems.push(e.to_string().replace("definition error: ", ""));
-            }
-            let selection = match crate::selection::Selection::parse(s.selection()) {
-                Ok(sel) => sel,
-                Err(e) => {
-                    problems.push(format!("schedule {name}: {e}"));
-                    continue;
-                }
-            };
-            if selection.needs_status() {
-                continue;
-            }
-            let set = match selection.resolve(&self, &crate::status::StatusSnapshot::unavailable())
-            {
-                Ok(set) => set,
-                Err(e) => {
-                    problems.push(format!("schedule {name}: {e}"));
-                    continue;
-                }
-            };
-            let defs: Vec<&PartitionsDefinition> = set
-                .ones()
-                .filter(|&n| !self.asset(n).is_external())
-                .filter_map(|n| self.spec(n).partitions.as_ref())
-                .collect();
-            match s.partitions() {
-                TickPartitions::None if !defs.is_empty() => problems.push(format!(
-                    "schedule {name}: its selection has partitioned assets; say which partition \
-                     a tick materializes (latest_completed_partition)"
-                )),
-                TickPartitions::LatestCompleted => {
-                    if defs.is_empty() {
-                        problems.push(format!(
-                            "schedule {name}: latest_completed_partition, but its selection has \
-                             no partitioned assets"
-                        ));
-                    } else if !matches!(defs[0], PartitionsDefinition::TimeWindow(_)) {
-                        problems.push(format!(
-                            "schedule {name}: latest_completed_partition needs time-window \
-                             partitions, not {}",
-                            defs[0].describe()
-                        ));
-                    } else if defs.iter().any(|d| *d != defs[0]) {
-                        problems.push(format!(
-                            "schedule {name}: its selection mixes partitions definitions; give \
-                             each its own schedule"
-                        ));
-                    }
-                }
-                TickPartitions::None => {}
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Definition(format!(
-                "the definitions have {} schedule problem{}:\n{}",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" },
-                problems
-                    .iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )));
-        }
-        self.schedule_windows = schedules.iter().map(|s| self.windows_of(s)).collect();
-        self.schedules = schedules;
-        Ok(self)
+        Ok(graph)
     }
 
     /// The schedules the code location defines.
@@ -343,22 +263,6 @@ impl AssetGraph {
             .iter()
             .position(|s| s.name() == schedule.name())?;
         self.schedule_windows[i].as_ref()
-    }
-
-    fn windows_of(
-        &self,
-        schedule: &crate::schedule::ScheduleDef,
-    ) -> Option<crate::spec::TimeWindows> {
-        let set = crate::selection::Selection::parse(schedule.selection())
-            .ok()?
-            .resolve(self, &crate::status::StatusSnapshot::unavailable())
-            .ok()?;
-        set.ones()
-            .filter(|&n| !self.asset(n).is_external())
-            .find_map(|n| match self.spec(n).partitions.as_ref() {
-                Some(PartitionsDefinition::TimeWindow(t)) => Some(t.clone()),
-                _ => None,
-            })
     }
 
     pub fn len(&self) -> usize {

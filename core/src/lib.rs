@@ -17,6 +17,27 @@
 //!                                  asset checks (a blocking failure stops downstream)
 //! ```
 //!
+//! ## Floors
+//!
+//! Each module sits on one floor and imports only from floors below it (or modules beside it,
+//! without circles); `tests/it/architecture.rs` reads the `crate::` paths and fails, naming file
+//! and line, on an upward import or a circle.
+//!
+//! ```text
+//! services   backfill · daemon · lifecycle          (built on the Engine)
+//! engine     engine                                 (the facade: open, plan, materialize, status)
+//! execute    execute · notify                       (the run: slots, steps, retries, events)
+//! instance   instance · status                      (SQLite storage; the status snapshot's loader)
+//! judgement  plan · staleness · decision · io       (what to run and why; the IoManager seam)
+//!            staleness reads through `VersionSource`, which the instance implements
+//! hash       hash                                   (stable, versioned recipes)
+//! selection  selection                              (pure: expression × graph × status snapshot;
+//!                                                    checks the graph's schedules)
+//! graph      graph                                  (petgraph DAG of validated definitions)
+//! model      error · key · spec · value · config · context · clock · check · event ·
+//!            schedule · ranges · record · state · definitions
+//! ```
+//!
 //! Nothing here knows about Parquet files, HTTP or the command line: IO managers live in
 //! `stemma-io`, the `assets` command line in `stemma-server`.
 //!
@@ -39,6 +60,7 @@ pub mod backfill;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod daemon;
 pub mod decision;
 pub mod definitions;
@@ -60,6 +82,7 @@ pub mod schedule;
 pub mod selection;
 pub mod spec;
 pub mod staleness;
+pub mod state;
 pub mod status;
 pub mod value;
 

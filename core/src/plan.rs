@@ -474,7 +474,7 @@ mod tests {
     fn resolve(g: &AssetGraph, s: &str) -> FixedBitSet {
         Selection::parse(s)
             .unwrap()
-            .resolve(g, &crate::status::StatusSnapshot::unavailable())
+            .resolve(g, &crate::state::StatusSnapshot::unavailable())
             .unwrap()
     }
 

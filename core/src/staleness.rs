@@ -27,46 +27,13 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::config::{ConfigReads, RunConfig};
 use crate::error::Result;
-use crate::event::{EventKind, step_label};
+use crate::event::{Provenance, step_label};
 use crate::graph::AssetGraph;
 use crate::hash::{DataVersion, InputsHasher, VersionBytes, deps_digest};
-use crate::instance::Instance;
 use crate::key::AssetKey;
 use crate::spec::{PartitionKey, PartitionMapping};
 
-/// Cause flags of a stale asset partition.
-pub mod cause {
-    pub const CODE_CHANGED: u8 = 1;
-    pub const INPUTS_CHANGED: u8 = 1 << 1;
-    pub const DEPS_CHANGED: u8 = 1 << 2;
-    pub const UPSTREAM_STALE: u8 = 1 << 3;
-    pub const UPSTREAM_MISSING: u8 = 1 << 4;
-    pub const CONFIG_CHANGED: u8 = 1 << 5;
-
-    /// The flags in words, most important first.
-    pub fn describe(flags: u8) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if flags & CODE_CHANGED != 0 {
-            out.push("code changed");
-        }
-        if flags & DEPS_CHANGED != 0 {
-            out.push("dependencies changed");
-        }
-        if flags & CONFIG_CHANGED != 0 {
-            out.push("config changed");
-        }
-        if flags & INPUTS_CHANGED != 0 {
-            out.push("an input changed");
-        }
-        if flags & UPSTREAM_MISSING != 0 {
-            out.push("an upstream partition is missing");
-        }
-        if flags & UPSTREAM_STALE != 0 {
-            out.push("an upstream is stale");
-        }
-        out
-    }
-}
+pub use crate::state::cause;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +86,33 @@ pub struct VersionState {
     arena: String,
 }
 
+/// What the staleness pass reads: every latest version, the provenance a materialization
+/// recorded, and what a code version was computed from. The instance implements it; nothing
+/// here knows how they are stored.
+pub trait VersionSource: Sync {
+    /// Calls `f` with every latest version (materialization or observation), grouped by asset.
+    fn for_each_version(&self, f: &mut dyn FnMut(RowRef<'_>)) -> Result<()>;
+
+    /// [`for_each_version`](Self::for_each_version) for the assets whose key is in `[from, to)`
+    /// (either bound open when `None`); several threads may each sweep a range at once.
+    fn for_each_version_in(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        f: &mut dyn FnMut(RowRef<'_>),
+    ) -> Result<()>;
+
+    /// The provenance event `event_id` recorded, if it is a materialization.
+    fn provenance(&self, event_id: i64) -> Result<Option<Provenance>>;
+
+    /// What `code_version` of `asset` was computed from, item by item, if a run recorded it.
+    fn code_version_items(
+        &self,
+        asset: &AssetKey,
+        code_version: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>>;
+}
+
 /// One row as read from the instance (borrowed; nothing is allocated per row).
 #[derive(Debug, Clone, Copy)]
 pub struct RowRef<'a> {
@@ -149,7 +143,11 @@ impl VersionState {
     /// Reads every latest version from the instance, judging the config values each one read
     /// against `config`. Above [`PARALLEL_LOAD`] asset partitions, ranges of assets are read on
     /// several connections at once.
-    pub fn load(graph: &AssetGraph, instance: &Instance, config: &RunConfig) -> Result<Self> {
+    pub fn load(
+        graph: &AssetGraph,
+        instance: &dyn VersionSource,
+        config: &RunConfig,
+    ) -> Result<Self> {
         let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
@@ -164,14 +162,14 @@ impl VersionState {
     /// connection and filling the rows of its own assets.
     pub fn load_in_ranges(
         graph: &AssetGraph,
-        instance: &Instance,
+        instance: &dyn VersionSource,
         config: &RunConfig,
         threads: usize,
     ) -> Result<Self> {
         let mut state = Self::new(graph);
         if threads <= 1 {
             let mut sweep = Sweep::take(&mut state, graph, config, (0..graph.len()).collect());
-            instance.for_each_version(|row| sweep.add(graph, row))?;
+            instance.for_each_version(&mut |row| sweep.add(graph, row))?;
             sweep.give_back(&mut state);
             return Ok(state);
         }
@@ -209,7 +207,7 @@ impl VersionState {
                 .zip(lows.zip(highs))
                 .map(|(mut sweep, (from, to))| {
                     scope.spawn(move || {
-                        instance.for_each_version_in(from, to, |row| sweep.add(graph, row))?;
+                        instance.for_each_version_in(from, to, &mut |row| sweep.add(graph, row))?;
                         Ok(sweep)
                     })
                 })
@@ -577,14 +575,7 @@ impl Staleness {
     }
 }
 
-/// An asset's partitions by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub fresh: usize,
-    pub stale: usize,
-    pub missing: usize,
-    pub causes: u8,
-}
+pub use crate::state::Summary;
 
 /// One reason an asset partition is stale, in detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -701,7 +692,7 @@ pub fn explain(
     graph: &AssetGraph,
     versions: &VersionState,
     staleness: &Staleness,
-    instance: &Instance,
+    instance: &dyn VersionSource,
     config: &RunConfig,
     node: usize,
     i: usize,
@@ -720,9 +711,9 @@ pub fn explain(
     let Some(row) = versions.row(node, i) else {
         return Ok(out);
     };
-    let provenance = match instance.event(row.event_id)?.map(|e| e.kind) {
-        Some(EventKind::Materialization(m)) => m.provenance,
-        _ => {
+    let provenance = match instance.provenance(row.event_id)? {
+        Some(provenance) => provenance,
+        None => {
             out.causes.push(Cause::ProvenanceUnknown);
             return Ok(out);
         }
@@ -810,7 +801,7 @@ pub fn explain(
 /// The items of `spec`'s code that differ from those of the recorded code version, when the
 /// instance knows what that version was computed from (empty otherwise).
 pub fn changed_code_items(
-    instance: &Instance,
+    instance: &dyn VersionSource,
     spec: &crate::spec::AssetSpec,
     recorded: Option<&str>,
 ) -> Result<Vec<String>> {
@@ -870,7 +861,7 @@ pub fn why_stale(
     graph: &AssetGraph,
     versions: &VersionState,
     staleness: &Staleness,
-    instance: &Instance,
+    instance: &dyn VersionSource,
     config: &RunConfig,
     node: usize,
     i: usize,
@@ -891,7 +882,7 @@ struct Judged<'a> {
     graph: &'a AssetGraph,
     versions: &'a VersionState,
     staleness: &'a Staleness,
-    instance: &'a Instance,
+    instance: &'a dyn VersionSource,
     config: &'a RunConfig,
 }
 

@@ -13,57 +13,14 @@ use std::collections::HashMap;
 
 use crate::clock::Timestamp;
 use crate::config::RunConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::AssetGraph;
 use crate::instance::{FailureRecord, Instance};
-use crate::staleness::{Staleness, Summary, VersionState, cause};
+use crate::staleness::{Staleness, VersionState, cause};
 
-/// The state of one asset.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AssetStatus {
-    pub materialized: bool,
-    pub missing: bool,
-    pub stale: bool,
-    pub failed: bool,
-    /// The code version differs from the one its materialization recorded.
-    pub code_changed: bool,
-    /// The assets it depends on differ from the ones its materialization depended on.
-    pub deps_changed: bool,
-    pub last_materialized: Option<Timestamp>,
-    /// Its partitions by state (one "partition" for an unpartitioned asset).
-    pub partitions: Summary,
-}
-
-impl AssetStatus {
-    pub fn fresh(&self) -> bool {
-        self.materialized && !self.stale
-    }
-}
-
-/// The status of every asset of a graph at one moment.
-#[derive(Debug, Clone)]
-pub struct StatusSnapshot {
-    assets: Option<Vec<AssetStatus>>,
-    now: Timestamp,
-}
+pub use crate::state::{AssetStatus, StatusSnapshot};
 
 impl StatusSnapshot {
-    /// No instance was consulted; selections that need one fail with a clear error.
-    pub fn unavailable() -> Self {
-        StatusSnapshot {
-            assets: None,
-            now: 0,
-        }
-    }
-
-    /// A snapshot from statuses computed elsewhere, one per node (for tests and tools).
-    pub fn from_statuses(assets: Vec<AssetStatus>, now: Timestamp) -> Self {
-        StatusSnapshot {
-            assets: Some(assets),
-            now,
-        }
-    }
-
     /// Reads the instance and computes every asset's status, judged under `config`.
     pub fn load(
         graph: &AssetGraph,
@@ -122,25 +79,6 @@ impl StatusSnapshot {
                 }
             })
             .collect();
-        StatusSnapshot {
-            assets: Some(assets),
-            now,
-        }
-    }
-
-    /// The status of node `n`; an error when no instance was consulted.
-    pub fn get(&self, n: usize) -> Result<&AssetStatus> {
-        self.assets
-            .as_ref()
-            .and_then(|a| a.get(n))
-            .ok_or_else(|| Error::Internal("asset status was not loaded for this selection".into()))
-    }
-
-    pub fn is_available(&self) -> bool {
-        self.assets.is_some()
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.now
+        StatusSnapshot::from_statuses(assets, now)
     }
 }

@@ -16,7 +16,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::context::LogSink;
+use crate::context::LogSink;
 use crate::event::LogLevel;
 
 /// Stemma's own crates: their events are diagnostics, never a step's log.

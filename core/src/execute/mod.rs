@@ -9,7 +9,6 @@
 //! Events of concurrent steps are committed together by the instance's single writer (group
 //! commit); a step counts as done only once its materialization is committed.
 
-mod context;
 mod logs;
 pub(crate) mod slots;
 mod step;
@@ -21,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use context::{AssetContext, StepLogger};
+pub use crate::context::{AssetContext, StepLogger};
 pub use logs::StepLogLayer;
 
 use crate::clock::Clock;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tracing::Instrument;
 
-use super::context::{AssetContext, LogSink, StepLogger};
 use super::logs::SinkGuard;
 use super::slots::PoolSlot;
 use super::{Produced, Run, StepOutcome};
 use crate::check::{CheckResult, Severity};
+use crate::context::{AssetContext, LogSink, StepLogger};
 use crate::decision::StepFacts;
 use crate::definitions::{Inputs, panic_message};
 use crate::error::BoxError;

@@ -39,6 +39,7 @@ use crate::event::{Event, EventKind, RunId, RunStatus};
 use crate::hash::DataVersion;
 use crate::key::AssetKey;
 use crate::spec::PartitionKey;
+use crate::staleness::{RowRef, VersionSource};
 use crate::value::ValueKind;
 use writer::{Request, Writer};
 
@@ -814,7 +815,7 @@ impl Instance {
     /// Calls `f` with every latest version (materialization or observation), borrowing each
     /// row's text so that nothing is allocated per row: a staleness pass over a million
     /// partitions reads them in one sweep. Rows come grouped by asset.
-    pub fn for_each_version(&self, f: impl FnMut(crate::staleness::RowRef<'_>)) -> Result<()> {
+    pub fn for_each_version(&self, f: impl FnMut(RowRef<'_>)) -> Result<()> {
         self.read(|c| scan_versions(c, None, None, f))
     }
 
@@ -825,7 +826,7 @@ impl Instance {
         &self,
         from: Option<&str>,
         to: Option<&str>,
-        f: impl FnMut(crate::staleness::RowRef<'_>),
+        f: impl FnMut(RowRef<'_>),
     ) -> Result<()> {
         self.with_connection(|conn| scan_versions(conn, from, to, f))
     }
@@ -1024,7 +1025,7 @@ fn scan_versions(
     c: &Connection,
     from: Option<&str>,
     to: Option<&str>,
-    mut f: impl FnMut(crate::staleness::RowRef<'_>),
+    mut f: impl FnMut(RowRef<'_>),
 ) -> rusqlite::Result<()> {
     let mut sql = String::from(
         "SELECT asset_key, partition, event_id, ts, data_version, code_version,
@@ -1264,6 +1265,36 @@ fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
     writer::write(conn, &mut [Request { events, ack: None }])
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+impl VersionSource for Instance {
+    fn for_each_version(&self, f: &mut dyn FnMut(RowRef<'_>)) -> Result<()> {
+        Instance::for_each_version(self, f)
+    }
+
+    fn for_each_version_in(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        f: &mut dyn FnMut(RowRef<'_>),
+    ) -> Result<()> {
+        Instance::for_each_version_in(self, from, to, f)
+    }
+
+    fn provenance(&self, event_id: i64) -> Result<Option<crate::event::Provenance>> {
+        Ok(match self.event(event_id)?.map(|e| e.kind) {
+            Some(EventKind::Materialization(m)) => Some(m.provenance),
+            _ => None,
+        })
+    }
+
+    fn code_version_items(
+        &self,
+        asset: &AssetKey,
+        code_version: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        Instance::code_version_items(self, asset, code_version)
+    }
 }
 
 #[cfg(test)]

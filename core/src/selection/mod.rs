@@ -29,8 +29,7 @@ mod legacy;
 mod lexer;
 mod parser;
 mod resolve;
-
-use std::fmt;
+mod schedules;
 
 use fixedbitset::FixedBitSet;
 
@@ -40,95 +39,9 @@ pub use ast::{
 
 use crate::graph::AssetGraph;
 use crate::key::AssetKey;
-use crate::status::StatusSnapshot;
+use crate::state::StatusSnapshot;
 
-/// A parse or resolve error, with the position in the selection string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectionError {
-    input: String,
-    span: Span,
-    message: String,
-    help: Option<String>,
-}
-
-impl SelectionError {
-    pub(crate) fn new(input: &str, span: Span, message: String, help: Option<String>) -> Self {
-        SelectionError {
-            input: input.to_owned(),
-            span,
-            message,
-            help,
-        }
-    }
-
-    /// The same error, placed at `offset` within the larger string `input`.
-    pub(crate) fn shifted(self, input: &str, offset: usize) -> Self {
-        SelectionError {
-            input: input.to_owned(),
-            span: self.span.start + offset..self.span.end + offset,
-            ..self
-        }
-    }
-
-    /// Byte range of the offending part of the input.
-    pub fn span(&self) -> Span {
-        self.span.clone()
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn help(&self) -> Option<&str> {
-        self.help.as_deref()
-    }
-}
-
-impl fmt::Display for SelectionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let start = self.span.start.min(self.input.len());
-        let col = self.input.get(..start).map_or(0, |p| p.chars().count());
-        let width = self
-            .input
-            .get(self.span.clone())
-            .map_or(1, |s| s.chars().count().max(1));
-        writeln!(
-            f,
-            "invalid selection at column {}: {}",
-            col + 1,
-            self.message
-        )?;
-        // A long selection (a generated one) is shown around the caret, not whole.
-        let chars: Vec<char> = self.input.chars().collect();
-        let (from, to) = if chars.len() <= SHOWN {
-            (0, chars.len())
-        } else {
-            let from = col.saturating_sub(SHOWN / 2).min(chars.len() - SHOWN);
-            (from, from + SHOWN)
-        };
-        let lead = if from > 0 { "…" } else { "" };
-        let tail = if to < chars.len() { "…" } else { "" };
-        let shown: String = chars[from..to].iter().collect();
-        writeln!(f, "  {lead}{shown}{tail}")?;
-        let width = width.min(to.saturating_sub(col)).max(1);
-        write!(
-            f,
-            "  {}{}{}",
-            lead.replace('…', " "),
-            " ".repeat(col - from),
-            "^".repeat(width)
-        )?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SelectionError {}
-
-/// The most characters of a selection an error shows (around its caret).
-const SHOWN: usize = 100;
+pub use crate::error::SelectionError;
 
 /// One comma-separated clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -421,7 +334,11 @@ mod tests {
             lines[0].starts_with("invalid selection at column 101: nested too deeply (limit 100)"),
             "{text}"
         );
-        assert!(lines[1].chars().count() <= SHOWN + 4, "{}", lines[1]);
+        assert!(
+            lines[1].chars().count() <= crate::error::SHOWN + 4,
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].starts_with("  …") && lines[1].ends_with('…'));
         let caret = lines[2].find('^').unwrap();
         assert_eq!(lines[1].chars().nth(caret), Some('('));

@@ -19,7 +19,7 @@ use crate::error::did_you_mean;
 use crate::graph::{AssetGraph, AttrMap};
 use crate::key::AssetKey;
 use crate::spec::PartitionsDefinition;
-use crate::status::{AssetStatus, StatusSnapshot};
+use crate::state::{AssetStatus, StatusSnapshot};
 
 pub(crate) struct Resolver<'a> {
     pub(crate) input: &'a str,
