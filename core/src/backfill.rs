@@ -19,12 +19,12 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::event::{BackfillRequest, Event, EventKind, RunStatus};
 use crate::execute::{Materialize, RunObserver, RunOutcome};
 use crate::instance::{BackfillRecord, PartitionState};
+use crate::model::error::{Error, Result};
+use crate::model::event::{BackfillRequest, Event, EventKind, RunStatus};
+use crate::model::spec::PartitionKey;
 use crate::plan::{Plan, StepFilter, targets};
-use crate::spec::PartitionKey;
 
 /// Which targets a backfill runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -397,4 +397,4 @@ impl Engine {
 }
 
 /// The first 8 characters of a backfill id, as the CLI shows and accepts it.
-pub use crate::event::short_id as short;
+pub use crate::model::event::short_id as short;

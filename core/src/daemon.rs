@@ -13,7 +13,7 @@
 //!    then `succeeded` or `failed`. Missed ticks the policy does not fire are recorded
 //!    `skipped`.
 //!
-//! Time comes from the engine's [`Clock`](crate::clock::Clock), so tests move it instead of
+//! Time comes from the engine's [`Clock`](crate::model::clock::Clock), so tests move it instead of
 //! sleeping.
 
 use std::sync::{Arc, Mutex};
@@ -24,11 +24,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, RunStatus, ScheduleTick};
 use crate::execute::{Materialize, RunObserver};
 use crate::instance::ProcessIdentity;
-use crate::schedule::{ScheduleDef, TickPartitions, partition_for_tick};
+use crate::model::error::{Error, Result};
+use crate::model::event::{Event, EventKind, RunStatus, ScheduleTick};
+use crate::model::schedule::{ScheduleDef, TickPartitions, partition_for_tick};
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

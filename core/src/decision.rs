@@ -11,14 +11,14 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::config::RunConfig;
-use crate::event::InputVersion;
 use crate::graph::AssetGraph;
 use crate::hash::provenance_digests;
 use crate::hash::{DataVersion, deps_digest, inputs_digest};
-use crate::key::AssetKey;
+use crate::model::config::RunConfig;
+use crate::model::event::InputVersion;
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionKey;
 use crate::plan::{InputPart, Plan, Step};
-use crate::spec::PartitionKey;
 
 /// Why a step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,7 +71,7 @@ impl std::fmt::Display for Reason {
             Reason::NoCodeVersion => write!(f, "no code version to compare"),
             Reason::Missing => write!(f, "never materialized"),
             Reason::CodeChanged { items, .. } if !items.is_empty() => {
-                write!(f, "code changed: {}", crate::event::and_list(items))
+                write!(f, "code changed: {}", crate::model::event::and_list(items))
             }
             Reason::CodeChanged {
                 recorded, current, ..
@@ -79,7 +79,7 @@ impl std::fmt::Display for Reason {
                 write!(f, "code changed ({} → {})", short(recorded), short(current))
             }
             Reason::DepsChanged { added, removed } => {
-                f.write_str(&crate::event::describe_deps_change(added, removed))
+                f.write_str(&crate::model::event::describe_deps_change(added, removed))
             }
             Reason::ConfigChanged {
                 name,
@@ -97,7 +97,7 @@ impl std::fmt::Display for Reason {
                 recorded,
                 current,
             } => {
-                let label = crate::event::step_label(asset, partition.as_ref());
+                let label = crate::model::event::step_label(asset, partition.as_ref());
                 match (recorded, current) {
                     (Some(r), Some(c)) => {
                         write!(f, "input {label} changed ({} → {})", r.short(), c.short())

@@ -6,23 +6,23 @@ use std::sync::Arc;
 
 use fixedbitset::FixedBitSet;
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::RunConfig;
 use crate::decision::{Preview, StepPreview, preview};
-use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, RunStatus};
 use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
+use crate::instance::status::StatusSnapshot;
 use crate::instance::{Instance, ProcessIdentity};
 use crate::io::IoManagers;
-use crate::key::AssetKey;
+use crate::model::clock::{Clock, SystemClock};
+use crate::model::config::RunConfig;
+use crate::model::error::{Error, Result};
+use crate::model::event::{Event, EventKind, RunStatus};
+use crate::model::key::AssetKey;
 use crate::plan::{
     MissingInput, Plan, PlanError, Previous, PreviousIndex, StoredIndex, plan, plan_excluding,
 };
 use crate::selection::Selection;
 use crate::staleness::{Staleness, VersionState};
-use crate::status::StatusSnapshot;
 use tokio_util::sync::CancellationToken;
 
 /// The engine of one code location against one instance.
@@ -35,13 +35,13 @@ pub struct Engine {
     /// The config observers and staleness see, and runs use unless they bring their own.
     config: RunConfig,
     /// The graph's dynamic partitions definitions (also as dimensions), found once.
-    dynamic: Arc<[crate::spec::DynamicPartitions]>,
+    dynamic: Arc<[crate::model::spec::DynamicPartitions]>,
     /// How long a pool slot stays held by a holder that stops renewing it (one that died).
     pool_lease: std::time::Duration,
     /// Told how every run ends (alerts).
-    notifiers: Arc<[Arc<dyn crate::notify::RunNotifier>]>,
+    notifiers: Arc<[Arc<dyn crate::execute::notify::RunNotifier>]>,
     /// Runs this engine (or a clone of it) has started and not yet ended.
-    live: Arc<std::sync::Mutex<Vec<crate::event::RunId>>>,
+    live: Arc<std::sync::Mutex<Vec<crate::model::event::RunId>>>,
 }
 
 /// How often a run checks whether another process asked to cancel it.
@@ -130,7 +130,7 @@ impl Engine {
     pub async fn add_dynamic_partitions(&self, definition: &str, keys: &[String]) -> Result<()> {
         self.known_dynamic(definition)?;
         for key in keys {
-            crate::spec::PartitionKey::new(key)
+            crate::model::spec::PartitionKey::new(key)
                 .map_err(|e| Error::Config(format!("dynamic partitions {definition:?}: {e}")))?;
         }
         self.change_dynamic(definition, keys.to_vec(), Vec::new())
@@ -175,7 +175,7 @@ impl Engine {
     }
 
     /// Adds a notifier told how every run ends, after it is recorded (alerts).
-    pub fn with_notifier(mut self, notifier: Arc<dyn crate::notify::RunNotifier>) -> Self {
+    pub fn with_notifier(mut self, notifier: Arc<dyn crate::execute::notify::RunNotifier>) -> Self {
         let mut all = self.notifiers.to_vec();
         all.push(notifier);
         self.notifiers = all.into();
@@ -201,7 +201,7 @@ impl Engine {
     }
 
     /// The engine clock's current time.
-    pub fn now(&self) -> crate::clock::Timestamp {
+    pub fn now(&self) -> crate::model::clock::Timestamp {
         self.clock.now()
     }
 
@@ -295,7 +295,7 @@ impl Engine {
             let ctx = crate::execute::AssetContext::new(
                 key.clone(),
                 None,
-                crate::event::RunId::new(),
+                crate::model::event::RunId::new(),
                 config.clone(),
                 crate::execute::StepLogger::discard(),
             );
@@ -505,7 +505,7 @@ impl Engine {
                 };
                 format!(
                     "  - {} (read by {}){external}",
-                    crate::event::step_label(self.graph.key(m.node), m.partition.as_ref()),
+                    crate::model::event::step_label(self.graph.key(m.node), m.partition.as_ref()),
                     readers.join(", ")
                 )
             })
@@ -605,14 +605,14 @@ impl Engine {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
         let me = ProcessIdentity::current();
-        let run_id = crate::event::RunId::new();
+        let run_id = crate::model::event::RunId::new();
         // A limit on runs at once (`assets pools max-runs N`): wait for a slot first.
         let holder = format!("run {} pid {}", run_id.short(), me.pid);
         let waiting = || {
             observer.on_event(&Event::new(
                 self.clock.now(),
                 EventKind::Log {
-                    level: crate::event::LogLevel::Info,
+                    level: crate::model::event::LogLevel::Info,
                     message: "waiting: the instance runs as many runs as it may at once".into(),
                 },
             ));
@@ -633,7 +633,7 @@ impl Engine {
             observer.on_event(&Event::new(
                 self.clock.now(),
                 EventKind::Log {
-                    level: crate::event::LogLevel::Info,
+                    level: crate::model::event::LogLevel::Info,
                     message: "waiting: garbage collection is deleting unreferenced objects".into(),
                 },
             ));
@@ -759,7 +759,7 @@ impl Engine {
             ..outcome
         };
         if !self.notifiers.is_empty() {
-            let report = crate::notify::RunReport {
+            let report = crate::execute::notify::RunReport {
                 run_id: outcome.run_id.clone(),
                 status,
                 selection: request.selection.clone(),
@@ -811,7 +811,7 @@ impl Engine {
     /// to `within`) until that is committed: for a process about to exit at once (a second
     /// Ctrl-C), whose runs would otherwise be found dead and recorded as failures.
     pub async fn abandon_runs(&self, why: &str, within: std::time::Duration) {
-        let live: Vec<crate::event::RunId> =
+        let live: Vec<crate::model::event::RunId> =
             self.live.lock().map(|l| l.clone()).unwrap_or_default();
         if live.is_empty() {
             return;
@@ -888,8 +888,8 @@ impl Engine {
                     return Err(Error::Plan(format!(
                         "run {} works for backfill {}: resume that (assets backfill resume {})",
                         run.short(),
-                        crate::event::short_id(&b),
-                        crate::event::short_id(&b)
+                        crate::model::event::short_id(&b),
+                        crate::model::event::short_id(&b)
                     )));
                 }
                 Some(EventKind::RunStarted { resumes, .. }) => resumes,
@@ -900,7 +900,7 @@ impl Engine {
                     exclude.insert((n, partition));
                 }
             }
-            next = resumes.map(|r| crate::event::RunId::from_string(&r));
+            next = resumes.map(|r| crate::model::event::RunId::from_string(&r));
         }
         // Secrets were recorded as `<secret>`: they come from this engine's config (given again,
         // or from the environment), never from the record.
@@ -1001,8 +1001,8 @@ impl Engine {
 }
 
 /// Every dynamic partitions definition in the graph (also as a dimension).
-fn dynamic_definitions(graph: &AssetGraph) -> Vec<crate::spec::DynamicPartitions> {
-    use crate::spec::PartitionsDefinition::{Dynamic, Multi};
+fn dynamic_definitions(graph: &AssetGraph) -> Vec<crate::model::spec::DynamicPartitions> {
+    use crate::model::spec::PartitionsDefinition::{Dynamic, Multi};
     let mut out = Vec::new();
     for (_, def) in graph.assets() {
         match &def.spec().partitions {

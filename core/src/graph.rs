@@ -15,12 +15,12 @@ use fixedbitset::FixedBitSet;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::config::ConfigSpec;
-use crate::definitions::{AssetDef, CheckDef, Definitions};
-use crate::error::{Error, Result, did_you_mean};
-use crate::key::AssetKey;
-use crate::spec::PartitionMapping;
-use crate::spec::{AssetSpec, DepKind};
+use crate::model::config::ConfigSpec;
+use crate::model::definitions::{AssetDef, CheckDef, Definitions};
+use crate::model::error::{Error, Result, did_you_mean};
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionMapping;
+use crate::model::spec::{AssetSpec, DepKind};
 
 /// Validated definitions, linked into a DAG.
 #[derive(Debug)]
@@ -39,9 +39,9 @@ pub struct AssetGraph {
     checks: Vec<CheckDef>,
     checks_of: Vec<Vec<usize>>,
     config: Arc<ConfigSpec>,
-    pub(crate) schedules: Vec<crate::schedule::ScheduleDef>,
+    pub(crate) schedules: Vec<crate::model::schedule::ScheduleDef>,
     /// Per schedule, the time windows its ticks are cut from.
-    pub(crate) schedule_windows: Vec<Option<crate::spec::TimeWindows>>,
+    pub(crate) schedule_windows: Vec<Option<crate::model::spec::TimeWindows>>,
 }
 
 impl AssetGraph {
@@ -61,7 +61,7 @@ impl AssetGraph {
         // Time windows that end at the present all end at the same present: the moment the
         // graph is built (or the instant a replaying process acts at, `STEMMA_NOW`), so that
         // assets sharing a definition share its partitions exactly.
-        let now = crate::clock::replayed_now().unwrap_or_else(chrono::Utc::now);
+        let now = crate::model::clock::replayed_now().unwrap_or_else(chrono::Utc::now);
         for def in &mut assets {
             if let Some(p) = &mut def.spec.partitions {
                 p.set_as_of(now);
@@ -230,12 +230,12 @@ impl AssetGraph {
     }
 
     /// The schedules the code location defines.
-    pub fn schedules(&self) -> &[crate::schedule::ScheduleDef] {
+    pub fn schedules(&self) -> &[crate::model::schedule::ScheduleDef] {
         &self.schedules
     }
 
     /// The schedule named `name`.
-    pub fn schedule(&self, name: &str) -> Result<&crate::schedule::ScheduleDef> {
+    pub fn schedule(&self, name: &str) -> Result<&crate::model::schedule::ScheduleDef> {
         self.schedules
             .iter()
             .find(|s| s.name() == name)
@@ -256,8 +256,8 @@ impl AssetGraph {
     /// when the graph is built).
     pub fn schedule_windows(
         &self,
-        schedule: &crate::schedule::ScheduleDef,
-    ) -> Option<&crate::spec::TimeWindows> {
+        schedule: &crate::model::schedule::ScheduleDef,
+    ) -> Option<&crate::model::spec::TimeWindows> {
         let i = self
             .schedules
             .iter()
@@ -540,8 +540,8 @@ fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize>
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::check::CheckResult;
-    use crate::definitions::CheckDef;
+    use crate::model::check::CheckResult;
+    use crate::model::definitions::CheckDef;
 
     /// A test asset with data deps `inputs`.
     pub(crate) fn asset(key: &str, inputs: &[&str]) -> AssetDef {

@@ -37,12 +37,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
-use crate::event::RunId;
 use crate::hash::DataVersion;
-use crate::key::AssetKey;
-use crate::spec::{AssetSpec, Metadata, PartitionKey};
-use crate::value::{Value, ValueKind};
+use crate::model::error::{Error, Result};
+use crate::model::event::RunId;
+use crate::model::key::AssetKey;
+use crate::model::spec::{AssetSpec, Metadata, PartitionKey};
+use crate::model::value::{Value, ValueKind};
 
 /// What an IO manager knows when it stores a value.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl<'a> InputContext<'a> {
     /// The context for loading what materialization `m` recorded, for `downstream`, with the
     /// asset's definition from `graph` when it still has it.
     pub fn of(
-        m: &'a crate::record::LatestMaterialization,
+        m: &'a crate::model::record::LatestMaterialization,
         graph: &'a crate::graph::AssetGraph,
         downstream: Option<&'a AssetKey>,
     ) -> Self {
@@ -144,7 +144,7 @@ pub struct ObjectInfo {
     /// As `handle_output` returned it.
     pub location: String,
     pub bytes: u64,
-    pub last_modified: crate::clock::Timestamp,
+    pub last_modified: crate::model::clock::Timestamp,
 }
 
 /// One stored object that is (a partition of) an asset's current value.
@@ -155,7 +155,7 @@ pub struct CurrentObject<'a> {
     pub location: &'a str,
     pub data_version: &'a DataVersion,
     pub run_id: Option<&'a RunId>,
-    pub materialized_at: crate::clock::Timestamp,
+    pub materialized_at: crate::model::clock::Timestamp,
 }
 
 /// Stores and loads asset values.

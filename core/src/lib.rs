@@ -26,15 +26,15 @@
 //! ```text
 //! services   backfill · daemon · lifecycle          (built on the Engine)
 //! engine     engine                                 (the facade: open, plan, materialize, status)
-//! execute    execute · notify                       (the run: slots, steps, retries, events)
-//! instance   instance · status                      (SQLite storage; the status snapshot's loader)
+//! execute    execute/ (+ notify)                    (the run: slots, steps, retries, events)
+//! instance   instance/ (+ status)                   (SQLite storage; the status snapshot's loader)
 //! judgement  plan · staleness · decision · io       (what to run and why; the IoManager seam)
 //!            staleness reads through `VersionSource`, which the instance implements
-//! hash       hash                                   (stable, versioned recipes)
-//! selection  selection                              (pure: expression × graph × status snapshot;
+//! hash       hash/                                  (stable, versioned recipes)
+//! selection  selection/                             (pure: expression × graph × status snapshot;
 //!                                                    checks the graph's schedules)
 //! graph      graph                                  (petgraph DAG of validated definitions)
-//! model      error · key · spec · value · config · context · clock · check · event ·
+//! model      model/: error · key · spec · value · config · context · clock · check · event ·
 //!            schedule · ranges · record · state · definitions
 //! ```
 //!
@@ -57,34 +57,27 @@
 extern crate self as stemma;
 
 pub mod backfill;
-pub mod check;
-pub mod clock;
-pub mod config;
-pub mod context;
 pub mod daemon;
 pub mod decision;
-pub mod definitions;
 pub mod engine;
-pub mod error;
-pub mod event;
 pub mod execute;
 pub mod graph;
 pub mod hash;
 pub mod instance;
 pub mod io;
-pub mod key;
 pub mod lifecycle;
-pub mod notify;
+pub mod model;
 pub mod plan;
-pub mod ranges;
-pub mod record;
-pub mod schedule;
 pub mod selection;
-pub mod spec;
 pub mod staleness;
-pub mod state;
-pub mod status;
-pub mod value;
+
+// The model's modules and the status snapshot keep their paths (`stemma::spec`, `stemma::status`).
+pub use execute::notify;
+pub use instance::status;
+pub use model::{
+    check, clock, config, context, definitions, error, event, key, ranges, record, schedule, spec,
+    state, value,
+};
 
 /// The Arrow version Stemma's tables use, for code locations that build tables themselves.
 pub use arrow;

@@ -14,13 +14,13 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
 use crate::execute::slots::PoolSlot;
 use crate::hash::{DataVersion, data_version};
 use crate::instance::{LatestMaterialization, PruneReport, Retention};
 use crate::io::InputContext;
-use crate::key::AssetKey;
-use crate::spec::PartitionKey;
+use crate::model::error::{Error, Result};
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionKey;
 
 /// What `gc` keeps and how.
 #[derive(Debug, Clone)]

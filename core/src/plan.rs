@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use fixedbitset::FixedBitSet;
 
-use crate::error::{Error, Result};
-use crate::event::Provenance;
 use crate::graph::AssetGraph;
-use crate::key::AssetKey;
-use crate::record::LatestMaterialization;
-use crate::spec::{DepKind, PartitionKey};
+use crate::model::error::{Error, Result};
+use crate::model::event::Provenance;
+use crate::model::key::AssetKey;
+use crate::model::record::LatestMaterialization;
+use crate::model::spec::{DepKind, PartitionKey};
 
 /// Latest materializations by (asset, partition), as the planner needs them.
 pub type StoredIndex = HashMap<(AssetKey, Option<PartitionKey>), LatestMaterialization>;
@@ -55,7 +55,7 @@ pub struct Step {
 impl Step {
     /// `asset` or `asset[partition]`.
     pub fn label(&self) -> String {
-        crate::event::step_label(&self.asset, self.partition.as_ref())
+        crate::model::event::step_label(&self.asset, self.partition.as_ref())
     }
 }
 
@@ -315,11 +315,11 @@ fn step_partitions(
 fn windows_within(
     graph: &AssetGraph,
     nodes: &[usize],
-    def: &crate::spec::PartitionsDefinition,
+    def: &crate::model::spec::PartitionsDefinition,
     from: &str,
     to: &str,
 ) -> Option<std::ops::Range<usize>> {
-    use crate::spec::PartitionsDefinition::TimeWindow;
+    use crate::model::spec::PartitionsDefinition::TimeWindow;
     let TimeWindow(mine) = def else { return None };
     let (start, end) = nodes
         .iter()
@@ -466,15 +466,15 @@ fn note_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definitions::AssetDef;
     use crate::graph::tests::{asset, graph};
+    use crate::model::definitions::AssetDef;
+    use crate::model::spec::PartitionsDefinition;
     use crate::selection::Selection;
-    use crate::spec::PartitionsDefinition;
 
     fn resolve(g: &AssetGraph, s: &str) -> FixedBitSet {
         Selection::parse(s)
             .unwrap()
-            .resolve(g, &crate::state::StatusSnapshot::unavailable())
+            .resolve(g, &crate::model::state::StatusSnapshot::unavailable())
             .unwrap()
     }
 

@@ -24,16 +24,16 @@ use std::fmt;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::clock::Timestamp;
-use crate::config::{ConfigReads, RunConfig};
-use crate::error::Result;
-use crate::event::{Provenance, step_label};
 use crate::graph::AssetGraph;
 use crate::hash::{DataVersion, InputsHasher, VersionBytes, deps_digest};
-use crate::key::AssetKey;
-use crate::spec::{PartitionKey, PartitionMapping};
+use crate::model::clock::Timestamp;
+use crate::model::config::{ConfigReads, RunConfig};
+use crate::model::error::Result;
+use crate::model::event::{Provenance, step_label};
+use crate::model::key::AssetKey;
+use crate::model::spec::{PartitionKey, PartitionMapping};
 
-pub use crate::state::cause;
+pub use crate::model::state::cause;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -575,7 +575,7 @@ impl Staleness {
     }
 }
 
-pub use crate::state::Summary;
+pub use crate::model::state::Summary;
 
 /// One reason an asset partition is stale, in detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -628,7 +628,7 @@ impl fmt::Display for Cause {
         let label = |a: &AssetKey, p: &Option<PartitionKey>| step_label(a, p.as_ref());
         match self {
             Cause::CodeChanged { items, .. } if !items.is_empty() => {
-                write!(f, "code changed: {}", crate::event::and_list(items))
+                write!(f, "code changed: {}", crate::model::event::and_list(items))
             }
             Cause::CodeChanged {
                 recorded, current, ..
@@ -639,7 +639,7 @@ impl fmt::Display for Cause {
                 current.as_deref().unwrap_or("none")
             ),
             Cause::DepsChanged { added, removed } => {
-                f.write_str(&crate::event::describe_deps_change(added, removed))
+                f.write_str(&crate::model::event::describe_deps_change(added, removed))
             }
             Cause::ConfigChanged {
                 name,
@@ -802,14 +802,14 @@ pub fn explain(
 /// instance knows what that version was computed from (empty otherwise).
 pub fn changed_code_items(
     instance: &dyn VersionSource,
-    spec: &crate::spec::AssetSpec,
+    spec: &crate::model::spec::AssetSpec,
     recorded: Option<&str>,
 ) -> Result<Vec<String>> {
     let (Some(recorded), Some(current)) = (recorded, &spec.code_items) else {
         return Ok(Vec::new());
     };
     Ok(match instance.code_version_items(&spec.key, recorded)? {
-        Some(old) => crate::event::code_changes(&old, current),
+        Some(old) => crate::model::event::code_changes(&old, current),
         None => Vec::new(),
     })
 }
@@ -963,7 +963,10 @@ pub fn brief(causes: &[Cause]) -> Vec<String> {
             Cause::UpstreamMissing { asset, .. } => add(format!("upstream {asset} missing")),
             Cause::UpstreamStale { asset, .. } => add(format!("upstream {asset} stale")),
             Cause::CodeChanged { items, .. } if !items.is_empty() => {
-                add(format!("code changed: {}", crate::event::and_list(items)));
+                add(format!(
+                    "code changed: {}",
+                    crate::model::event::and_list(items)
+                ));
             }
             Cause::CodeChanged { .. } => add("code changed".into()),
             other => add(other.to_string()),
@@ -984,11 +987,11 @@ pub fn brief(causes: &[Cause]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definitions::AssetDef;
-    use crate::event::{InputVersion, Provenance};
     use crate::graph::tests::graph;
     use crate::hash::provenance_digests;
-    use crate::spec::PartitionsDefinition;
+    use crate::model::definitions::AssetDef;
+    use crate::model::event::{InputVersion, Provenance};
+    use crate::model::spec::PartitionsDefinition;
 
     /// An asset with code version "1" reading `inputs`.
     fn versioned(key: &str, inputs: &[&str]) -> AssetDef {
@@ -1217,9 +1220,9 @@ mod tests {
 
     #[test]
     fn config_values_read_are_judged_under_the_config_given() {
-        use crate::config::ConfigField;
+        use crate::model::config::ConfigField;
         let g = AssetGraph::new(
-            crate::definitions::Definitions::new()
+            crate::model::definitions::Definitions::new()
                 .assets([versioned("a", &[]), versioned("model", &["a"])])
                 .config(ConfigField::int("epochs", 30))
                 .config(ConfigField::int("unread", 1)),

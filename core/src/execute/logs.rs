@@ -16,8 +16,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::LogSink;
-use crate::event::LogLevel;
+use crate::model::context::LogSink;
+use crate::model::event::LogLevel;
 
 /// Stemma's own crates: their events are diagnostics, never a step's log.
 const OWN_CRATES: &[&str] = &["stemma", "stemma_io", "stemma_server", "stemma_macros"];

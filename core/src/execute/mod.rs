@@ -10,6 +10,7 @@
 //! commit); a step counts as done only once its materialization is committed.
 
 mod logs;
+pub mod notify;
 pub(crate) mod slots;
 mod step;
 
@@ -20,19 +21,19 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::context::{AssetContext, StepLogger};
+pub use crate::model::context::{AssetContext, StepLogger};
 pub use logs::StepLogLayer;
 
-use crate::clock::Clock;
-use crate::config::RunConfig;
-use crate::error::Result;
-use crate::event::{Event, EventKind, RunId, RunStatus};
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
 use crate::instance::Instance;
 use crate::io::IoManagers;
+use crate::model::clock::Clock;
+use crate::model::config::RunConfig;
+use crate::model::error::Result;
+use crate::model::event::{Event, EventKind, RunId, RunStatus};
+use crate::model::value::Value;
 use crate::plan::{InputPart, Plan};
-use crate::value::Value;
 
 /// Sees every event of a run as it happens (the CLI's live view).
 pub trait RunObserver: Send + Sync {
@@ -167,7 +168,7 @@ pub struct RunOutcome {
     pub duration: Duration,
     /// Partitioned assets the selection held that were left out, no partition being asked
     /// for ([`Plan::left_out`](crate::plan::Plan::left_out)).
-    pub left_out: Vec<crate::key::AssetKey>,
+    pub left_out: Vec<crate::model::key::AssetKey>,
     /// The selection depends on the instance's state (`status:stale+`) and matched nothing:
     /// no run was started.
     pub nothing_to_do: bool,
@@ -222,7 +223,7 @@ fn redact_with(secrets: &[String], text: &str) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
         if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), crate::config::SECRET);
+            out = out.replace(secret.as_str(), crate::model::config::SECRET);
         }
     }
     out

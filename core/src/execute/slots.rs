@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
 use crate::instance::{Instance, Slot, StorageUse};
+use crate::model::error::{Error, Result};
 
 /// A held slot (or none needed: the pool has no limit).
 pub(crate) struct PoolSlot {

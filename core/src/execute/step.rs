@@ -10,20 +10,20 @@ use tracing::Instrument;
 use super::logs::SinkGuard;
 use super::slots::PoolSlot;
 use super::{Produced, Run, StepOutcome};
-use crate::check::{CheckResult, Severity};
-use crate::context::{AssetContext, LogSink, StepLogger};
 use crate::decision::StepFacts;
-use crate::definitions::{Inputs, panic_message};
-use crate::error::BoxError;
-use crate::event::{
-    CheckEvaluation, EventKind, InputVersion, Materialization, Provenance, StepPhases,
-};
 use crate::hash::{DataVersion, data_version};
 use crate::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
-use crate::key::AssetKey;
+use crate::model::check::{CheckResult, Severity};
+use crate::model::context::{AssetContext, LogSink, StepLogger};
+use crate::model::definitions::{Inputs, panic_message};
+use crate::model::error::BoxError;
+use crate::model::event::{
+    CheckEvaluation, EventKind, InputVersion, Materialization, Provenance, StepPhases,
+};
+use crate::model::key::AssetKey;
+use crate::model::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
+use crate::model::value::Value;
 use crate::plan::{InputPart, Previous, Step};
-use crate::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
-use crate::value::Value;
 
 /// Tables with more rows than this are hashed on a blocking thread.
 const HASH_INLINE_ROWS: usize = 16_384;
@@ -172,7 +172,7 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
                 let waiting = || {
                     run.emit(
                         run.event(EventKind::Log {
-                            level: crate::event::LogLevel::Info,
+                            level: crate::model::event::LogLevel::Info,
                             message: format!("waiting for a slot of pool {pool}"),
                         })
                         .asset(&step.asset, step.partition.as_ref()),
@@ -294,7 +294,7 @@ async fn attempt_once(
     let value = tokio::select! {
         r = body => match r {
             Ok(Ok(v)) => v,
-            Ok(Err(e)) if crate::error::NoRetry::is_in(&*e) => {
+            Ok(Err(e)) if crate::model::error::NoRetry::is_in(&*e) => {
                 return Err(Failure::Fatal(error_chain(&*e)));
             }
             Ok(Err(e)) => return Err(Failure::Retryable(error_chain(&*e))),
@@ -311,7 +311,7 @@ async fn attempt_once(
 
     // 3. The declared schema, before anything is stored.
     if let (Some(expected), Value::Table(table)) = (&spec.schema, &value)
-        && let Some(mismatch) = crate::spec::schema_mismatch(expected, table)
+        && let Some(mismatch) = crate::model::spec::schema_mismatch(expected, table)
     {
         return Err(Failure::Fatal(mismatch));
     }
@@ -427,7 +427,7 @@ async fn attempt_once(
 /// What running some checks of a step gave.
 #[derive(Default)]
 struct Checked {
-    events: Vec<crate::event::Event>,
+    events: Vec<crate::model::event::Event>,
     passed: usize,
     failed: Vec<(String, String)>,
     blocked_by: Option<String>,
@@ -437,7 +437,7 @@ struct Checked {
 async fn run_checks<'c>(
     run: &Run,
     step: &Step,
-    checks: impl Iterator<Item = &'c crate::definitions::CheckDef>,
+    checks: impl Iterator<Item = &'c crate::model::definitions::CheckDef>,
     value: &Arc<Value>,
     log: &StepLogger,
     span: &tracing::Span,
@@ -669,7 +669,7 @@ async fn load_stored(
         .map_err(|e| {
             format!(
                 "loading input {} (materialized by run {}) failed: {e}",
-                crate::event::step_label(&m.asset, m.partition.as_ref()),
+                crate::model::event::step_label(&m.asset, m.partition.as_ref()),
                 m.run_id.as_ref().map_or("?", |r| r.short())
             )
         })
@@ -684,7 +684,7 @@ async fn hash_and_describe(value: &Arc<Value>) -> Result<(DataVersion, Metadata)
     };
     let result = if big {
         let value = Arc::clone(value);
-        crate::definitions::run_blocking(move || work(&value)).await
+        crate::model::definitions::run_blocking(move || work(&value)).await
     } else {
         work(value)
     };

@@ -16,9 +16,9 @@ mod table;
 
 use std::fmt;
 
-use crate::error::Result;
-pub use crate::key::DataVersion;
-use crate::value::Value;
+use crate::model::error::Result;
+pub use crate::model::key::DataVersion;
+use crate::model::value::Value;
 
 pub use json::hash_json;
 pub use provenance::{

@@ -8,8 +8,8 @@
 //!   removed" apart from "an input has a new version".
 
 use super::{DataVersion, StableHasher};
-use crate::key::AssetKey;
-use crate::spec::PartitionKey;
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionKey;
 
 /// One input as the digest sees it.
 pub type InputRef<'a> = (&'a AssetKey, Option<&'a PartitionKey>, &'a DataVersion);
@@ -182,7 +182,7 @@ pub fn deps_digest<'a>(deps: impl IntoIterator<Item = &'a AssetKey>) -> blake3::
 
 /// The digests of a provenance, as the instance stores them. Records written before the
 /// declared dependencies were recorded use the assets they read.
-pub fn provenance_digests(p: &crate::event::Provenance) -> (blake3::Hash, blake3::Hash) {
+pub fn provenance_digests(p: &crate::model::event::Provenance) -> (blake3::Hash, blake3::Hash) {
     let inputs = inputs_digest(
         p.inputs
             .iter()

@@ -20,7 +20,7 @@ use arrow::datatypes::{ArrowNativeType, ByteArrayType, DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::StableHasher;
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 
 /// Hashes a table's logical content: its column names, logical types and rows.
 pub fn hash_table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<blake3::Hash> {

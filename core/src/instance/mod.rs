@@ -17,6 +17,7 @@ mod process;
 mod retention;
 mod schema;
 mod secrets;
+pub mod status;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};
@@ -32,21 +33,21 @@ pub use pools::{PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot,
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
 
-use crate::check::Severity;
-use crate::clock::Timestamp;
-use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, RunId, RunStatus};
 use crate::hash::DataVersion;
-use crate::key::AssetKey;
-use crate::spec::PartitionKey;
+use crate::model::check::Severity;
+use crate::model::clock::Timestamp;
+use crate::model::error::{Error, Result};
+use crate::model::event::{Event, EventKind, RunId, RunStatus};
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionKey;
+use crate::model::value::ValueKind;
 use crate::staleness::{RowRef, VersionSource};
-use crate::value::ValueKind;
 use writer::{Request, Writer};
 
 /// The file name of the database inside the instance directory.
 pub const DB_FILE: &str = "stemma.db";
 
-pub use crate::record::{CheckStatus, FailureRecord, LatestMaterialization};
+pub use crate::model::record::{CheckStatus, FailureRecord, LatestMaterialization};
 
 /// One run as the `runs` table records it.
 #[derive(Clone, Debug, PartialEq)]
@@ -492,7 +493,12 @@ impl Instance {
     pub fn latest_with_provenance(
         &self,
         only: Option<&HashSet<AssetKey>>,
-    ) -> Result<Vec<(LatestMaterialization, Option<crate::event::Provenance>)>> {
+    ) -> Result<
+        Vec<(
+            LatestMaterialization,
+            Option<crate::model::event::Provenance>,
+        )>,
+    > {
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT a.asset_key, a.partition, a.event_id, a.run_id, a.ts, a.data_version,
@@ -533,7 +539,7 @@ impl Instance {
     pub fn partition_status(
         &self,
         asset: &AssetKey,
-        def: &crate::spec::PartitionsDefinition,
+        def: &crate::model::spec::PartitionsDefinition,
     ) -> Result<PartitionStatus> {
         let (status, write_back) = self.read(|c| {
             let tx = c.unchecked_transaction()?;
@@ -805,7 +811,10 @@ impl Instance {
     }
 
     /// The materialization recorded by event `event_id`.
-    pub fn materialization(&self, event_id: i64) -> Result<Option<crate::event::Materialization>> {
+    pub fn materialization(
+        &self,
+        event_id: i64,
+    ) -> Result<Option<crate::model::event::Materialization>> {
         Ok(match self.event(event_id)?.map(|e| e.kind) {
             Some(EventKind::Materialization(m)) => Some(m),
             _ => None,
@@ -1281,7 +1290,7 @@ impl VersionSource for Instance {
         Instance::for_each_version_in(self, from, to, f)
     }
 
-    fn provenance(&self, event_id: i64) -> Result<Option<crate::event::Provenance>> {
+    fn provenance(&self, event_id: i64) -> Result<Option<crate::model::event::Provenance>> {
         Ok(match self.event(event_id)?.map(|e| e.kind) {
             Some(EventKind::Materialization(m)) => Some(m.provenance),
             _ => None,
@@ -1300,7 +1309,7 @@ impl VersionSource for Instance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Materialization;
+    use crate::model::event::Materialization;
 
     fn materialization(dv: &str) -> EventKind {
         EventKind::Materialization(Materialization {

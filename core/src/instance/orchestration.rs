@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Instance, RUN_COLUMNS, RunRecord, only_match, run_from_row};
-use crate::clock::Timestamp;
-use crate::error::{Error, Result};
-use crate::event::{EventKind, RunId};
-use crate::spec::PartitionKey;
+use crate::model::clock::Timestamp;
+use crate::model::error::{Error, Result};
+use crate::model::event::{EventKind, RunId};
+use crate::model::spec::PartitionKey;
 
 /// One backfill as the `backfills` table records it.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +101,9 @@ impl Instance {
     pub fn find_backfill(&self, prefix: &str) -> Result<BackfillRecord> {
         if prefix == super::LATEST {
             return self.backfills(1)?.pop().ok_or_else(|| {
-                crate::error::Error::Config("there are no backfills yet, so no latest one".into())
+                crate::model::error::Error::Config(
+                    "there are no backfills yet, so no latest one".into(),
+                )
             });
         }
         let (from, to) = super::id_prefix_range(prefix, "backfill", "assets backfill list")?;

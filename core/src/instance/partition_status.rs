@@ -9,9 +9,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::key::AssetKey;
-use crate::ranges::RangeSet;
-use crate::spec::PartitionsDefinition;
+use crate::model::key::AssetKey;
+use crate::model::ranges::RangeSet;
+use crate::model::spec::PartitionsDefinition;
 
 /// The state of one partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

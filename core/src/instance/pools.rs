@@ -13,8 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::Instance;
-use crate::error::{Error, Result};
-use crate::spec::validate_pool_name;
+use crate::model::error::{Error, Result};
+use crate::model::spec::validate_pool_name;
 
 /// A slot taken.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,8 +15,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{Instance, open_connection};
-use crate::clock::Timestamp;
-use crate::error::{Error, Result};
+use crate::model::clock::Timestamp;
+use crate::model::error::{Error, Result};
 
 /// What to keep.
 #[derive(Debug, Clone, Copy)]

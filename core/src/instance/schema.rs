@@ -6,8 +6,8 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::event::Provenance;
 use crate::hash::provenance_digests;
+use crate::model::event::Provenance;
 
 /// One step of the schema: SQL, or code for what SQL cannot compute (digests).
 pub(crate) enum Migration {
@@ -429,7 +429,7 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        let up = crate::key::AssetKey::parse("up").unwrap();
+        let up = crate::model::key::AssetKey::parse("up").unwrap();
         let bb = crate::hash::DataVersion::from_hex("bb");
         assert_eq!(inputs, inputs_digest([(&up, None, &bb)]).as_bytes());
         assert_eq!(deps, deps_digest([&up]).as_bytes());
@@ -471,7 +471,7 @@ mod tests {
             )
             .unwrap()
         };
-        let model: crate::config::ConfigReads =
+        let model: crate::model::config::ConfigReads =
             serde_json::from_str(&config("model").unwrap()).unwrap();
         assert_eq!(model["train_epochs"].as_deref(), Some("30"));
         assert_eq!(config("chunks"), None, "read no config");

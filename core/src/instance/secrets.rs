@@ -10,8 +10,8 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Instance;
-use crate::config::SECRET;
-use crate::error::Result;
+use crate::model::config::SECRET;
+use crate::model::error::Result;
 
 /// Values shorter than this are not searched for in free text.
 const MIN_SCRUBBED_LEN: usize = 4;

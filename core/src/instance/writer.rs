@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::event::{Event, EventKind};
+use crate::model::event::{Event, EventKind};
 
 /// Called with the ids assigned to an append's events, or the error that lost them.
 pub(crate) type Ack = Box<dyn FnOnce(Result<Vec<i64>, String>) + Send>;

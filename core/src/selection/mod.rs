@@ -38,10 +38,10 @@ pub use ast::{
 };
 
 use crate::graph::AssetGraph;
-use crate::key::AssetKey;
-use crate::state::StatusSnapshot;
+use crate::model::key::AssetKey;
+use crate::model::state::StatusSnapshot;
 
-pub use crate::error::SelectionError;
+pub use crate::model::error::SelectionError;
 
 /// One comma-separated clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,8 +258,8 @@ fn prefers_grammar_error(clause: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definitions::AssetDef;
     use crate::graph::tests::{asset, graph};
+    use crate::model::definitions::AssetDef;
 
     fn sel(g: &AssetGraph, s: &str) -> Vec<String> {
         Selection::parse(s)
@@ -335,7 +335,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[1].chars().count() <= crate::error::SHOWN + 4,
+            lines[1].chars().count() <= crate::model::error::SHOWN + 4,
             "{}",
             lines[1]
         );

@@ -19,7 +19,7 @@ use super::ast::{
     Attr, ChangedValue, Depth, Expr, IsValue, PartitionsValue, Span, StatusValue, Value,
 };
 use super::lexer::{Tok, Token, tokenize};
-use crate::error::did_you_mean;
+use crate::model::error::did_you_mean;
 
 /// Attribute names this grammar resolves.
 pub(crate) const ATTRIBUTES: &[&str] = &[

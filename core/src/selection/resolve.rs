@@ -15,11 +15,11 @@ use super::SelectionError;
 use super::ast::{
     Attr, ChangedValue, Depth, Expr, IsValue, PartitionsValue, Span, StatusValue, Value,
 };
-use crate::error::did_you_mean;
 use crate::graph::{AssetGraph, AttrMap};
-use crate::key::AssetKey;
-use crate::spec::PartitionsDefinition;
-use crate::state::{AssetStatus, StatusSnapshot};
+use crate::model::error::did_you_mean;
+use crate::model::key::AssetKey;
+use crate::model::spec::PartitionsDefinition;
+use crate::model::state::{AssetStatus, StatusSnapshot};
 
 pub(crate) struct Resolver<'a> {
     pub(crate) input: &'a str,

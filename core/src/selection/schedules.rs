@@ -1,11 +1,11 @@
 //! The graph's schedules, checked against it: a schedule's selection is resolved once, when
 //! the graph is built, so a typo in one fails the definitions rather than a night's tick.
 
-use crate::definitions::Definitions;
-use crate::error::{Error, Result};
 use crate::graph::AssetGraph;
-use crate::spec::PartitionsDefinition;
-use crate::state::StatusSnapshot;
+use crate::model::definitions::Definitions;
+use crate::model::error::{Error, Result};
+use crate::model::spec::PartitionsDefinition;
+use crate::model::state::StatusSnapshot;
 
 use super::Selection;
 
@@ -19,7 +19,7 @@ impl AssetGraph {
     /// that a partitioned schedule selects assets of one time-window definition.
     fn check_schedules(mut self) -> Result<Self> {
         let schedules = std::mem::take(&mut self.schedules);
-        use crate::schedule::TickPartitions;
+        use crate::model::schedule::TickPartitions;
         let mut problems = Vec::new();
         let mut names = std::collections::HashSet::new();
         for s in &schedules {
@@ -98,8 +98,8 @@ impl AssetGraph {
 
     fn windows_of(
         &self,
-        schedule: &crate::schedule::ScheduleDef,
-    ) -> Option<crate::spec::TimeWindows> {
+        schedule: &crate::model::schedule::ScheduleDef,
+    ) -> Option<crate::model::spec::TimeWindows> {
         let set = Selection::parse(schedule.selection())
             .ok()?
             .resolve(self, &StatusSnapshot::unavailable())

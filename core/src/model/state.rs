@@ -2,8 +2,8 @@
 //! asset, and the snapshot of every asset that selections (`status:stale`, `changed:code`) and
 //! the status views read. The instance floor fills it ([`StatusSnapshot::load`]).
 
-use crate::clock::Timestamp;
-use crate::error::{Error, Result};
+use crate::model::clock::Timestamp;
+use crate::model::error::{Error, Result};
 
 /// Cause flags of a stale asset partition.
 pub mod cause {

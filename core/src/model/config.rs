@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result, did_you_mean};
+use crate::model::error::{Error, Result, did_you_mean};
 
 /// The type of a config field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

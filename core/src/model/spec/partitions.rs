@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, did_you_mean};
+use crate::model::error::{Error, Result, did_you_mean};
 
 /// One partition of an asset, e.g. `"eu"` or `"2026-11-21"`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 
 use arrow::datatypes::Schema;
 
-use crate::value::Table;
+use crate::model::value::Table;
 
 /// Why `table` does not conform to `expected`, naming every differing column; `None` if it
 /// does. Columns are matched by name; their order does not matter.

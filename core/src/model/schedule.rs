@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
-use crate::error::{Error, Result};
-use crate::spec::{PartitionKey, TimeWindows};
+use crate::model::error::{Error, Result};
+use crate::model::spec::{PartitionKey, TimeWindows};
 
 /// A cron expression in a time zone.
 #[derive(Clone, Debug)]

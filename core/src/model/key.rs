@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 
 /// The name of an asset: one or more components, each made of letters, digits and `_`
 /// (Dagster's rule), displayed joined by `/`.

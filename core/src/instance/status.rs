@@ -11,14 +11,14 @@
 
 use std::collections::HashMap;
 
-use crate::clock::Timestamp;
-use crate::config::RunConfig;
-use crate::error::Result;
 use crate::graph::AssetGraph;
 use crate::instance::{FailureRecord, Instance};
+use crate::model::clock::Timestamp;
+use crate::model::config::RunConfig;
+use crate::model::error::Result;
 use crate::staleness::{Staleness, VersionState, cause};
 
-pub use crate::state::{AssetStatus, StatusSnapshot};
+pub use crate::model::state::{AssetStatus, StatusSnapshot};
 
 impl StatusSnapshot {
     /// Reads the instance and computes every asset's status, judged under `config`.

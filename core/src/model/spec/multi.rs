@@ -154,7 +154,7 @@ impl MultiPartitions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::TimeWindows;
+    use crate::model::spec::TimeWindows;
 
     fn three() -> MultiPartitions {
         MultiPartitions::new([

@@ -12,16 +12,16 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::check::CheckResult;
-use crate::config::{ConfigField, ConfigSpec};
-use crate::context::AssetContext;
-use crate::error::{BoxError, Error, Result};
-use crate::key::AssetKey;
-use crate::spec::{
+use crate::model::check::CheckResult;
+use crate::model::config::{ConfigField, ConfigSpec};
+use crate::model::context::AssetContext;
+use crate::model::error::{BoxError, Error, Result};
+use crate::model::key::AssetKey;
+use crate::model::spec::{
     AssetDep, AssetSpec, DepKind, MetadataValue, PartitionMapping, PartitionsDefinition,
     RetryPolicy,
 };
-use crate::value::{FromValue, IntoOutput, Value};
+use crate::model::value::{FromValue, IntoOutput, Value};
 
 /// An asset's function, type-erased: context and loaded inputs in, value out.
 pub type ComputeFn =
@@ -463,7 +463,7 @@ impl CheckDef {
     /// Starts a check called `name` on the asset `asset`.
     pub fn builder(name: &str, asset: &str) -> CheckBuilder {
         let mut problems = Vec::new();
-        if !crate::spec::is_name(name) {
+        if !crate::model::spec::is_name(name) {
             problems.push(format!(
                 "check name {name:?} is not valid (letters, digits and _)"
             ));
@@ -590,9 +590,9 @@ pub struct Definitions {
     pub(crate) assets: Vec<AssetDef>,
     pub(crate) checks: Vec<CheckDef>,
     pub(crate) config: ConfigSpec,
-    pub(crate) schedules: Vec<crate::schedule::ScheduleDef>,
+    pub(crate) schedules: Vec<crate::model::schedule::ScheduleDef>,
     pub(crate) problems: Vec<String>,
-    pub(crate) default_retry: Option<crate::spec::RetryPolicy>,
+    pub(crate) default_retry: Option<crate::model::spec::RetryPolicy>,
 }
 
 impl Definitions {
@@ -621,13 +621,13 @@ impl Definitions {
     }
 
     /// Adds a schedule (`assets daemon` fires it).
-    pub fn schedule(mut self, schedule: crate::schedule::ScheduleDef) -> Self {
+    pub fn schedule(mut self, schedule: crate::model::schedule::ScheduleDef) -> Self {
         self.schedules.push(schedule);
         self
     }
 
     /// The retry policy of every asset that declares none (the project default).
-    pub fn default_retry(mut self, policy: crate::spec::RetryPolicy) -> Self {
+    pub fn default_retry(mut self, policy: crate::model::spec::RetryPolicy) -> Self {
         self.problems.extend(
             policy
                 .problems()

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::Severity;
-pub use crate::clock::{Clock, ManualClock, SystemClock, Timestamp, replayed_now};
-use crate::key::AssetKey;
-use crate::key::DataVersion;
-use crate::spec::{Metadata, PartitionKey};
-use crate::value::ValueKind;
+use crate::model::check::Severity;
+pub use crate::model::clock::{Clock, ManualClock, SystemClock, Timestamp, replayed_now};
+use crate::model::key::AssetKey;
+use crate::model::key::DataVersion;
+use crate::model::spec::{Metadata, PartitionKey};
+use crate::model::value::ValueKind;
 
 /// The id of a run: a random UUID (v4), so that its first 8 characters — the short form the
 /// CLI shows and accepts — are unique in practice. Runs are ordered by their start time.
@@ -384,7 +384,7 @@ impl EventKind {
     /// descriptions, text metadata — through `f` (which redacts secrets).
     pub fn redact(&mut self, f: &dyn Fn(&str) -> String) {
         let text = |s: &mut String| *s = f(s);
-        let metadata = |m: &mut crate::spec::Metadata| {
+        let metadata = |m: &mut crate::model::spec::Metadata| {
             for v in m.values_mut() {
                 v.redact(f);
             }

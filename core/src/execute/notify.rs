@@ -7,7 +7,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use crate::event::{RunId, RunStatus};
+use crate::model::event::{RunId, RunStatus};
 
 /// How a run ended, for alerts.
 #[derive(Debug, Clone, Serialize)]

@@ -222,7 +222,7 @@ impl TimeWindows {
             start: NaiveDateTime::MIN,
             // Up to now — or to the instant a replaying process acts at (`STEMMA_NOW`).
             end: End::AsOf {
-                now: crate::clock::replayed_now().unwrap_or_else(Utc::now),
+                now: crate::model::clock::replayed_now().unwrap_or_else(Utc::now),
                 offset: 0,
             },
             format: None,

@@ -2,12 +2,12 @@
 //! failure, its checks' latest evaluations. Plain rows, read by planning, IO managers and the
 //! status views alike; the instance fills them.
 
-use crate::check::Severity;
-use crate::clock::Timestamp;
-use crate::event::RunId;
-use crate::key::{AssetKey, DataVersion};
-use crate::spec::PartitionKey;
-use crate::value::ValueKind;
+use crate::model::check::Severity;
+use crate::model::clock::Timestamp;
+use crate::model::event::RunId;
+use crate::model::key::{AssetKey, DataVersion};
+use crate::model::spec::PartitionKey;
+use crate::model::value::ValueKind;
 
 /// The latest committed materialization of one asset partition.
 #[derive(Clone, Debug, PartialEq)]

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_arrow::schema::{SchemaLike, TracingOptions};
 
-use crate::error::{BoxError, Error, Result};
+use crate::model::error::{BoxError, Error, Result};
 
 /// A value an asset produced, in memory.
 #[derive(Clone, Debug)]

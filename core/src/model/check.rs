@@ -4,9 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::BoxError;
-use crate::spec::{Metadata, MetadataValue};
-use crate::value::IntoOutput;
+use crate::model::error::BoxError;
+use crate::model::spec::{Metadata, MetadataValue};
+use crate::model::value::IntoOutput;
 
 /// How bad a failed check is. A failed `Error` check that is `blocking` stops the asset's
 /// downstream in the same run; a `Warn` check never does.

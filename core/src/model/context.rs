@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{ConfigView, RunConfig};
-use crate::event::{LogLevel, RunId};
-use crate::key::AssetKey;
-use crate::spec::{Metadata, MetadataValue, PartitionKey};
+use crate::model::config::{ConfigView, RunConfig};
+use crate::model::event::{LogLevel, RunId};
+use crate::model::key::AssetKey;
+use crate::model::spec::{Metadata, MetadataValue, PartitionKey};
 
 /// Receives a step's log lines.
 pub(crate) type LogSink = Arc<dyn Fn(LogLevel, String) + Send + Sync>;
@@ -60,7 +60,7 @@ struct Inner {
     partition: Option<PartitionKey>,
     run_id: RunId,
     config: RunConfig,
-    config_reads: Mutex<crate::config::ConfigReads>,
+    config_reads: Mutex<crate::model::config::ConfigReads>,
     metadata: Mutex<Metadata>,
 }
 
@@ -127,7 +127,7 @@ impl AssetContext {
             .unwrap_or_default()
     }
 
-    pub(crate) fn config_reads(&self) -> crate::config::ConfigReads {
+    pub(crate) fn config_reads(&self) -> crate::model::config::ConfigReads {
         self.inner
             .config_reads
             .lock()

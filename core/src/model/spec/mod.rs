@@ -21,7 +21,7 @@ pub use retry::{Backoff, Jitter, RetryPolicy};
 pub use schema::schema_mismatch;
 pub use time_window::{Cadence, TimeWindows};
 
-use crate::key::AssetKey;
+use crate::model::key::AssetKey;
 
 /// The most kinds an asset may carry (Dagster's limit, kept so the UI can show them all).
 pub const MAX_KINDS: usize = 10;
@@ -220,7 +220,7 @@ pub(crate) fn is_name(s: &str) -> bool {
 }
 
 /// Pool names: what an asset's `pool = "…"` and `assets pools set NAME N` accept.
-pub fn validate_pool_name(name: &str) -> crate::error::Result<()> {
+pub fn validate_pool_name(name: &str) -> crate::model::error::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && name
@@ -229,7 +229,7 @@ pub fn validate_pool_name(name: &str) -> crate::error::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(crate::error::Error::Config(format!(
+        Err(crate::model::error::Error::Config(format!(
             "pool name {name:?}: use letters, digits and - _ . : / (at most 100)"
         )))
     }
