@@ -208,7 +208,7 @@ impl Engine {
     ) -> Result<BackfillOutcome> {
         let record = self.instance().find_backfill(id)?;
         if self.instance().backfill_is_live(&record.id)? {
-            return Err(Error::Plan(format!(
+            return Err(Error::Conflict(format!(
                 "backfill {} is running (run {}); cancel it first",
                 short(&record.id),
                 self.instance()
@@ -218,7 +218,7 @@ impl Engine {
             )));
         }
         if record.status == "completed" {
-            return Err(Error::Plan(format!(
+            return Err(Error::Conflict(format!(
                 "backfill {} has completed; start a new one to reprocess",
                 short(&record.id)
             )));
@@ -234,7 +234,7 @@ impl Engine {
     pub async fn cancel_backfill(&self, id: &str) -> Result<BackfillRecord> {
         let record = self.instance().find_backfill(id)?;
         if matches!(record.status.as_str(), "completed" | "canceled") {
-            return Err(Error::Plan(format!(
+            return Err(Error::Conflict(format!(
                 "backfill {} has already {}",
                 short(&record.id),
                 if record.status == "completed" {

@@ -115,14 +115,18 @@ impl Engine {
         if names.contains(definition) {
             return Ok(());
         }
-        Err(Error::Config(format!(
-            "no dynamic partitions definition named {definition:?} (defined: {})",
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.into_iter().collect::<Vec<_>>().join(", ")
-            }
-        )))
+        Err(Error::not_found(
+            "dynamic partitions definition",
+            definition,
+            format!(
+                "no dynamic partitions definition named {definition:?} (defined: {})",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        ))
     }
 
     /// Adds keys to a dynamic partitions definition (keys it has already are left alone).
@@ -142,9 +146,11 @@ impl Engine {
     pub async fn remove_dynamic_partitions(&self, definition: &str, keys: &[String]) -> Result<()> {
         let current = self.dynamic_partitions(definition)?;
         if let Some(k) = keys.iter().find(|k| !current.contains(k)) {
-            return Err(Error::Config(format!(
-                "dynamic partitions {definition:?} have no key {k:?}; nothing was removed"
-            )));
+            return Err(Error::not_found(
+                "partition",
+                k.clone(),
+                format!("dynamic partitions {definition:?} have no key {k:?}; nothing was removed"),
+            ));
         }
         self.change_dynamic(definition, Vec::new(), keys.to_vec())
             .await
@@ -520,24 +526,39 @@ impl Engine {
             },
             lines.join("\n")
         );
-        if let Some(hint) = self.suggest_wider(selection, partitions, missing, config) {
+        let suggestion = self.suggest_wider(selection, partitions, missing, config);
+        if let Some((wider, all)) = &suggestion {
+            let or_all = all
+                .as_ref()
+                .map(|all| format!(" (or '{all}' for everything upstream)"))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "\nnothing was run; include them in the selection: {hint}"
+                "\nnothing was run; include them in the selection: --select '{wider}'{or_all}"
             ));
         } else {
             text.push_str("\nnothing was run; materialize them first");
         }
-        Error::Plan(text)
+        Error::MissingUpstream {
+            upstreams: missing
+                .iter()
+                .map(|m| {
+                    crate::model::event::step_label(self.graph.key(m.node), m.partition.as_ref())
+                })
+                .collect(),
+            suggestion: suggestion.map(|(wider, _)| wider),
+            message: text,
+        }
     }
 
-    /// A selection that also covers the missing upstreams, if one plans cleanly.
+    /// A selection that also covers the missing upstreams, if one plans cleanly, and (for an
+    /// upstream-depth selection) the one that takes everything upstream.
     fn suggest_wider(
         &self,
         selection: &Selection,
         partitions: &[String],
         missing: &[MissingInput],
         config: &RunConfig,
-    ) -> Option<String> {
+    ) -> Option<(String, Option<String>)> {
         let status = if selection.needs_status() {
             StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now()).ok()?
         } else {
@@ -561,9 +582,7 @@ impl Engine {
                 let candidate = selection.with_upstream(Some(hops))?;
                 if plans(&candidate) {
                     let all = selection.with_upstream(None)?;
-                    return Some(format!(
-                        "--select '{candidate}' (or '{all}' for everything upstream)"
-                    ));
+                    return Some((candidate, Some(all)));
                 }
             }
             return None;
@@ -575,7 +594,7 @@ impl Engine {
             .collect();
         keys.dedup();
         let candidate = format!("{}, {}", selection.text(), keys.join(", "));
-        plans(&candidate).then(|| format!("--select '{candidate}'"))
+        plans(&candidate).then_some((candidate, None))
     }
 
     /// Materializes a selection: plans it (failing before anything runs if it cannot), records
@@ -626,7 +645,7 @@ impl Engine {
             waiting,
         )
         .await?
-        .ok_or_else(|| Error::Plan("canceled while waiting for a run slot".into()))?;
+        .ok_or_else(|| Error::Canceled("canceled while waiting for a run slot".into()))?;
         // No object is written while garbage collection deletes unreferenced ones: a run that
         // reuses an old object by content would otherwise lose it to gc.
         let gc_waiting = || {
@@ -646,7 +665,7 @@ impl Engine {
             gc_waiting,
         )
         .await?
-        .ok_or_else(|| Error::Plan("canceled while waiting for garbage collection".into()))?;
+        .ok_or_else(|| Error::Canceled("canceled while waiting for garbage collection".into()))?;
         let run = Arc::new(Run {
             graph: Arc::clone(&self.graph),
             instance: Arc::clone(&self.instance),
@@ -837,7 +856,7 @@ impl Engine {
     pub async fn cancel_run(&self, id: &str) -> Result<crate::instance::RunRecord> {
         let record = self.instance.find_run(id)?;
         if record.status != RunStatus::Started {
-            return Err(Error::Plan(format!(
+            return Err(Error::Conflict(format!(
                 "run {} has already ended ({})",
                 record.run_id.short(),
                 record.status.as_str()
@@ -863,14 +882,14 @@ impl Engine {
         let record = self.instance.find_run(id)?;
         match record.status {
             RunStatus::Started => {
-                return Err(Error::Plan(format!(
+                return Err(Error::Conflict(format!(
                     "run {} is still running (pid {}); cancel it first",
                     record.run_id.short(),
                     record.pid.map_or_else(|| "?".into(), |p| p.to_string())
                 )));
             }
             RunStatus::Success => {
-                return Err(Error::Plan(format!(
+                return Err(Error::Conflict(format!(
                     "run {} succeeded; there is nothing to resume",
                     record.run_id.short()
                 )));
@@ -885,7 +904,7 @@ impl Engine {
                 Some(EventKind::RunStarted {
                     backfill: Some(b), ..
                 }) => {
-                    return Err(Error::Plan(format!(
+                    return Err(Error::Conflict(format!(
                         "run {} works for backfill {}: resume that (assets backfill resume {})",
                         run.short(),
                         crate::model::event::short_id(&b),

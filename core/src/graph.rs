@@ -241,14 +241,18 @@ impl AssetGraph {
             .find(|s| s.name() == name)
             .ok_or_else(|| {
                 let known: Vec<&str> = self.schedules.iter().map(|s| s.name()).collect();
-                Error::Config(format!(
-                    "no schedule named {name:?} (defined: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
+                Error::not_found(
+                    "schedule",
+                    name,
+                    format!(
+                        "no schedule named {name:?} (defined: {})",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                )
             })
     }
 
@@ -289,7 +293,7 @@ impl AssetGraph {
             let hint = did_you_mean(key, self.assets.iter().map(|a| a.spec.key.as_str()))
                 .map(|k| format!("; did you mean \"{k}\"?"))
                 .unwrap_or_default();
-            Error::Plan(format!("no asset \"{key}\" is defined{hint}"))
+            Error::not_found("asset", key, format!("no asset \"{key}\" is defined{hint}"))
         })
     }
 
@@ -302,13 +306,22 @@ impl AssetGraph {
             (None, Some(_)) => Err(Error::Plan(format!(
                 "asset {asset} is not partitioned; leave out --partition"
             ))),
-            (Some(def), None) => Err(Error::Plan(format!(
-                "asset {asset} is partitioned ({}); choose one with --partition KEY",
-                def.describe()
-            ))),
+            (Some(def), None) => Err(Error::PartitionRequired {
+                asset: asset.to_string(),
+                message: format!(
+                    "asset {asset} is partitioned ({}); choose one with --partition KEY",
+                    def.describe()
+                ),
+            }),
             (Some(def), Some(k)) => {
-                def.validate_key(k)
-                    .map_err(|e| Error::Plan(format!("asset {asset}: {e}")))?;
+                def.validate_key(k).map_err(|e| match e {
+                    Error::NotFound { what, id, message } => Error::NotFound {
+                        what,
+                        id,
+                        message: format!("asset {asset}: {message}"),
+                    },
+                    e => Error::Plan(format!("asset {asset}: {e}")),
+                })?;
                 def.index_of(k).ok_or_else(|| {
                     Error::Internal(format!("partition {k} of {asset} validated but not found"))
                 })

@@ -173,10 +173,10 @@ pub trait IoManager: Send + Sync + fmt::Debug {
         let loaded: Vec<Result<Value>> = futures::stream::iter(0..ctx.parts.len())
             .map(|i| async move {
                 self.load_input(&ctx.part(i)).await.map_err(|e| {
-                    Error::Storage(format!(
-                        "partition {} of {}: {e}",
-                        ctx.parts[i].partition, ctx.asset
-                    ))
+                    Error::storage_from(
+                        format!("partition {} of {}", ctx.parts[i].partition, ctx.asset),
+                        e,
+                    )
                 })
             })
             .buffered(PART_LOADS_AT_ONCE)
@@ -192,7 +192,7 @@ pub trait IoManager: Send + Sync + fmt::Debug {
     /// Every object this manager has stored (for garbage collection). Managers that cannot
     /// list say so, and garbage collection leaves them alone.
     async fn list_objects(&self) -> Result<Vec<ObjectInfo>> {
-        Err(Error::Storage(format!(
+        Err(Error::storage(format!(
             "{} cannot list its objects",
             self.describe()
         )))
@@ -201,7 +201,7 @@ pub trait IoManager: Send + Sync + fmt::Debug {
     /// Deletes one stored object (garbage collection calls this only for objects no retained
     /// materialization points to).
     async fn delete_object(&self, location: &str) -> Result<()> {
-        Err(Error::Storage(format!(
+        Err(Error::storage(format!(
             "{} cannot delete {location}",
             self.describe()
         )))

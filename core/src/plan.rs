@@ -256,11 +256,14 @@ fn step_partitions(
 ) -> Result<Vec<Option<PartitionKey>>> {
     match &graph.spec(n).partitions {
         None => Ok(vec![None]),
-        Some(def) if partitions.is_empty() => Err(Error::Plan(format!(
-            "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
-            graph.key(n),
-            def.describe()
-        ))),
+        Some(def) if partitions.is_empty() => Err(Error::PartitionRequired {
+            asset: graph.key(n).to_string(),
+            message: format!(
+                "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
+                graph.key(n),
+                def.describe()
+            ),
+        }),
         // `*`: every partition of the asset.
         Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
         Some(def) => {

@@ -60,7 +60,7 @@ pub fn encode_with(value: &Value, facts: &[(String, String)]) -> Result<Bytes> {
         Value::Json(v) => serde_json::to_vec(v).map(Bytes::from).map_err(storage),
         Value::Bytes(b) => Ok(b.clone()),
         Value::Nothing => Ok(Bytes::new()),
-        other => Err(Error::Storage(format!(
+        other => Err(Error::storage(format!(
             "values of kind {} cannot be stored yet",
             other.kind()
         ))),
@@ -110,8 +110,11 @@ pub fn decode(kind: ValueKind, bytes: Bytes) -> Result<Value> {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> Error {
-    Error::Storage(e.to_string())
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Storage {
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ impl ObjectStoreIoManager {
             .canonicalize()
             .map_err(|e| Error::io(format!("resolving {}", root.display()), e))?;
         let store = LocalFileSystem::new_with_prefix(&root)
-            .map_err(|e| Error::Storage(format!("opening {}: {e}", root.display())))?
+            .map_err(|e| Error::storage_from(format!("opening {}", root.display()), e))?
             .with_automatic_cleanup(true);
         let url = format!("file://{}", root.display());
         Ok(ObjectStoreIoManager {
@@ -240,11 +240,14 @@ impl IoManager for ObjectStoreIoManager {
         let size = match written {
             Ok(_) => len,
             Err(e) => {
-                return Err(Error::Storage(format!(
-                    "writing {} to {}: {e}",
-                    ctx.asset,
-                    self.object_url(path.as_ref())
-                )));
+                return Err(Error::storage_from(
+                    format!(
+                        "writing {} to {}",
+                        ctx.asset,
+                        self.object_url(path.as_ref())
+                    ),
+                    e,
+                ));
             }
         };
         Ok(StoredObject {
@@ -258,23 +261,25 @@ impl IoManager for ObjectStoreIoManager {
             return decode(ctx.kind, Bytes::new());
         };
         let path = Path::parse(location)
-            .map_err(|e| Error::Storage(format!("invalid stored location {location:?}: {e}")))?;
+            .map_err(|e| Error::storage_from(format!("invalid stored location {location:?}"), e))?;
         let bytes = match self.store.get(&path).await {
             Ok(r) => r.bytes().await,
             Err(e) => Err(e),
         }
         .map_err(|e| match e {
-            object_store::Error::NotFound { .. } => Error::Storage(format!(
+            object_store::Error::NotFound { .. } => Error::storage(format!(
                 "{} is missing from storage (was it deleted outside Stemma?)",
                 self.object_url(location)
             )),
-            other => Error::Storage(format!("reading {}: {other}", self.object_url(location))),
+            other => Error::storage_from(format!("reading {}", self.object_url(location)), other),
         })?;
         let kind = ctx.kind;
         let value = tokio::task::spawn_blocking(move || decode(kind, bytes))
             .await
             .map_err(|e| Error::Internal(format!("decoding task failed: {e}")))?
-            .map_err(|e| Error::Storage(format!("decoding {}: {e}", self.object_url(location))))?;
+            .map_err(|e| {
+                Error::storage_from(format!("decoding {}", self.object_url(location)), e)
+            })?;
         Ok(value)
     }
 
@@ -285,7 +290,7 @@ impl IoManager for ObjectStoreIoManager {
             .list(Some(&root))
             .try_collect()
             .await
-            .map_err(|e| Error::Storage(format!("listing {}: {e}", self.describe())))?;
+            .map_err(|e| Error::storage_from(format!("listing {}", self.describe()), e))?;
         Ok(listed
             .into_iter()
             .map(|m| ObjectInfo {
@@ -298,13 +303,13 @@ impl IoManager for ObjectStoreIoManager {
 
     async fn delete_object(&self, location: &str) -> Result<()> {
         let path = Path::parse(location)
-            .map_err(|e| Error::Storage(format!("invalid stored location {location:?}: {e}")))?;
+            .map_err(|e| Error::storage_from(format!("invalid stored location {location:?}"), e))?;
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Error::Storage(format!(
-                "deleting {}: {e}",
-                self.object_url(location)
-            ))),
+            Err(e) => Err(Error::storage_from(
+                format!("deleting {}", self.object_url(location)),
+                e,
+            )),
         }
     }
 
@@ -317,10 +322,10 @@ impl IoManager for ObjectStoreIoManager {
         if current.is_empty() {
             return match self.store.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(Error::Storage(format!(
-                    "removing {}: {e}",
-                    self.object_url(path.as_ref())
-                ))),
+                Err(e) => Err(Error::storage_from(
+                    format!("removing {}", self.object_url(path.as_ref())),
+                    e,
+                )),
             };
         }
         let entries: Vec<serde_json::Value> = current
@@ -343,7 +348,9 @@ impl IoManager for ObjectStoreIoManager {
             .put(&path, PutPayload::from(bytes))
             .await
             .map(|_| ())
-            .map_err(|e| Error::Storage(format!("writing {}: {e}", self.object_url(path.as_ref()))))
+            .map_err(|e| {
+                Error::storage_from(format!("writing {}", self.object_url(path.as_ref())), e)
+            })
     }
 
     fn describe(&self) -> String {

@@ -943,15 +943,17 @@ pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: &str) -> Result<(S
 
 fn only_match<T>(
     mut found: Vec<T>,
-    what: &str,
+    what: &'static str,
     list: &str,
     prefix: &str,
     id: impl Fn(&T) -> &str,
 ) -> Result<T> {
     match found.len() {
-        0 => Err(Error::Config(format!(
-            "no {what} with id {prefix:?} (`{list}` shows the recent ones)"
-        ))),
+        0 => Err(Error::not_found(
+            what,
+            prefix,
+            format!("no {what} with id {prefix:?} (`{list}` shows the recent ones)"),
+        )),
         1 => Ok(found.remove(0)),
         _ => Err(Error::Config(format!(
             "{what} id {prefix:?} is ambiguous: it matches {}",

@@ -1,7 +1,11 @@
 //! The engine's error type.
 //!
-//! Variants say who must act: the user's definitions or input (`Definition`, `Selection`,
-//! `Config`, `Plan`), the environment (`Instance`, `Storage`, `Io`), or us (`Internal`).
+//! Variants say what went wrong in terms a caller can act on: the user's definitions or input
+//! (`Definition`, `Selection`, `Config`, `Plan`, `PartitionRequired`, `MissingUpstream`),
+//! something named that does not exist (`NotFound`), a state that forbids the request
+//! (`Conflict`), a request given up (`Canceled`), the environment (`Instance`, `Storage`, `Io`),
+//! or us (`Internal`). [`Error::kind`] sorts them for front ends: the CLI maps kinds to exit
+//! codes in one place, an HTTP API to statuses (400, 404, 409, 503).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -66,13 +70,49 @@ pub enum Error {
     #[error("{0}")]
     Plan(String),
 
+    /// Something named does not exist: a run, backfill, schedule, asset, partition, dynamic
+    /// partitions definition. `what` names the kind, `id` what was asked for.
+    #[error("{message}")]
+    NotFound {
+        what: &'static str,
+        id: String,
+        message: String,
+    },
+
+    /// The request conflicts with the state of what it names (a run that has ended or is still
+    /// running, a backfill already canceled).
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The request was given up before it started (canceled while waiting for a slot).
+    #[error("{0}")]
+    Canceled(String),
+
+    /// A partitioned asset was asked for without a partition.
+    #[error("{message}")]
+    PartitionRequired { asset: String, message: String },
+
+    /// Selected steps read upstreams that were never materialized; `suggestion` is a selection
+    /// that includes them, when one plans.
+    #[error("{message}")]
+    MissingUpstream {
+        upstreams: Vec<String>,
+        suggestion: Option<String>,
+        message: String,
+    },
+
     /// The instance database cannot be opened, read or written.
     #[error("instance {}: {message}", path.display())]
     Instance { path: PathBuf, message: String },
 
-    /// An IO manager could not store or load a value.
-    #[error("{0}")]
-    Storage(String),
+    /// An IO manager could not store or load a value; `source` keeps the cause's chain (its
+    /// text is part of `message` already).
+    #[error("{message}")]
+    Storage {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A value could not be converted between an asset's Rust type and its stored form.
     #[error("{0}")]
@@ -96,7 +136,81 @@ pub enum Error {
     Internal(String),
 }
 
+/// What kind of failure an [`Error`] is, for a front end choosing an exit code or an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad definitions, selection, config or request: fix the input (400, exit 2).
+    InvalidInput,
+    /// Something named does not exist (404, exit 2).
+    NotFound,
+    /// The state of what is named forbids the request (409, exit 2).
+    Conflict,
+    /// Given up before it started (exit 130).
+    Canceled,
+    /// The instance or the storage cannot be reached, read or written (503, exit 3).
+    Unavailable,
+    /// An asset body failed and said retrying cannot help (exit 4).
+    Failed,
+    /// A bug in Stemma (500, exit 4).
+    Internal,
+}
+
 impl Error {
+    /// The kind of failure, for exit codes and HTTP statuses.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Definition(_)
+            | Error::Selection(_)
+            | Error::Config(_)
+            | Error::Plan(_)
+            | Error::PartitionRequired { .. }
+            | Error::MissingUpstream { .. }
+            | Error::Value(_) => ErrorKind::InvalidInput,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Canceled(_) => ErrorKind::Canceled,
+            Error::Instance { .. } | Error::Storage { .. } | Error::Io { .. } => {
+                ErrorKind::Unavailable
+            }
+            Error::NoRetry(_) => ErrorKind::Failed,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// A storage error whose message says it all.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A storage error caused by `source`: the message reads `{context}: {source}`, and the
+    /// source stays in the chain.
+    pub fn storage_from(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage {
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// `what` named `id` does not exist; `message` says so in full.
+    pub fn not_found(
+        what: &'static str,
+        id: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::NotFound {
+            what,
+            id: id.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use stemma::instance::Access;
-use stemma::{AssetGraph, Definitions, Error, Materialize, StepLogLayer};
+use stemma::{AssetGraph, Definitions, Error, ErrorKind, Materialize, StepLogLayer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -487,13 +487,12 @@ pub(crate) struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::Definition(_)
-            | Error::Selection(_)
-            | Error::Config(_)
-            | Error::Plan(_)
-            | Error::Value(_) => 2,
-            Error::Instance { .. } | Error::Storage(_) | Error::Io { .. } => 3,
+        // The one place errors become exit codes.
+        let code = match e.kind() {
+            ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict => 2,
+            ErrorKind::Unavailable => 3,
+            ErrorKind::Canceled => 130,
+            ErrorKind::Failed | ErrorKind::Internal => 4,
             _ => 4,
         };
         Failure {

@@ -494,3 +494,94 @@ async fn a_step_records_where_its_time_went() {
         }
     }
 }
+
+/// Errors say what they mean, so a front end can choose: a run that does not exist is
+/// `NotFound`, cancelling an ended run a `Conflict`, a partitioned asset without a partition
+/// `PartitionRequired`, an upstream never materialized `MissingUpstream` with a selection that
+/// would plan, a bad selection `InvalidInput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_say_what_kind_they_are() {
+    use stemma::{Error, ErrorKind, PartitionsDefinition};
+    let fx = Fixture::new(
+        Definitions::new().assets([
+            ok_asset("a", &[]),
+            ok_asset("b", &["a"]),
+            AssetDef::builder("regional")
+                .partitions(PartitionsDefinition::static_keys(["eu", "us"]))
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(Json(1)))
+                .build(),
+        ]),
+    );
+    let observer = || Arc::new(stemma::NoObserver);
+
+    let err = fx.engine.cancel_run("deadbeef").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(
+        matches!(&err, Error::NotFound { what: "run", id, .. } if id == "deadbeef"),
+        "{err:?}"
+    );
+
+    let (outcome, _) = fx.run(Materialize::new("a")).await;
+    let err = fx
+        .engine
+        .cancel_run(outcome.run_id.as_str())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.to_string().contains("has already ended"), "{err}");
+
+    let err = fx
+        .engine
+        .materialize(Materialize::new("regional"), observer())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::PartitionRequired { asset, .. } if asset == "regional"),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+
+    let fresh =
+        Fixture::new(Definitions::new().assets([ok_asset("a", &[]), ok_asset("b", &["a"])]));
+    let err = fresh
+        .engine
+        .materialize(Materialize::new("b"), observer())
+        .await
+        .unwrap_err();
+    let Error::MissingUpstream {
+        upstreams,
+        suggestion,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(upstreams, &["a".to_owned()]);
+    assert_eq!(suggestion.as_deref(), Some("+b"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("include them in the selection: --select '+b'"),
+        "{err}"
+    );
+
+    let err = fx
+        .engine
+        .materialize(Materialize::new("a +"), observer())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+
+    // In a selection an unknown asset is a bad selection (with its caret); named alone, it is
+    // not found.
+    let err = fx
+        .engine
+        .materialize(Materialize::new("nope"), observer())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let err = fx.engine.graph().lookup("nope").unwrap_err();
+    assert!(
+        matches!(&err, Error::NotFound { what: "asset", .. }),
+        "{err:?}"
+    );
+}

@@ -366,7 +366,7 @@ impl stemma::io::IoManager for TornWrites {
             let bytes = std::fs::read(&path).unwrap();
             std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         }
-        Err(stemma::Error::Storage("no space left on device".into()))
+        Err(stemma::Error::storage("no space left on device"))
     }
 
     async fn load_input(

@@ -136,23 +136,28 @@ impl PartitionsDefinition {
                 let hint = did_you_mean(key, s.keys.iter().map(PartitionKey::as_str))
                     .map(|k| format!("; did you mean {k:?}?"))
                     .unwrap_or_default();
-                Err(Error::Plan(format!(
-                    "partition {key:?} does not exist (static partitions: {}){hint}",
-                    s.preview(8)
-                )))
+                Err(Error::not_found(
+                    "partition",
+                    key,
+                    format!(
+                        "partition {key:?} does not exist (static partitions: {}){hint}",
+                        s.preview(8)
+                    ),
+                ))
             }
             PartitionsDefinition::Multi(m) => {
                 m.index_of(key).and_then(|i| m.key_at(i)).ok_or_else(|| {
-                    Error::Plan(format!(
-                        "partition {key:?} does not exist ({})",
-                        m.explain(key)
-                    ))
+                    Error::not_found(
+                        "partition",
+                        key,
+                        format!("partition {key:?} does not exist ({})", m.explain(key)),
+                    )
                 })
             }
             PartitionsDefinition::Dynamic(d) => {
                 let set = d.read();
                 set.index.get(key).map(|&i| set.keys[i].clone()).ok_or_else(|| {
-                    Error::Plan(format!(
+                    Error::not_found("partition", key, format!(
                         "partition {key:?} does not exist (dynamic partitions {:?}, {} keys; add \
                          it with `assets dynamic-partitions add {} {key}`)",
                         d.name,
@@ -163,11 +168,15 @@ impl PartitionsDefinition {
             }
             PartitionsDefinition::TimeWindow(t) => {
                 t.index_of(key).and_then(|i| t.key_at(i)).ok_or_else(|| {
-                    Error::Plan(format!(
-                        "partition {key:?} does not exist ({}; keys look like {:?})",
-                        t.describe(),
-                        t.format()
-                    ))
+                    Error::not_found(
+                        "partition",
+                        key,
+                        format!(
+                            "partition {key:?} does not exist ({}; keys look like {:?})",
+                            t.describe(),
+                            t.format()
+                        ),
+                    )
                 })
             }
         }
