@@ -14,6 +14,9 @@ pub fn command(binary: impl AsRef<Path>, home: &Path) -> Command {
         .env_remove("STEMMA_PROJECT")
         .env_remove("STEMMA_STORAGE")
         .env_remove("STEMMA_NOW")
+        // `stemma.toml` is also looked for beside `$CARGO_MANIFEST_DIR`, which a test inherits.
+        .env_remove("CARGO_MANIFEST_DIR")
+        .stdin(std::process::Stdio::null())
         .current_dir(home);
     c
 }

@@ -462,14 +462,13 @@ debug = false
         }
 
         fn run(&self, home: &Home, args: &[&str]) -> Run {
-            let output = Command::new(self.target.join("debug/stemma-e2e-location"))
-                .args(args)
-                .env("STEMMA_HOME", home.path())
-                .env("NO_COLOR", "1")
-                .env_remove("STEMMA_LOG")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .expect("the code location runs");
+            let output = stemma_server::testing::command(
+                self.target.join("debug/stemma-e2e-location"),
+                home.path(),
+            )
+            .args(args)
+            .output()
+            .expect("the code location runs");
             Run { output }
         }
 

@@ -60,14 +60,12 @@ impl Home {
         self.dir.path()
     }
 
-    /// The `assets` command with this home, no colour and no inherited log settings.
+    /// The `assets` command with this home, in it, with nothing of the developer's
+    /// environment that could send it elsewhere (`STEMMA_STORAGE`, `STEMMA_PROJECT`,
+    /// `STEMMA_NOW`, `CARGO_MANIFEST_DIR`, log settings, colour).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_assets"));
-        cmd.args(args)
-            .env("STEMMA_HOME", self.path())
-            .env("NO_COLOR", "1")
-            .env_remove("STEMMA_LOG")
-            .stdin(Stdio::null());
+        let mut cmd = stemma_server::testing::command(env!("CARGO_BIN_EXE_assets"), self.path());
+        cmd.args(args);
         cmd
     }
 

@@ -14,6 +14,7 @@ mod orchestration;
 mod partition_status;
 mod pools;
 mod process;
+mod readers;
 mod retention;
 mod schema;
 mod secrets;
@@ -107,7 +108,7 @@ const CRASHED: &str = "exited without ending the run (killed or crashed)";
 pub struct Instance {
     home: PathBuf,
     db: PathBuf,
-    reader: Mutex<Connection>,
+    readers: readers::Readers,
     writer: Writer,
     /// For pool slots, which are taken in their own transactions (opened on first use).
     pools: Mutex<Option<Connection>>,
@@ -199,13 +200,14 @@ impl Instance {
         }
         schema::migrate(&mut write_conn).map_err(|e| Error::instance(db, describe(&e)))?;
         reap_dead_runs(&mut write_conn).map_err(|e| Error::instance(db, e))?;
-        let reader = open_connection(db)?;
+        let readers =
+            readers::Readers::new(db, open_connection(db)?, readers::Readers::default_max());
         let writer = Writer::spawn(write_conn)
             .map_err(|e| Error::instance(db, format!("cannot start the writer thread: {e}")))?;
         Ok(Instance {
             home: home.to_path_buf(),
             db: db.to_path_buf(),
-            reader: Mutex::new(reader),
+            readers,
             writer,
             pools: Mutex::new(None),
             mode: OpenMode::Shared,
@@ -283,7 +285,7 @@ impl Instance {
         }
         Ok(Instance {
             home,
-            reader: Mutex::new(conn),
+            readers: readers::Readers::new(&db, conn, 1),
             writer: Writer::refusing(format!("{}: {why}", db.display())),
             pools: Mutex::new(None),
             db,
@@ -313,12 +315,13 @@ impl Instance {
         if self.mode == OpenMode::Shared {
             run(&mut open_connection(&self.db)?)
         } else {
-            let mut conn = self
-                .reader
-                .lock()
-                .map_err(|_| Error::Internal("instance reader lock poisoned".into()))?;
-            run(&mut conn)
+            run(&mut *self.readers.get()?)
         }
+    }
+
+    /// How many times a read waited for a connection another reader held (all were lent).
+    pub fn reader_waits(&self) -> u64 {
+        self.readers.waits()
     }
 
     pub fn home(&self) -> &Path {
@@ -385,10 +388,7 @@ impl Instance {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let conn = self
-            .reader
-            .lock()
-            .map_err(|_| Error::Internal("instance reader lock poisoned".into()))?;
+        let conn = self.readers.get()?;
         f(&conn).map_err(|e| Error::instance(&self.db, describe(&e.to_string())))
     }
 

@@ -180,6 +180,12 @@ fn the_code_version_follows_the_body_not_the_metadata() {
 
 #[test]
 fn misuse_gets_compile_errors_that_say_what_to_write() {
+    // `TRYBUILD=overwrite` rewrites the expected errors: under CI it would pass anything.
+    assert!(
+        !(std::env::var("TRYBUILD").as_deref() == Ok("overwrite")
+            && std::env::var("CI").as_deref() == Ok("true")),
+        "TRYBUILD=overwrite rewrites tests/ui/*.stderr; it refuses to run under CI=true"
+    );
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
 }

@@ -172,6 +172,11 @@ fn actual(g: &Golden, selection: &str) -> String {
 #[test]
 fn selection_golden_files() {
     let bless = std::env::var("STEMMA_BLESS").is_ok_and(|v| v == "1");
+    // Blessing rewrites the expectations to match: under CI it would pass whatever changed.
+    assert!(
+        !(bless && std::env::var("CI").as_deref() == Ok("true")),
+        "STEMMA_BLESS=1 rewrites the golden files; it refuses to run under CI=true"
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
         .expect("tests/selection exists")
         .map(|e| e.unwrap().path())

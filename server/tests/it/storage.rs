@@ -211,6 +211,9 @@ async fn a_pipeline_runs_on_s3_and_is_queried_from_it() {
     // verify re-reads and re-hashes every object on S3.
     let report = engine.verify(None, false).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.checked, 3, "every object on S3 was read back");
+    let stored: u64 = objects.iter().map(|o| o.bytes).sum();
+    assert_eq!(report.bytes, stored);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
