@@ -12,11 +12,11 @@ use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
 use crate::instance::status::StatusSnapshot;
 use crate::instance::{Instance, ProcessIdentity};
-use crate::io::IoManagers;
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::config::RunConfig;
 use crate::model::error::{Error, Result};
 use crate::model::event::{Event, EventKind, RunStatus};
+use crate::model::io::IoManagers;
 use crate::model::key::AssetKey;
 use crate::plan::{
     MissingInput, Plan, PlanError, Previous, PreviousIndex, StoredIndex, plan, plan_excluding,
@@ -994,10 +994,10 @@ impl Engine {
                         .unwrap_or(usize::MAX)
                 });
             }
-            let objects: Vec<crate::io::CurrentObject<'_>> = current
+            let objects: Vec<crate::model::io::CurrentObject<'_>> = current
                 .iter()
                 .filter_map(|m| {
-                    Some(crate::io::CurrentObject {
+                    Some(crate::model::io::CurrentObject {
                         partition: m.partition.as_ref(),
                         location: m.location.as_deref()?,
                         data_version: &m.data_version,

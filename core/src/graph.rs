@@ -42,6 +42,10 @@ pub struct AssetGraph {
     pub(crate) schedules: Vec<crate::model::schedule::ScheduleDef>,
     /// Per schedule, the time windows its ticks are cut from.
     pub(crate) schedule_windows: Vec<Option<crate::model::spec::TimeWindows>>,
+    /// IO managers the code location registered, by key.
+    io_managers: crate::model::io::IoManagers,
+    /// URL schemes the code location builds IO managers for.
+    io_schemes: crate::model::io::IoSchemes,
 }
 
 impl AssetGraph {
@@ -55,6 +59,8 @@ impl AssetGraph {
             schedules,
             problems: def_problems,
             default_retry,
+            io_managers,
+            io_schemes,
         } = definitions;
         let mut problems: Vec<String> = def_problems;
 
@@ -225,6 +231,8 @@ impl AssetGraph {
             config: Arc::new(config),
             schedules,
             schedule_windows: Vec::new(),
+            io_managers,
+            io_schemes,
         };
         Ok(graph)
     }
@@ -280,6 +288,22 @@ impl AssetGraph {
     /// The node id of `key`.
     pub fn node(&self, key: &AssetKey) -> Option<usize> {
         self.index.get(key).copied()
+    }
+
+    /// The IO managers the code location registered ([`Definitions::io_manager`]).
+    pub fn io_managers(&self) -> &crate::model::io::IoManagers {
+        &self.io_managers
+    }
+
+    /// The URL schemes the code location builds IO managers for
+    /// ([`Definitions::io_manager_scheme`]).
+    pub fn io_schemes(&self) -> &crate::model::io::IoSchemes {
+        &self.io_schemes
+    }
+
+    /// The definition of asset `key`, if the graph has it.
+    pub fn spec_of(&self, key: &AssetKey) -> Option<&AssetSpec> {
+        self.node(key).map(|n| self.spec(n))
     }
 
     /// The node id of the asset written `key` (no allocation).

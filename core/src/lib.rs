@@ -64,7 +64,6 @@ pub mod execute;
 pub mod graph;
 pub mod hash;
 pub mod instance;
-pub mod io;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;
@@ -75,8 +74,8 @@ pub mod staleness;
 pub use execute::notify;
 pub use instance::status;
 pub use model::{
-    check, clock, config, context, definitions, error, event, key, ranges, record, schedule, spec,
-    state, value,
+    check, clock, config, context, definitions, error, event, io, key, ranges, record, schedule,
+    spec, state, value,
 };
 
 /// The Arrow version Stemma's tables use, for code locations that build tables themselves.
@@ -93,8 +92,8 @@ pub use graph::AssetGraph;
 pub use hash::DataVersion;
 pub use instance::Instance;
 pub use io::{
-    InputContext, IoManager, IoManagers, ObjectInfo, OutputContext, PartitionsContext,
-    StoredObject, StoredPart,
+    InputContext, IoManager, IoManagerFactory, IoManagers, ObjectInfo, OutputContext,
+    PartitionsContext, StoredObject, StoredPart,
 };
 pub use key::AssetKey;
 pub use selection::Selection;

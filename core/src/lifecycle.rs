@@ -17,8 +17,8 @@ use crate::engine::Engine;
 use crate::execute::slots::PoolSlot;
 use crate::hash::{DataVersion, data_version};
 use crate::instance::{LatestMaterialization, PruneReport, Retention};
-use crate::io::InputContext;
 use crate::model::error::{Error, Result};
+use crate::model::io::InputContext;
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionKey;
 
@@ -294,7 +294,7 @@ impl Engine {
         let loaded = io
             .load_input(&InputContext {
                 location: Some(&location),
-                ..InputContext::of(&m, self.graph(), None)
+                ..InputContext::of(&m, self.graph().spec_of(&m.asset), None)
             })
             .await;
         let value = match loaded {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use stemma::instance::Access;
+use stemma::io::{IoManager, IoSchemes};
 use stemma::{AssetGraph, Engine, Error, Instance, IoManagers, Result};
 use stemma_io::ObjectStoreIoManager;
 
@@ -105,35 +106,67 @@ impl ProjectConfig {
 
     /// The IO managers this config names, the default one under `home` unless configured.
     pub fn io_managers(&self, home: &Path, storage_override: Option<&str>) -> Result<IoManagers> {
+        self.io_managers_with(
+            home,
+            storage_override,
+            &IoManagers::new(),
+            &IoSchemes::default(),
+        )
+    }
+
+    /// The IO managers of this config and of the code location: `code` (registered with
+    /// `Definitions::io_manager`) beside the configured ones, and `schemes` building the
+    /// configured entries whose URL has a scheme the code location registered.
+    pub fn io_managers_with(
+        &self,
+        home: &Path,
+        storage_override: Option<&str>,
+        code: &IoManagers,
+        schemes: &IoSchemes,
+    ) -> Result<IoManagers> {
         let default = match (storage_override, &self.storage) {
-            (Some(url), Some(s)) if same_scheme(url, &s.url) => self.open(&StorageConfig {
-                url: url.to_owned(),
-                options: s.options.clone(),
-            })?,
-            (Some(url), _) => self.open(&StorageConfig {
-                url: url.to_owned(),
-                options: BTreeMap::new(),
-            })?,
-            (None, Some(s)) => self.open(s)?,
-            (None, None) => ObjectStoreIoManager::local(home.join("storage"))?,
+            (Some(url), Some(s)) if same_scheme(url, &s.url) => self.open(
+                &StorageConfig {
+                    url: url.to_owned(),
+                    options: s.options.clone(),
+                },
+                schemes,
+            )?,
+            (Some(url), _) => self.open(
+                &StorageConfig {
+                    url: url.to_owned(),
+                    options: BTreeMap::new(),
+                },
+                schemes,
+            )?,
+            (None, Some(s)) => self.open(s, schemes)?,
+            (None, None) => Arc::new(ObjectStoreIoManager::local(home.join("storage"))?),
         };
-        let mut io =
-            IoManagers::new().register(stemma::spec::DEFAULT_IO_MANAGER, Arc::new(default));
+        let mut io = IoManagers::new().register(stemma::spec::DEFAULT_IO_MANAGER, default);
+        for (key, manager) in code.iter() {
+            io = io.register(key, Arc::clone(manager));
+        }
         for (key, storage) in &self.io_managers {
             if key == stemma::spec::DEFAULT_IO_MANAGER {
                 return Err(Error::Config(
                     "io_managers.default: configure the default IO manager under [storage]".into(),
                 ));
             }
+            if code.contains(key) {
+                return Err(Error::Config(format!(
+                    "io_managers.{key}: the code location registers an IO manager under {key:?} \
+                     too; configure it in one place"
+                )));
+            }
             let manager = self
-                .open(storage)
+                .open(storage, schemes)
                 .map_err(|e| Error::Config(format!("io_managers.{key}: {e}")))?;
-            io = io.register(key.clone(), Arc::new(manager));
+            io = io.register(key.clone(), manager);
         }
         Ok(io)
     }
 
-    fn open(&self, storage: &StorageConfig) -> Result<ObjectStoreIoManager> {
+    fn open(&self, storage: &StorageConfig, schemes: &IoSchemes) -> Result<Arc<dyn IoManager>> {
         let url = if storage.url.contains("://") {
             storage.url.clone()
         } else {
@@ -164,7 +197,10 @@ impl ProjectConfig {
                 Ok((k.clone(), v))
             })
             .collect::<Result<BTreeMap<_, _>>>()?;
-        ObjectStoreIoManager::from_url(&url, &options)
+        match schemes.for_url(&url) {
+            Some(factory) => factory(&url, &options),
+            None => Ok(Arc::new(ObjectStoreIoManager::from_url(&url, &options)?)),
+        }
     }
 }
 
@@ -196,6 +232,7 @@ pub fn open_engine_for(
     storage_override: Option<&str>,
     access: Access,
 ) -> Result<Engine> {
+    let graph: Arc<AssetGraph> = graph.into();
     let instance = Instance::open_for(home, access)?;
     // On an instance that cannot be written, the limits stemma.toml sets are recorded by the
     // next command that can write.
@@ -215,7 +252,12 @@ pub fn open_engine_for(
                 .map_err(|e| Error::Config(format!("pools.{pool}: {e}")))?;
         }
     }
-    let io = project.io_managers(home, storage_override)?;
+    let io = project.io_managers_with(
+        home,
+        storage_override,
+        graph.io_managers(),
+        graph.io_schemes(),
+    )?;
     let mut engine = Engine::new(graph, instance, io)?;
     if let Some(secs) = project.pool_lease_seconds {
         engine = engine.with_pool_lease(std::time::Duration::from_secs(secs));

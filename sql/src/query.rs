@@ -203,7 +203,7 @@ async fn current_table(engine: &Engine, asset: &AssetKey) -> Result<Table> {
 
 async fn load(engine: &Engine, m: &LatestMaterialization) -> Result<Value> {
     let io = engine.io().get(&m.io_manager)?;
-    io.load_input(&InputContext::of(m, engine.graph(), None))
+    io.load_input(&InputContext::of(m, engine.graph().spec_of(&m.asset), None))
         .await
 }
 

@@ -27,11 +27,11 @@ pub use logs::StepLogLayer;
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
 use crate::instance::Instance;
-use crate::io::IoManagers;
 use crate::model::clock::Clock;
 use crate::model::config::RunConfig;
 use crate::model::error::Result;
 use crate::model::event::{Event, EventKind, RunId, RunStatus};
+use crate::model::io::IoManagers;
 use crate::model::value::Value;
 use crate::plan::{InputPart, Plan};
 

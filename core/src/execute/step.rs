@@ -12,7 +12,6 @@ use super::slots::PoolSlot;
 use super::{Produced, Run, StepOutcome};
 use crate::decision::StepFacts;
 use crate::hash::{DataVersion, data_version};
-use crate::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
 use crate::model::check::{CheckResult, Severity};
 use crate::model::context::{AssetContext, LogSink, StepLogger};
 use crate::model::definitions::{Inputs, panic_message};
@@ -20,6 +19,7 @@ use crate::model::error::BoxError;
 use crate::model::event::{
     CheckEvaluation, EventKind, InputVersion, Materialization, Provenance, StepPhases,
 };
+use crate::model::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
 use crate::model::key::AssetKey;
 use crate::model::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
 use crate::model::value::Value;
@@ -523,9 +523,9 @@ async fn run_changed_checks(
         .get(&previous.latest.io_manager)
         .map_err(|e| e.to_string())?;
     let value = io
-        .load_input(&crate::io::InputContext::of(
+        .load_input(&crate::model::io::InputContext::of(
             &previous.latest,
-            &run.graph,
+            run.graph.spec_of(&previous.latest.asset),
             None,
         ))
         .await
@@ -664,15 +664,19 @@ async fn load_stored(
     m: &crate::instance::LatestMaterialization,
 ) -> Result<Value, String> {
     let io = run.io.get(&m.io_manager).map_err(|e| e.to_string())?;
-    io.load_input(&InputContext::of(m, &run.graph, Some(&step.asset)))
-        .await
-        .map_err(|e| {
-            format!(
-                "loading input {} (materialized by run {}) failed: {e}",
-                crate::model::event::step_label(&m.asset, m.partition.as_ref()),
-                m.run_id.as_ref().map_or("?", |r| r.short())
-            )
-        })
+    io.load_input(&InputContext::of(
+        m,
+        run.graph.spec_of(&m.asset),
+        Some(&step.asset),
+    ))
+    .await
+    .map_err(|e| {
+        format!(
+            "loading input {} (materialized by run {}) failed: {e}",
+            crate::model::event::step_label(&m.asset, m.partition.as_ref()),
+            m.run_id.as_ref().map_or("?", |r| r.short())
+        )
+    })
 }
 
 async fn hash_and_describe(value: &Arc<Value>) -> Result<(DataVersion, Metadata), String> {

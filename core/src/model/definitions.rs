@@ -593,11 +593,57 @@ pub struct Definitions {
     pub(crate) schedules: Vec<crate::model::schedule::ScheduleDef>,
     pub(crate) problems: Vec<String>,
     pub(crate) default_retry: Option<crate::model::spec::RetryPolicy>,
+    pub(crate) io_managers: crate::model::io::IoManagers,
+    pub(crate) io_schemes: crate::model::io::IoSchemes,
 }
 
 impl Definitions {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Registers an IO manager of the code location's own under `key`: assets declared with
+    /// `io_manager = "key"` are stored and loaded through it (`stemma_io::conformance` is the
+    /// suite it should pass). `default` stays `stemma.toml`'s `[storage]`.
+    pub fn io_manager(
+        mut self,
+        key: impl Into<String>,
+        manager: impl crate::model::io::IoManager + 'static,
+    ) -> Self {
+        let key = key.into();
+        if key == crate::model::spec::DEFAULT_IO_MANAGER {
+            self.problems.push(
+                "io_manager \"default\": the default IO manager is stemma.toml's [storage]; \
+                 register yours under a key of its own"
+                    .into(),
+            );
+        } else if self.io_managers.contains(&key) {
+            self.problems
+                .push(format!("io_manager {key:?} is registered twice"));
+        } else {
+            self.io_managers =
+                std::mem::take(&mut self.io_managers).register(key, std::sync::Arc::new(manager));
+        }
+        self
+    }
+
+    /// Lets `stemma.toml` configure IO managers of URL scheme `scheme`:
+    /// `[io_managers.vectors] url = "vecdb://host/db"` calls `factory` with the URL and the
+    /// entry's `options`.
+    pub fn io_manager_scheme(
+        mut self,
+        scheme: impl Into<String>,
+        factory: impl Fn(
+            &str,
+            &std::collections::BTreeMap<String, String>,
+        ) -> Result<std::sync::Arc<dyn crate::model::io::IoManager>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.io_schemes
+            .register(scheme, std::sync::Arc::new(factory));
+        self
     }
 
     pub fn asset(mut self, asset: AssetDef) -> Self {

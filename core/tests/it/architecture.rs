@@ -12,7 +12,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("graph", &["graph"]),
     ("selection", &["selection"]),
     ("hash", &["hash"]),
-    ("judgement", &["plan", "staleness", "decision", "io"]),
+    ("judgement", &["plan", "staleness", "decision"]),
     ("instance", &["instance"]),
     ("execute", &["execute"]),
     ("engine", &["engine"]),

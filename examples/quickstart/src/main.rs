@@ -1,6 +1,7 @@
 //! The smallest useful Stemma code location: assets declared with `#[asset]`, a statically
-//! partitioned asset read whole by an unpartitioned one, a check, and assets made at run time
-//! with the builder API.
+//! partitioned asset read whole by an unpartitioned one, a check, assets made at run time with
+//! the builder API, and an IO manager of its own: the reports are stored as readable JSON files
+//! under `./reports/` by [`TextFiles`](quickstart::text_files::TextFiles).
 //!
 //! ```text
 //! cargo run -p quickstart -- materialize --select sales --partition eu
@@ -8,6 +9,7 @@
 //! cargo run -p quickstart -- materialize --select 'total_sales*'
 //! cargo run -p quickstart -- status
 //! cargo run -p quickstart -- plan --select '*' --partition '*'   # everything is up to date
+//! cat reports/reports/finance/_/*.json                           # a report, as a file
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,7 @@ fn reports() -> Vec<AssetDef> {
                 .group("reports")
                 .description(format!("The sales report for {audience}"))
                 .code_version("1")
+                .io_manager("text")
                 .input("total_sales")
                 .compute_blocking(move |_, inputs| {
                     let total: Json<f64> = inputs.get("total_sales")?;
@@ -86,7 +89,15 @@ fn reports() -> Vec<AssetDef> {
 }
 
 fn main() -> std::process::ExitCode {
+    let text = match quickstart::text_files::TextFiles::new("reports") {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    };
     let definitions = Definitions::new()
+        .io_manager("text", text)
         .assets([sales(), total_sales()])
         .assets(reports())
         .check(total_is_positive());

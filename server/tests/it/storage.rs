@@ -253,3 +253,80 @@ async fn a_full_disk_fails_the_step_and_commits_nothing() {
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert_eq!(files_under(&dir.path().join("storage")).len(), 1);
 }
+
+/// A code location's own IO managers: one registered under a key is used by the assets that
+/// name it; a URL scheme it registers is built by its factory when `stemma.toml` names it; the
+/// same key in both places, or `default`, is refused with the key named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_location_registers_io_managers_and_url_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = || {
+        Definitions::new()
+            .asset(
+                AssetDef::builder("kept")
+                    .io_manager("mine")
+                    .code_version("1")
+                    .compute_blocking(|_, _| Ok::<_, std::io::Error>(stemma::Json(7)))
+                    .build(),
+            )
+            .asset(
+                AssetDef::builder("vectors")
+                    .io_manager("vectors")
+                    .code_version("1")
+                    .compute_blocking(|_, _| Ok::<_, std::io::Error>(stemma::Json(8)))
+                    .build(),
+            )
+            .io_manager("mine", ObjectStoreIoManager::memory())
+            .io_manager_scheme("vecdb", |url, options| {
+                assert_eq!(url, "vecdb://cluster/db");
+                assert_eq!(options.get("token").map(String::as_str), Some("t"));
+                Ok(Arc::new(ObjectStoreIoManager::memory()) as Arc<dyn stemma::IoManager>)
+            })
+    };
+    let toml = dir.path().join("stemma.toml");
+    std::fs::write(
+        &toml,
+        "[io_managers.vectors]\nurl = \"vecdb://cluster/db\"\n[io_managers.vectors.options]\ntoken = \"t\"\n",
+    )
+    .unwrap();
+    let project = ProjectConfig::load(Some(&toml)).unwrap();
+    let graph = AssetGraph::new(defs()).unwrap();
+    let engine = open_engine_with(graph, dir.path(), &project, None).unwrap();
+    let outcome = engine
+        .materialize(stemma::Materialize::new("*"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(outcome.succeeded, 2, "{outcome:?}");
+    for (asset, manager) in [("kept", "mine"), ("vectors", "vectors")] {
+        let latest = engine
+            .instance()
+            .latest(&stemma::AssetKey::parse(asset).unwrap(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.io_manager, manager);
+        let objects = engine
+            .io()
+            .get(manager)
+            .unwrap()
+            .list_objects()
+            .await
+            .unwrap();
+        assert_eq!(objects.len(), 1, "{manager}: {objects:?}");
+    }
+
+    // Configured in both places: refused, naming the key.
+    std::fs::write(&toml, "[io_managers.mine]\nurl = \"memory://\"\n").unwrap();
+    let project = ProjectConfig::load(Some(&toml)).unwrap();
+    let err = open_engine_with(AssetGraph::new(defs()).unwrap(), dir.path(), &project, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("io_managers.mine") && err.contains("one place"),
+        "{err}"
+    );
+    let err =
+        AssetGraph::new(Definitions::new().io_manager("default", ObjectStoreIoManager::memory()))
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("io_manager \"default\""), "{err}");
+}

@@ -37,10 +37,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::hash::DataVersion;
 use crate::model::error::{Error, Result};
 use crate::model::event::RunId;
 use crate::model::key::AssetKey;
+use crate::model::key::DataVersion;
 use crate::model::spec::{AssetSpec, Metadata, PartitionKey};
 use crate::model::value::{Value, ValueKind};
 
@@ -74,10 +74,10 @@ pub struct InputContext<'a> {
 
 impl<'a> InputContext<'a> {
     /// The context for loading what materialization `m` recorded, for `downstream`, with the
-    /// asset's definition from `graph` when it still has it.
+    /// asset's definition `spec` when the loaded graph still has it.
     pub fn of(
         m: &'a crate::model::record::LatestMaterialization,
-        graph: &'a crate::graph::AssetGraph,
+        spec: Option<&'a AssetSpec>,
         downstream: Option<&'a AssetKey>,
     ) -> Self {
         InputContext {
@@ -87,7 +87,7 @@ impl<'a> InputContext<'a> {
             data_version: &m.data_version,
             location: m.location.as_deref(),
             downstream,
-            spec: graph.node(&m.asset).map(|n| graph.spec(n)),
+            spec,
         }
     }
 }
@@ -258,6 +258,43 @@ impl IoManagers {
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.by_key.keys().map(String::as_str)
+    }
+
+    /// Every manager with its key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn IoManager>)> {
+        self.by_key.iter().map(|(k, m)| (k.as_str(), m))
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+}
+
+/// Builds an IO manager from a URL and its options (`stemma.toml`'s `[io_managers.KEY]`).
+pub type IoManagerFactory =
+    Arc<dyn Fn(&str, &BTreeMap<String, String>) -> Result<Arc<dyn IoManager>> + Send + Sync>;
+
+/// The URL schemes a code location builds IO managers for, each with its factory.
+#[derive(Clone, Default)]
+pub struct IoSchemes {
+    by_scheme: BTreeMap<String, IoManagerFactory>,
+}
+
+impl IoSchemes {
+    pub fn register(&mut self, scheme: impl Into<String>, factory: IoManagerFactory) {
+        self.by_scheme.insert(scheme.into(), factory);
+    }
+
+    /// The factory for `url`'s scheme (`vecdb` of `vecdb://host/db`), if one is registered.
+    pub fn for_url(&self, url: &str) -> Option<&IoManagerFactory> {
+        let (scheme, _) = url.split_once("://")?;
+        self.by_scheme.get(scheme)
+    }
+}
+
+impl fmt::Debug for IoSchemes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.by_scheme.keys()).finish()
     }
 }
 
