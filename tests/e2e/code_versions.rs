@@ -365,10 +365,11 @@ publish = false
 
 [dependencies]
 stemma = {{ path = "{}" }}
-stemma-server = {{ path = "{}" }}
+stemma-server = {{ path = "{}", features = ["sql"] }}
 weights = {{ path = "weights" }}
-# The workspace turns on serde's alloc (postcard, criterion): with it, every registry crate
-# resolves to the features the tests were built with and is not compiled a second time.
+# The workspace turns on serde's alloc (postcard, criterion) and the server's SQL: with them,
+# every registry crate resolves to the features the tests were built with and is not compiled
+# a second time.
 serde = {{ version = "1", features = ["derive", "rc", "alloc"] }}
 
 [build-dependencies]

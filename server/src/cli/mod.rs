@@ -7,12 +7,14 @@
 mod backfill;
 mod commands;
 mod lifecycle;
+mod lineage;
 mod partitions;
 mod pools;
 mod printer;
 mod progress;
 mod runs;
 mod schedules;
+#[cfg(feature = "sql")]
 mod sql;
 mod versions;
 
@@ -504,6 +506,15 @@ impl From<Error> for Failure {
 
 pub(crate) type CliResult = Result<ExitCode, Failure>;
 
+/// The error of a command that needs SQL in a code location built without it.
+#[cfg(not(feature = "sql"))]
+pub(crate) fn without_sql(command: &str) -> Error {
+    Error::Config(format!(
+        "`{command}` needs SQL (DataFusion), which this code location was built without: \
+         enable stemma-server's `sql` feature in its Cargo.toml"
+    ))
+}
+
 /// Parses `std::env::args` and runs the command against `definitions`.
 pub fn run(definitions: Definitions) -> ExitCode {
     run_from(definitions, std::env::args_os())
@@ -648,9 +659,21 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
                     sql,
                     format,
                     output,
-                } => sql::query(&engine, &sql, format, output.as_deref(), printer).await,
+                } => {
+                    #[cfg(feature = "sql")]
+                    {
+                        sql::query(&engine, &sql, format, output.as_deref(), printer).await
+                    }
+                    #[cfg(not(feature = "sql"))]
+                    {
+                        let _ = (sql, format, output);
+                        Err(without_sql("query").into())
+                    }
+                }
                 Command::Partitions { key } => partitions::partitions(&engine, &key, printer),
-                Command::Lineage { key, columns } => sql::lineage(&engine, &key, columns, printer),
+                Command::Lineage { key, columns } => {
+                    lineage::lineage(&engine, &key, columns, printer)
+                }
                 Command::Backfill { command, args } => match command {
                     Some(BackfillCommand::List { limit }) => {
                         backfill::list(&engine, limit, printer)

@@ -1,7 +1,6 @@
-//! `assets query` (read-only SQL over the current materializations) and `assets lineage`
-//! (asset and column lineage).
+//! `assets query` (read-only SQL over the current materializations) and `assets lineage
+//! --columns` (column lineage): built with the `sql` feature (DataFusion).
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,13 +12,6 @@ use stemma_sql::{COLUMN_LINEAGE, ColumnLineage, QueryResult, Transform};
 
 use super::printer::Printer;
 use super::{CliResult, QueryFormat};
-
-/// Which way to walk the graph.
-#[derive(Clone, Copy)]
-enum Direction {
-    Upstream,
-    Downstream,
-}
 
 pub(crate) async fn query(
     engine: &Engine,
@@ -156,32 +148,9 @@ struct ColumnTree {
     from: Vec<ColumnTree>,
 }
 
-pub(crate) fn lineage(engine: &Engine, key: &str, columns: bool, printer: Printer) -> CliResult {
-    let graph = engine.graph();
-    let node = graph.lookup(key)?;
-    let asset = graph.key(node).clone();
-    if !columns {
-        let up = walk(engine, node, Direction::Upstream);
-        let down = walk(engine, node, Direction::Downstream);
-        if printer.json {
-            printer.json_pretty(&serde_json::json!({
-                "asset": asset.as_str(),
-                "upstream": up.iter().map(|(d, k)| serde_json::json!({"asset": k, "depth": d})).collect::<Vec<_>>(),
-                "downstream": down.iter().map(|(d, k)| serde_json::json!({"asset": k, "depth": d})).collect::<Vec<_>>(),
-            }));
-            return Ok(ExitCode::SUCCESS);
-        }
-        printer.out(format!("{asset}"));
-        printer.out("upstream:");
-        for (depth, k) in &up {
-            printer.out(format!("{}{k}", "  ".repeat(*depth)));
-        }
-        printer.out("downstream:");
-        for (depth, k) in &down {
-            printer.out(format!("{}{k}", "  ".repeat(*depth)));
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
+/// `assets lineage KEY --columns`: where each column of `asset` comes from, column by column.
+pub(crate) fn column_lineage(engine: &Engine, asset: &AssetKey, printer: Printer) -> CliResult {
+    let asset = asset.clone();
     let direct = recorded_lineage(engine, &asset)?.ok_or_else(|| {
         Error::Plan(format!(
             "{asset} has no recorded column lineage: SQL assets record it when they are \
@@ -303,31 +272,4 @@ fn recorded_lineage(
         }),
         _ => Ok(None),
     }
-}
-
-/// Every asset up- or downstream of `node`, breadth first, with its distance.
-fn walk(engine: &Engine, node: usize, direction: Direction) -> Vec<(usize, String)> {
-    let graph = engine.graph();
-    let mut seen = BTreeSet::from([node]);
-    let mut out = Vec::new();
-    let mut frontier = vec![node];
-    let mut depth = 0;
-    while !frontier.is_empty() {
-        depth += 1;
-        let mut next = Vec::new();
-        for n in frontier {
-            let neighbours: Vec<usize> = match direction {
-                Direction::Upstream => graph.parents(n).collect(),
-                Direction::Downstream => graph.children(n).collect(),
-            };
-            for m in neighbours {
-                if seen.insert(m) {
-                    out.push((depth, graph.key(m).to_string()));
-                    next.push(m);
-                }
-            }
-        }
-        frontier = next;
-    }
-    out
 }
