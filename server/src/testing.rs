@@ -1,7 +1,7 @@
 //! Test support for code locations: their command line in a scratch home, and reading an HTTP
 //! request in the servers tests start on 127.0.0.1.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The code location `binary` with `home` as `$STEMMA_HOME` and working directory, no colour,
@@ -19,6 +19,27 @@ pub fn command(binary: impl AsRef<Path>, home: &Path) -> Command {
         .stdin(std::process::Stdio::null())
         .current_dir(home);
     c
+}
+
+/// Every file under `dir` (recursively) with extension `ext`, sorted.
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The body of an HTTP/1.1 request read so far into `buf`, once its headers and as many body

@@ -183,26 +183,7 @@ pub fn parquet_rows(path: &Path) -> usize {
     reader.map(|b| b.unwrap().num_rows()).sum()
 }
 
-/// Every file under `dir` with extension `ext`.
-pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+pub use stemma_server::testing::files_with_extension;
 
 /// A private mount namespace kept alive by a holder process, in which a test mounts what a
 /// user's machine may have (a full disk, a read-only directory) without touching the host's

@@ -1,7 +1,7 @@
 //! The quickstart through its real command line, and its own IO manager held to the
 //! conformance suite every IO manager passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use quickstart::text_files::TextFiles;
@@ -31,23 +31,6 @@ fn ok(home: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn files_under(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == extension) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn the_quickstart_runs_and_keeps_its_reports_as_readable_files() {
     let home = tempfile::tempdir().unwrap();
@@ -63,7 +46,7 @@ fn the_quickstart_runs_and_keeps_its_reports_as_readable_files() {
     ok(home, &["materialize", "--select", "total_sales*"]);
 
     // Stored through TextFiles (the command runs in `home`): one JSON file per report.
-    let reports = files_under(&home.join("reports"), "json");
+    let reports = stemma_server::testing::files_with_extension(&home.join("reports"), "json");
     assert_eq!(reports.len(), 2, "{reports:?}");
     let total: f64 = {
         let status: Value = serde_json::from_str(&ok(home, &["status", "--json"])).unwrap();
@@ -75,7 +58,7 @@ fn the_quickstart_runs_and_keeps_its_reports_as_readable_files() {
             .unwrap();
         assert_eq!(total["state"], "fresh", "{total}");
         let text = std::fs::read_to_string(
-            files_under(&home.join("storage"), "json")
+            stemma_server::testing::files_with_extension(&home.join("storage"), "json")
                 .into_iter()
                 .find(|p| p.to_string_lossy().contains("/v1/total_sales/"))
                 .expect("total_sales is stored by the default manager"),
