@@ -132,11 +132,8 @@ impl Alerts {
                     wait *= 2;
                 }
                 Err(e) => {
+                    // The CLI's diagnostics layer prints it (stemma=warn); a server logs it.
                     tracing::error!(target: "stemma::alerts", "alert for run {} could not be delivered: {e}", report.run_id.short());
-                    eprintln!(
-                        "warning: the alert for run {} could not be delivered: {e}",
-                        report.run_id.short()
-                    );
                 }
             }
         }

@@ -234,3 +234,32 @@ fn help_documents_the_selection_forms() {
     let usage = home.run(&["materialize"]);
     usage.assert_code(2);
 }
+
+/// `status` judges time-dependent selections at the engine's instant, so `STEMMA_NOW` moves
+/// it: two hours on, everything materialized now is "not materialized in the last hour".
+#[test]
+fn status_reads_the_time_from_stemma_now() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "raw_documents"])
+        .assert_ok();
+    let keys = |run: crate::Run| -> Vec<String> {
+        run.assert_ok();
+        let status: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let selection = "key:raw_documents and not_materialized_in_hours:1";
+    let now = keys(home.run(&["status", "--select", selection, "--json"]));
+    assert!(now.is_empty(), "{now:?}");
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let mut command = home.command(&["status", "--select", selection, "--json"]);
+    command.env("STEMMA_NOW", &later);
+    let later = keys(crate::Run {
+        output: command.output().unwrap(),
+    });
+    assert_eq!(later, ["raw_documents"]);
+}

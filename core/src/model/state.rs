@@ -68,6 +68,79 @@ impl AssetStatus {
     pub fn fresh(&self) -> bool {
         self.materialized && !self.stale
     }
+
+    /// The asset's state in one word; see [`AssetState`].
+    pub fn state(&self) -> AssetState {
+        match (self.failed, self.stale, self.materialized, self.missing) {
+            (true, ..) => AssetState::Failed,
+            (_, true, ..) => AssetState::Stale,
+            (_, _, false, true) if self.last_materialized.is_some() => AssetState::Partial,
+            (_, _, false, _) => AssetState::Missing,
+            _ => AssetState::Fresh,
+        }
+    }
+}
+
+/// An asset's state in one word, as `assets status` and the views show it. The first that
+/// applies wins: failed (its last attempt failed), stale, partial (some partitions missing),
+/// missing, fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetState {
+    Failed,
+    Stale,
+    Partial,
+    Missing,
+    Fresh,
+}
+
+impl AssetState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetState::Failed => "failed",
+            AssetState::Stale => "stale",
+            AssetState::Partial => "partial",
+            AssetState::Missing => "missing",
+            AssetState::Fresh => "fresh",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_word_follows_the_precedence() {
+        let fresh = AssetStatus {
+            materialized: true,
+            last_materialized: Some(1),
+            ..AssetStatus::default()
+        };
+        assert_eq!(fresh.state(), AssetState::Fresh);
+        let partial = AssetStatus {
+            materialized: false,
+            missing: true,
+            ..fresh.clone()
+        };
+        assert_eq!(partial.state(), AssetState::Partial);
+        let never = AssetStatus {
+            last_materialized: None,
+            ..partial.clone()
+        };
+        assert_eq!(never.state(), AssetState::Missing);
+        let stale = AssetStatus {
+            stale: true,
+            ..partial.clone()
+        };
+        assert_eq!(stale.state(), AssetState::Stale);
+        let failed = AssetStatus {
+            failed: true,
+            ..stale
+        };
+        assert_eq!(failed.state(), AssetState::Failed);
+        assert_eq!(AssetState::Partial.as_str(), "partial");
+    }
 }
 
 /// The status of every asset of a graph at one moment.

@@ -476,13 +476,8 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
     note_body_only_versions(graph, printer);
     let (versions, staleness) = engine.staleness()?;
     let failures = engine.instance().latest_failures()?;
-    let snapshot = StatusSnapshot::from_state(
-        graph,
-        &versions,
-        &staleness,
-        &failures,
-        chrono::Utc::now().timestamp_micros(),
-    );
+    let snapshot =
+        StatusSnapshot::from_state(graph, &versions, &staleness, &failures, engine.now());
     let nodes = selected_nodes(graph, select, || Ok(snapshot.clone()))?;
     // Why each stale asset is stale, in a few words.
     let causes_of = |n: usize| -> Vec<String> {
@@ -576,7 +571,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
                 json!({
                     "key": key,
                     "external": graph.asset(n).is_external(),
-                    "state": snapshot.get(n).map(state).unwrap_or("unknown"),
+                    "state": snapshot.get(n).map_or("unknown", |s| s.state().as_str()),
                     "causes": causes_of(n),
                     "partitions": partitions.map(|p| json!({
                         "fresh": p.fresh,
@@ -614,7 +609,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
             _ if graph.asset(n).is_external() => format!("{key} (external)"),
             _ => key.clone(),
         };
-        let state = snapshot.get(n).map(state).unwrap_or("unknown");
+        let state = snapshot.get(n).map_or("unknown", |s| s.state().as_str());
         let state_cell = match state {
             "fresh" => style(state).green().to_string(),
             "stale" | "partial" => style(state).yellow().to_string(),
@@ -672,18 +667,6 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
         .for_stderr(),
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// One word for an asset's state: failed beats stale beats partial (some partitions
-/// missing) beats missing beats fresh.
-fn state(s: &stemma::status::AssetStatus) -> &'static str {
-    match (s.failed, s.stale, s.materialized, s.missing) {
-        (true, ..) => "failed",
-        (_, true, ..) => "stale",
-        (_, _, false, true) if s.last_materialized.is_some() => "partial",
-        (_, _, false, _) => "missing",
-        _ => "fresh",
-    }
 }
 
 fn check_summary(defined: usize, evaluated: &[CheckStatus]) -> String {
