@@ -131,6 +131,7 @@ pub(crate) fn explain(input: &str, range: Span) -> SelectionError {
             Some(c) => SelectionError::new(input, span_of(k), format!("unexpected character {c:?}"), None),
         };
     }
+    let name_end = k;
     while at(k) == Some('+') {
         k += 1;
     }
@@ -145,7 +146,8 @@ pub(crate) fn explain(input: &str, range: Span) -> SelectionError {
             None,
         );
     };
-    if c.is_whitespace() {
+    let after_space = c.is_whitespace();
+    if after_space {
         while at(k).is_some_and(char::is_whitespace) {
             k += 1;
         }
@@ -163,6 +165,20 @@ pub(crate) fn explain(input: &str, range: Span) -> SelectionError {
                 span,
                 format!("unexpected `{word}` after the asset name"),
                 Some("one clause names one asset; separate clauses with commas, or combine attributes: key:a or key:b".into()),
+            )
+        }
+        Some('+' | '*') if after_space => {
+            let name: String = chars[name_start..name_end]
+                .iter()
+                .map(|&(_, c)| c)
+                .collect();
+            SelectionError::new(
+                input,
+                span_of(k),
+                "`+` and `*` go right after the asset name, without a space".into(),
+                Some(format!(
+                    "write {name}+ for one level down, or {name}* for everything downstream"
+                )),
             )
         }
         Some('+') => SelectionError::new(
