@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::execute::{Materialize, RunObserver, RunOutcome};
-use crate::instance::{BackfillRecord, PartitionState};
+use crate::instance::{BackfillRecord, BackfillStatus, PartitionState};
 use crate::model::error::{Error, Result};
 use crate::model::event::{BackfillRequest, Event, EventKind, RunStatus};
 use crate::model::spec::PartitionKey;
@@ -217,7 +217,7 @@ impl Engine {
                     .map_or("?", |r| r.run_id.short())
             )));
         }
-        if record.status == "completed" {
+        if record.status == BackfillStatus::Completed {
             return Err(Error::Conflict(format!(
                 "backfill {} has completed; start a new one to reprocess",
                 short(&record.id)
@@ -233,11 +233,14 @@ impl Engine {
     /// second); a backfill with no live run is marked canceled at once.
     pub async fn cancel_backfill(&self, id: &str) -> Result<BackfillRecord> {
         let record = self.instance().find_backfill(id)?;
-        if matches!(record.status.as_str(), "completed" | "canceled") {
+        if matches!(
+            record.status,
+            BackfillStatus::Completed | BackfillStatus::Canceled
+        ) {
             return Err(Error::Conflict(format!(
                 "backfill {} has already {}",
                 short(&record.id),
-                if record.status == "completed" {
+                if record.status == BackfillStatus::Completed {
                     "completed"
                 } else {
                     "been canceled"
@@ -245,9 +248,9 @@ impl Engine {
             )));
         }
         let status = if self.instance().backfill_is_live(&record.id)? {
-            "canceling"
+            BackfillStatus::Canceling
         } else {
-            "canceled"
+            BackfillStatus::Canceled
         };
         self.update_backfill(&record.id, status, Some("canceled by request".into()))
             .await?;
@@ -262,7 +265,8 @@ impl Engine {
         observer: Arc<dyn RunObserver>,
     ) -> Result<BackfillOutcome> {
         let left_out = exclude.len();
-        self.update_backfill(id, "running", None).await?;
+        self.update_backfill(id, BackfillStatus::Running, None)
+            .await?;
         // A cancel asked from another process reaches the run through the instance: the run
         // watches for its backfill being canceled as it watches for its own cancel.
         let request = backfill.request(exclude, Some(id));
@@ -274,8 +278,12 @@ impl Engine {
         };
         let run = match result {
             None => {
-                self.update_backfill(id, "completed", Some("nothing left to run".into()))
-                    .await?;
+                self.update_backfill(
+                    id,
+                    BackfillStatus::Completed,
+                    Some("nothing left to run".into()),
+                )
+                .await?;
                 return Ok(BackfillOutcome {
                     backfill: id.to_owned(),
                     targets,
@@ -284,17 +292,17 @@ impl Engine {
                 });
             }
             Some(Err(e)) => {
-                self.update_backfill(id, "failed", Some(e.to_string()))
+                self.update_backfill(id, BackfillStatus::Failed, Some(e.to_string()))
                     .await?;
                 return Err(e);
             }
             Some(Ok(run)) => run,
         };
         let (status, message) = match run.status {
-            RunStatus::Success => ("completed", None),
-            RunStatus::Canceled => ("canceled", Some("canceled".to_owned())),
+            RunStatus::Success => (BackfillStatus::Completed, None),
+            RunStatus::Canceled => (BackfillStatus::Canceled, Some("canceled".to_owned())),
             _ => (
-                "failed",
+                BackfillStatus::Failed,
                 Some(format!(
                     "{} step(s) failed, {} skipped",
                     run.failed.len(),
@@ -311,13 +319,18 @@ impl Engine {
         })
     }
 
-    async fn update_backfill(&self, id: &str, status: &str, message: Option<String>) -> Result<()> {
+    async fn update_backfill(
+        &self,
+        id: &str,
+        status: BackfillStatus,
+        message: Option<String>,
+    ) -> Result<()> {
         self.instance()
             .append(vec![Event::new(
                 self.now(),
                 EventKind::BackfillUpdated {
                     backfill: id.to_owned(),
-                    status: status.to_owned(),
+                    status: status.as_str().to_owned(),
                     message,
                 },
             )])

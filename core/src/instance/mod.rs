@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-pub use orchestration::{BackfillRecord, HeartbeatRecord, TickRecord};
+pub use orchestration::{BackfillRecord, BackfillStatus, HeartbeatRecord, TickRecord};
 pub use partition_status::{PartitionState, PartitionStatus};
 pub use pools::{PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse};
 pub use process::ProcessIdentity;

@@ -11,12 +11,55 @@ use crate::model::error::{Error, Result};
 use crate::model::event::{EventKind, RunId};
 use crate::model::spec::PartitionKey;
 
+/// Where a backfill stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStatus {
+    Requested,
+    Running,
+    Completed,
+    Failed,
+    /// Asked to stop while its run was live; the run ends it.
+    Canceling,
+    Canceled,
+}
+
+impl BackfillStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillStatus::Requested => "requested",
+            BackfillStatus::Running => "running",
+            BackfillStatus::Completed => "completed",
+            BackfillStatus::Failed => "failed",
+            BackfillStatus::Canceling => "canceling",
+            BackfillStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "requested" => BackfillStatus::Requested,
+            "running" => BackfillStatus::Running,
+            "completed" => BackfillStatus::Completed,
+            "failed" => BackfillStatus::Failed,
+            "canceling" => BackfillStatus::Canceling,
+            "canceled" => BackfillStatus::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for BackfillStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One backfill as the `backfills` table records it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackfillRecord {
     pub id: String,
-    /// `requested`, `running`, `completed`, `failed`, `canceling` or `canceled`.
-    pub status: String,
+    pub status: BackfillStatus,
     pub selection: String,
     pub partitions: Vec<String>,
     pub reprocess: String,
@@ -59,7 +102,16 @@ fn backfill_from_row(r: &Row<'_>) -> rusqlite::Result<BackfillRecord> {
     let partitions: String = r.get(3)?;
     Ok(BackfillRecord {
         id: r.get(0)?,
-        status: r.get(1)?,
+        status: {
+            let text: String = r.get(1)?;
+            BackfillStatus::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    format!("unknown backfill status {text:?}").into(),
+                )
+            })?
+        },
         selection: r.get(2)?,
         partitions: serde_json::from_str(&partitions).unwrap_or_default(),
         reprocess: r.get(4)?,

@@ -130,7 +130,7 @@ pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult
     for b in &backfills {
         table.add_row(vec![
             short(&b.id).to_owned(),
-            b.status.clone(),
+            b.status.to_string(),
             format!("{} ({})", local_time(b.created_at), age(b.created_at)),
             b.selection.clone(),
             format!("{} ({})", b.partitions.join(","), b.reprocess),
@@ -191,7 +191,7 @@ pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliRe
     let record = engine.cancel_backfill(id).await?;
     if printer.json {
         printer.json_line(&record_json(&record));
-    } else if record.status == "canceling" {
+    } else if record.status == stemma::instance::BackfillStatus::Canceling {
         printer.out(format!(
             "Backfill {}: asked its run to stop (no new steps start).",
             short(&record.id)

@@ -573,7 +573,7 @@ async fn backfills_reprocess_cancel_and_resume() {
         .instance()
         .find_backfill(&outcome.backfill)
         .unwrap();
-    assert_eq!(record.status, "failed");
+    assert_eq!(record.status.as_str(), "failed");
 
     // Only the failed day (and what it blocked) is reprocessed.
     BROKEN.store(false, Ordering::SeqCst);
@@ -606,11 +606,16 @@ async fn backfills_reprocess_cancel_and_resume() {
     }
     let id = fx.engine.instance().backfills(1).unwrap()[0].id.clone();
     let asked = fx.engine.cancel_backfill(&id[..8]).await.unwrap();
-    assert_eq!(asked.status, "canceling");
+    assert_eq!(asked.status.as_str(), "canceling");
     let canceled = long.await.unwrap().unwrap();
     assert_eq!(canceled.run.status, RunStatus::Canceled);
     assert_eq!(
-        fx.engine.instance().find_backfill(&id).unwrap().status,
+        fx.engine
+            .instance()
+            .find_backfill(&id)
+            .unwrap()
+            .status
+            .as_str(),
         "canceled"
     );
     let done_before = canceled.run.succeeded;
@@ -625,7 +630,12 @@ async fn backfills_reprocess_cancel_and_resume() {
     assert_eq!(resumed.left_out, done_before);
     assert_eq!(resumed.run.succeeded + done_before, 58);
     assert_eq!(
-        fx.engine.instance().find_backfill(&id).unwrap().status,
+        fx.engine
+            .instance()
+            .find_backfill(&id)
+            .unwrap()
+            .status
+            .as_str(),
         "completed"
     );
     // Every partition of the backfill was materialized by exactly one of its runs.
