@@ -1067,7 +1067,7 @@ where
 fn failure_summary(outcome: &RunOutcome) -> String {
     let mut parts = Vec::new();
     if !outcome.failed.is_empty() {
-        let names: Vec<&str> = outcome.failed.iter().map(|(s, _)| s.as_str()).collect();
+        let names: Vec<&str> = outcome.failed.iter().map(|f| f.step.as_str()).collect();
         parts.push(format!("failed: {}", names.join(", ")));
     }
     if outcome.skipped > 0 {

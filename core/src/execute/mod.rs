@@ -149,6 +149,22 @@ impl Materialize {
     }
 }
 
+/// A step that failed in a run (`asset` or `asset[partition]`), and its error.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct StepFailure {
+    pub step: String,
+    pub error: String,
+}
+
+impl StepFailure {
+    pub fn new(step: impl Into<String>, error: impl Into<String>) -> Self {
+        StepFailure {
+            step: step.into(),
+            error: error.into(),
+        }
+    }
+}
+
 /// How a run went.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -160,7 +176,7 @@ pub struct RunOutcome {
     /// Steps skipped because their committed materialization was already up to date.
     pub up_to_date: usize,
     /// Failed steps and their errors.
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<StepFailure>,
     pub skipped: usize,
     pub checks_passed: usize,
     /// Failed checks (`asset:check`) and their descriptions.
@@ -420,7 +436,10 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                     }
                     StepOutcome::Failed(error) => {
                         state[s] = State::Failed;
-                        outcome.failed.push((steps[s].label(), error));
+                        outcome.failed.push(StepFailure {
+                            step: steps[s].label(),
+                            error,
+                        });
                         let reason = format!("upstream {} failed", steps[s].label());
                         outcome.skipped += skip_downstream(&run, s, &reason, &mut state);
                     }

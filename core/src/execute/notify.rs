@@ -19,8 +19,9 @@ pub struct RunReport {
     pub partition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// `(step, error)` of every failed step.
-    pub failed: Vec<(String, String)>,
+    /// Every failed step; sent as `[step, error]` pairs, as alert receivers have read it.
+    #[serde(serialize_with = "as_pairs")]
+    pub failed: Vec<super::StepFailure>,
     /// `(check, description)` of every failed check.
     pub checks_failed: Vec<(String, String)>,
     pub steps: usize,
@@ -53,7 +54,13 @@ impl RunReport {
                 .failed
                 .iter()
                 .take(3)
-                .map(|(s, e)| format!("{s} — {}", e.lines().next().unwrap_or_default()))
+                .map(|f| {
+                    format!(
+                        "{} — {}",
+                        f.step,
+                        f.error.lines().next().unwrap_or_default()
+                    )
+                })
                 .collect();
             text.push_str(&format!(
                 ": {} of {} steps failed: {}",
@@ -76,4 +83,12 @@ impl RunReport {
 /// Receives every run's report once the run is recorded.
 pub trait RunNotifier: Send + Sync + fmt::Debug {
     fn run_ended<'a>(&'a self, report: &'a RunReport) -> BoxFuture<'a, ()>;
+}
+
+/// `[[step, error], …]`: the alert payload's form of the failed steps.
+fn as_pairs<S: serde::Serializer>(
+    failed: &[super::StepFailure],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(failed.iter().map(|f| (&f.step, &f.error)))
 }

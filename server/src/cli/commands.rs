@@ -384,7 +384,7 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
             "steps": outcome.steps,
             "succeeded": outcome.succeeded,
             "up_to_date": outcome.up_to_date,
-            "failed": outcome.failed.iter().map(|(s, e)| json!({"step": s, "error": e})).collect::<Vec<_>>(),
+            "failed": outcome.failed,
             "skipped": outcome.skipped,
             "checks_passed": outcome.checks_passed,
             "checks_failed": outcome.checks_failed.iter().map(|(c, d)| json!({"check": c, "description": d})).collect::<Vec<_>>(),
@@ -430,8 +430,8 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
                     outcome.failed.len(),
                     outcome.skipped
                 ));
-                for (step, error) in &outcome.failed {
-                    printer.out(format!("  {step}: {error}"));
+                for f in &outcome.failed {
+                    printer.out(format!("  {}: {}", f.step, f.error));
                 }
                 for (check, description) in &outcome.checks_failed {
                     printer.out(format!("  check {check} failed: {description}"));

@@ -47,7 +47,7 @@ async fn a_failure_skips_downstream_and_independent_branches_finish() {
     assert_eq!(outcome.skipped, 2);
     assert_eq!(
         outcome.failed,
-        [("b".to_owned(), "disk on fire".to_owned())]
+        [stemma::execute::StepFailure::new("b", "disk on fire")]
     );
     for skipped in ["c", "d"] {
         let e = of(&events, skipped, "step_skipped");
@@ -146,8 +146,8 @@ async fn a_panicking_body_fails_its_step_not_the_process() {
     assert_eq!(
         failed,
         [
-            ("async_panic".to_owned(), "panicked: async boom".to_owned()),
-            ("sync_panic".to_owned(), "panicked: boom".to_owned())
+            stemma::execute::StepFailure::new("async_panic", "panicked: async boom"),
+            stemma::execute::StepFailure::new("sync_panic", "panicked: boom")
         ]
     );
     assert!(fx.latest("fine", None).is_some());

@@ -183,7 +183,7 @@ async fn no_retry_errors_and_timeouts() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let events = observer.0.lock().unwrap().clone();
     assert_eq!(bad_calls.load(Ordering::SeqCst), 1, "not retried");
-    let mut failed: Vec<&String> = outcome.failed.iter().map(|(s, _)| s).collect();
+    let mut failed: Vec<&String> = outcome.failed.iter().map(|f| &f.step).collect();
     failed.sort();
     assert_eq!(failed, ["bad_request", "typed"]);
     assert!(matches!(
@@ -440,7 +440,7 @@ async fn a_failed_write_leaves_the_previous_materialization_current() {
     let outcome = run("prices").await.unwrap();
     assert_eq!(outcome.status, RunStatus::Failure);
     assert!(
-        outcome.failed[0].1.contains("no space left on device"),
+        outcome.failed[0].error.contains("no space left on device"),
         "{outcome:?}"
     );
     let after = engine.instance().latest(&key, None).unwrap().unwrap();
@@ -517,7 +517,7 @@ async fn the_project_default_retry_policy() {
         .unwrap();
     assert_eq!(a.load(Ordering::SeqCst), 2, "retried once, then succeeded");
     assert_eq!(b.load(Ordering::SeqCst), 1, "its own policy: no retries");
-    let failed: Vec<&String> = outcome.failed.iter().map(|(s, _)| s).collect();
+    let failed: Vec<&String> = outcome.failed.iter().map(|f| &f.step).collect();
     assert_eq!(failed, ["opts_out"]);
 }
 

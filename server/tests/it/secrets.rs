@@ -78,7 +78,7 @@ async fn a_secret_is_used_and_recorded_nowhere() {
     let failed = run(vec![format!("api_key={key}x"), "fail=true".into()]).await;
     assert_eq!(failed.status, RunStatus::Failure);
     assert!(
-        failed.failed[0].1.contains("<secret>") && !failed.failed[0].1.contains(key),
+        failed.failed[0].error.contains("<secret>") && !failed.failed[0].error.contains(key),
         "{:?}",
         failed.failed
     );
@@ -122,7 +122,7 @@ async fn a_secret_is_used_and_recorded_nowhere() {
         .unwrap();
     // `fail=true` is recorded and resumed with: it fails again, with the key redacted.
     assert!(
-        resumed.failed[0].1.contains("401 for key <secret>"),
+        resumed.failed[0].error.contains("401 for key <secret>"),
         "{:?}",
         resumed.failed
     );

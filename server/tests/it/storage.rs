@@ -235,7 +235,7 @@ async fn a_full_disk_fails_the_step_and_commits_nothing() {
     let outcome = run(&engine, "sales", "eu").await;
     assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
     assert!(
-        outcome.failed[0].1.contains("No space left on device"),
+        outcome.failed[0].error.contains("No space left on device"),
         "{outcome:?}"
     );
     assert!(
