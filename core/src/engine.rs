@@ -244,13 +244,25 @@ impl Engine {
     /// `config` (the run's).
     fn select_observed(&self, text: &str, config: &RunConfig) -> Result<(Selection, FixedBitSet)> {
         let selection = Selection::parse(text)?;
-        let status = if selection.needs_status() {
-            StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now())?
-        } else {
-            StatusSnapshot::unavailable()
-        };
-        let set = selection.resolve(&self.graph, &status)?;
+        let set = self.resolve(&selection, config)?;
         Ok((selection, set))
+    }
+
+    /// The assets `selection` names, reading the instance's status (judged under `config`)
+    /// only when the selection needs it (`status:stale`, `changed:code`, …).
+    pub fn resolve(&self, selection: &Selection, config: &RunConfig) -> Result<FixedBitSet> {
+        let status = self.status_under(selection, config)?;
+        Ok(selection.resolve(&self.graph, &status)?)
+    }
+
+    /// The status snapshot `selection` needs, judged under `config` (none read if it needs
+    /// none).
+    fn status_under(&self, selection: &Selection, config: &RunConfig) -> Result<StatusSnapshot> {
+        if selection.needs_status() {
+            StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now())
+        } else {
+            Ok(StatusSnapshot::unavailable())
+        }
     }
 
     /// The status snapshot a selection needs (nothing is read when it needs none).
@@ -559,11 +571,7 @@ impl Engine {
         missing: &[MissingInput],
         config: &RunConfig,
     ) -> Option<(String, Option<String>)> {
-        let status = if selection.needs_status() {
-            StatusSnapshot::load(&self.graph, &self.instance, config, self.clock.now()).ok()?
-        } else {
-            StatusSnapshot::unavailable()
-        };
+        let status = self.status_under(selection, config).ok()?;
         let plans = |text: &str| -> bool {
             let Ok(s) = Selection::parse(text) else {
                 return false;
