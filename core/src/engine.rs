@@ -1084,7 +1084,7 @@ fn failure_summary(outcome: &RunOutcome) -> String {
     let checks: Vec<&str> = outcome
         .checks_failed
         .iter()
-        .map(|(c, _)| c.as_str())
+        .map(|c| c.check.as_str())
         .collect();
     if !checks.is_empty() {
         parts.push(format!("failed checks: {}", checks.join(", ")));

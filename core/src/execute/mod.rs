@@ -156,6 +156,13 @@ pub struct StepFailure {
     pub error: String,
 }
 
+/// A check that failed in a run (`asset:check`), and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct CheckFailure {
+    pub check: String,
+    pub description: String,
+}
+
 impl StepFailure {
     pub fn new(step: impl Into<String>, error: impl Into<String>) -> Self {
         StepFailure {
@@ -180,7 +187,7 @@ pub struct RunOutcome {
     pub skipped: usize,
     pub checks_passed: usize,
     /// Failed checks (`asset:check`) and their descriptions.
-    pub checks_failed: Vec<(String, String)>,
+    pub checks_failed: Vec<CheckFailure>,
     pub duration: Duration,
     /// Partitioned assets the selection held that were left out, no partition being asked
     /// for ([`Plan::left_out`](crate::plan::Plan::left_out)).
@@ -314,7 +321,7 @@ pub(crate) enum StepOutcome {
         /// checks ran again only where they changed).
         up_to_date: bool,
         checks_passed: usize,
-        checks_failed: Vec<(String, String)>,
+        checks_failed: Vec<CheckFailure>,
         /// A failed blocking check: downstream must not run.
         blocked_by: Option<String>,
     },

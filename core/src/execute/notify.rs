@@ -22,8 +22,9 @@ pub struct RunReport {
     /// Every failed step; sent as `[step, error]` pairs, as alert receivers have read it.
     #[serde(serialize_with = "as_pairs")]
     pub failed: Vec<super::StepFailure>,
-    /// `(check, description)` of every failed check.
-    pub checks_failed: Vec<(String, String)>,
+    /// Every failed check; sent as `[check, description]` pairs.
+    #[serde(serialize_with = "checks_as_pairs")]
+    pub checks_failed: Vec<super::CheckFailure>,
     pub steps: usize,
     pub succeeded: usize,
     pub duration_ms: f64,
@@ -73,7 +74,11 @@ impl RunReport {
             }
         }
         if !self.checks_failed.is_empty() {
-            let names: Vec<&str> = self.checks_failed.iter().map(|(c, _)| c.as_str()).collect();
+            let names: Vec<&str> = self
+                .checks_failed
+                .iter()
+                .map(|c| c.check.as_str())
+                .collect();
             text.push_str(&format!("; checks failed: {}", names.join(", ")));
         }
         text
@@ -91,4 +96,12 @@ fn as_pairs<S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(failed.iter().map(|f| (&f.step, &f.error)))
+}
+
+/// `[[check, description], …]`: the alert payload's form of the failed checks.
+fn checks_as_pairs<S: serde::Serializer>(
+    failed: &[super::CheckFailure],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(failed.iter().map(|c| (&c.check, &c.description)))
 }

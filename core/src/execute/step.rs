@@ -429,7 +429,7 @@ async fn attempt_once(
 struct Checked {
     events: Vec<crate::model::event::Event>,
     passed: usize,
-    failed: Vec<(String, String)>,
+    failed: Vec<super::CheckFailure>,
     blocked_by: Option<String>,
 }
 
@@ -473,10 +473,10 @@ async fn run_checks<'c>(
         if result.passed {
             out.passed += 1;
         } else {
-            out.failed.push((
-                label.clone(),
-                run.redacted(result.description.as_deref().unwrap_or_default()),
-            ));
+            out.failed.push(super::CheckFailure {
+                check: label.clone(),
+                description: run.redacted(result.description.as_deref().unwrap_or_default()),
+            });
             if cspec.blocking && result.severity == Severity::Error && out.blocked_by.is_none() {
                 out.blocked_by = Some(label);
             }

@@ -387,7 +387,7 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
             "failed": outcome.failed,
             "skipped": outcome.skipped,
             "checks_passed": outcome.checks_passed,
-            "checks_failed": outcome.checks_failed.iter().map(|(c, d)| json!({"check": c, "description": d})).collect::<Vec<_>>(),
+            "checks_failed": outcome.checks_failed,
             "duration_ms": outcome.duration.as_secs_f64() * 1000.0,
             "left_out": outcome.left_out,
         }));
@@ -433,7 +433,7 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
                 for f in &outcome.failed {
                     printer.out(format!("  {}: {}", f.step, f.error));
                 }
-                for (check, description) in &outcome.checks_failed {
+                for stemma::execute::CheckFailure { check, description } in &outcome.checks_failed {
                     printer.out(format!("  check {check} failed: {description}"));
                 }
                 printer.out(style(format!("  details: assets runs show {run}")).dim());

@@ -109,7 +109,7 @@ async fn a_check_that_errors_or_panics_counts_as_failed() {
     let mut failed: Vec<String> = outcome
         .checks_failed
         .iter()
-        .map(|(c, d)| format!("{c}: {d}"))
+        .map(|c| format!("{}: {}", c.check, c.description))
         .collect();
     failed.sort();
     assert_eq!(

@@ -433,7 +433,7 @@ async fn an_edited_header_check_runs_again_without_the_query() {
         "only the edited check ran again (ana has 4 orders): {edited:?}"
     );
     assert!(
-        edited.checks_failed[0].0.ends_with("few_orders"),
+        edited.checks_failed[0].check.ends_with("few_orders"),
         "{edited:?}"
     );
     assert_eq!(
