@@ -21,8 +21,8 @@ pub fn command(binary: impl AsRef<Path>, home: &Path) -> Command {
     c
 }
 
-/// Every file under `dir` (recursively) with extension `ext`, sorted.
-pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+/// Every file under `dir` (recursively), sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -33,12 +33,19 @@ pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
+            } else {
                 out.push(p);
             }
         }
     }
     out.sort();
+    out
+}
+
+/// Every file under `dir` (recursively) with extension `ext`, sorted.
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = files(dir);
+    out.retain(|p| p.extension().is_some_and(|x| x == ext));
     out
 }
 
