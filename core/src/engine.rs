@@ -268,10 +268,9 @@ impl Engine {
     /// The status snapshot a selection needs (nothing is read when it needs none).
     pub fn status_for(&self, selection: &Selection) -> Result<StatusSnapshot> {
         if selection.needs_status() {
-            self.status()
-        } else {
-            Ok(StatusSnapshot::unavailable())
+            self.observe_sources(&self.config)?;
         }
+        self.status_under(selection, &self.config)
     }
 
     /// Every asset's status as the instance has it now, judged under the engine's config
