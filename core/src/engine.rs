@@ -7,11 +7,12 @@ use std::sync::Arc;
 use fixedbitset::FixedBitSet;
 
 use crate::decision::{Preview, StepPreview, preview};
-use crate::execute::{Materialize, Run, RunObserver, RunOutcome, execute};
+use crate::execute::launch::{Launch, Launcher};
+use crate::execute::{Materialize, RunObserver, RunOutcome};
 use crate::graph::AssetGraph;
 use crate::hash::DataVersion;
+use crate::instance::Instance;
 use crate::instance::status::StatusSnapshot;
-use crate::instance::{Instance, ProcessIdentity};
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::config::RunConfig;
 use crate::model::error::{Error, Result};
@@ -43,9 +44,6 @@ pub struct Engine {
     /// Runs this engine (or a clone of it) has started and not yet ended.
     live: Arc<std::sync::Mutex<Vec<crate::model::event::RunId>>>,
 }
-
-/// How often a run checks whether another process asked to cancel it.
-const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The pool lease unless changed: a killed process blocks its pool's slot for at most this.
 pub const DEFAULT_POOL_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -604,8 +602,9 @@ impl Engine {
         plans(&candidate).then_some((candidate, None))
     }
 
-    /// Materializes a selection: plans it (failing before anything runs if it cannot), records
-    /// the run, executes the steps and records how the run ended.
+    /// Materializes a selection: config → observe the sources → plan (failing before anything
+    /// runs if it cannot) → launch the run ([`crate::execute`] records it, runs the steps and
+    /// records how it ended).
     pub async fn materialize(
         &self,
         request: Materialize,
@@ -627,182 +626,32 @@ impl Engine {
                 ..RunOutcome::empty()
             });
         }
-        let concurrency = request.concurrency.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        });
-        let me = ProcessIdentity::current();
-        let run_id = crate::model::event::RunId::new();
-        // A limit on runs at once (`assets pools max-runs N`): wait for a slot first.
-        let holder = format!("run {} pid {}", run_id.short(), me.pid);
-        let waiting = || {
-            observer.on_event(&Event::new(
-                self.clock.now(),
-                EventKind::Log {
-                    level: crate::model::event::LogLevel::Info,
-                    message: "waiting: the instance runs as many runs as it may at once".into(),
-                },
-            ));
-        };
-        let run_slot = crate::execute::slots::PoolSlot::acquire(
-            &self.instance,
-            crate::instance::RUNS_POOL,
-            &holder,
-            self.pool_lease,
-            &request.cancel,
-            waiting,
-        )
-        .await?
-        .ok_or_else(|| Error::Canceled("canceled while waiting for a run slot".into()))?;
-        // No object is written while garbage collection deletes unreferenced ones: a run that
-        // reuses an old object by content would otherwise lose it to gc.
-        let gc_waiting = || {
-            observer.on_event(&Event::new(
-                self.clock.now(),
-                EventKind::Log {
-                    level: crate::model::event::LogLevel::Info,
-                    message: "waiting: garbage collection is deleting unreferenced objects".into(),
-                },
-            ));
-        };
-        let storage_lease = crate::execute::slots::PoolSlot::acquire_storage(
-            &self.instance,
-            &holder,
-            self.pool_lease,
-            &request.cancel,
-            gc_waiting,
-        )
-        .await?
-        .ok_or_else(|| Error::Canceled("canceled while waiting for garbage collection".into()))?;
-        let run = Arc::new(Run {
-            graph: Arc::clone(&self.graph),
-            instance: Arc::clone(&self.instance),
-            io: Arc::clone(&self.io),
-            clock: Arc::clone(&self.clock),
-            run_id,
-            config: config.clone(),
-            force: request.force,
+        let code_versions = self.new_code_versions(&plan)?;
+        let launch = Launch {
+            request,
+            config,
             unobserved,
-            observer,
-            cancel: request.cancel.clone(),
-            newest_first: request.newest_first,
-            pool_lease: self.pool_lease,
             plan,
-            stored: Default::default(),
-            secrets: config.secret_values(),
-        });
-        let mut started = vec![run.event(EventKind::RunStarted {
-            selection: request.selection.clone(),
-            partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
-            steps: run.plan.steps.len() as u32,
-            config: config.recorded(),
-            pid: me.pid,
-            host: me.host,
-            process_start: me.start,
-            backfill: request.backfill.clone(),
-            resumes: request.resumes.clone(),
-        })];
-        started.extend(self.new_code_versions(&run.plan)?);
-        run.commit(started).await?;
-
-        if let Ok(mut live) = self.live.lock() {
-            live.push(run.run_id.clone());
-        }
-        // `assets runs cancel` from another process reaches this one through the instance; a
-        // cancel from this process (Ctrl-C) is recorded there, so that the run ends `canceled`
-        // even if the process is made to exit before it ends the run itself.
-        let watch = {
-            let (instance, run_id, cancel, clock) = (
-                Arc::clone(&self.instance),
-                run.run_id.clone(),
-                request.cancel.clone(),
-                Arc::clone(&self.clock),
-            );
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep(CANCEL_POLL) => {}
-                        () = cancel.cancelled() => {
-                            let _ = instance
-                                .append(vec![Event::new(clock.now(), EventKind::RunCancelRequested)
-                                    .run(&run_id)])
-                                .await;
-                            return;
-                        }
-                    }
-                    match instance.run_cancel_requested(&run_id) {
-                        Ok(true) => {
-                            cancel.cancel();
-                            return;
-                        }
-                        Ok(false) => {}
-                        Err(_) => return,
-                    }
-                }
-            })
+            code_versions,
+            observer,
         };
-        let outcome = execute(Arc::clone(&run), concurrency).await;
-        watch.abort();
-
-        let flushed = self.instance.flush().await;
-        let message = match (&flushed, outcome.status) {
-            (Err(e), _) => Some(format!("events were lost: {e}")),
-            (Ok(()), RunStatus::Failure) => Some(failure_summary(&outcome)),
-            (Ok(()), RunStatus::Canceled) => Some("canceled".into()),
-            _ => None,
-        };
-        let status = if flushed.is_err() {
-            RunStatus::Failure
-        } else {
-            outcome.status
-        };
-        let ended = run
-            .commit(vec![run.event(EventKind::RunEnded {
-                status,
-                message: message.clone(),
-            })])
-            .await;
-        if let Ok(mut live) = self.live.lock() {
-            live.retain(|r| *r != run.run_id);
-        }
-        // The slot goes back once the run has ended in the instance, so that the runs the
-        // instance shows as running never exceed the limit (not even for a moment).
-        storage_lease.release().await;
-        run_slot.release().await;
-        ended?;
-        flushed?;
-        // Only assets whose current objects changed (none for a run that was all up to date).
-        let touched: HashSet<AssetKey> = run
-            .stored
-            .lock()
-            .map(|s| s.iter().map(|&n| self.graph.key(n).clone()).collect())
-            .unwrap_or_default();
-        if !touched.is_empty() {
-            self.publish_current(&touched).await;
-        }
-        let outcome = RunOutcome {
-            status,
+        let outcome = self.launcher().launch(launch).await?;
+        Ok(RunOutcome {
             left_out,
             ..outcome
-        };
-        if !self.notifiers.is_empty() {
-            let report = crate::execute::notify::RunReport {
-                run_id: outcome.run_id.clone(),
-                status,
-                selection: request.selection.clone(),
-                partition: (!request.partitions.is_empty()).then(|| request.partitions.join(",")),
-                message,
-                failed: outcome.failed.clone(),
-                checks_failed: outcome.checks_failed.clone(),
-                steps: outcome.steps,
-                succeeded: outcome.succeeded,
-                duration_ms: outcome.duration.as_secs_f64() * 1000.0,
-                host: ProcessIdentity::current().host,
-            };
-            for n in self.notifiers.iter() {
-                n.run_ended(&report).await;
-            }
+        })
+    }
+
+    fn launcher(&self) -> Launcher<'_> {
+        Launcher {
+            graph: &self.graph,
+            instance: &self.instance,
+            io: &self.io,
+            clock: &self.clock,
+            pool_lease: self.pool_lease,
+            notifiers: &self.notifiers,
+            live: &self.live,
         }
-        Ok(outcome)
     }
 
     /// `code_version` events for the planned assets whose code version (with its items) the
@@ -958,71 +807,10 @@ impl Engine {
             .map(|k| Event::new(self.clock.now(), EventKind::AssetWiped).asset(k, None))
             .collect();
         self.instance.append(events).await?;
-        self.publish_current(&keys.iter().cloned().collect()).await;
+        let keys_set = keys.iter().cloned().collect();
+        crate::execute::publish::publish_current(&self.graph, &self.instance, &self.io, &keys_set)
+            .await;
         Ok(keys)
-    }
-
-    /// Tells the IO managers which objects are now the current value of each of `assets`
-    /// (none after a wipe). What cannot be published is a warning: the instance stays the
-    /// truth, and the next run publishes again.
-    async fn publish_current(&self, assets: &HashSet<AssetKey>) {
-        let latest = match self.instance.latest_materializations(Some(assets)) {
-            Ok(latest) => latest,
-            Err(e) => {
-                tracing::warn!(target: "stemma::engine", "cannot publish current objects: {e}");
-                return;
-            }
-        };
-        let mut by_asset: std::collections::BTreeMap<
-            &AssetKey,
-            Vec<&crate::instance::LatestMaterialization>,
-        > = assets.iter().map(|k| (k, Vec::new())).collect();
-        for m in &latest {
-            if let Some(list) = by_asset.get_mut(&m.asset) {
-                list.push(m);
-            }
-        }
-        for (asset, mut current) in by_asset {
-            let Some(node) = self.graph.node(asset) else {
-                continue;
-            };
-            if self.graph.asset(node).is_external() {
-                continue;
-            }
-            // Values stored as nothing (`()`) have no objects to point to.
-            if !current.is_empty() && current.iter().all(|m| m.location.is_none()) {
-                continue;
-            }
-            if let Some(def) = &self.graph.spec(node).partitions {
-                current.sort_by_key(|m| {
-                    m.partition
-                        .as_ref()
-                        .and_then(|p| def.index_of(p.as_str()))
-                        .unwrap_or(usize::MAX)
-                });
-            }
-            let objects: Vec<crate::model::io::CurrentObject<'_>> = current
-                .iter()
-                .filter_map(|m| {
-                    Some(crate::model::io::CurrentObject {
-                        partition: m.partition.as_ref(),
-                        location: m.location.as_deref()?,
-                        data_version: &m.data_version,
-                        run_id: m.run_id.as_ref(),
-                        materialized_at: m.timestamp,
-                    })
-                })
-                .collect();
-            let Ok(io) = self.io.get(&self.graph.spec(node).io_manager) else {
-                continue;
-            };
-            if let Err(e) = io.publish_current(asset, &objects).await {
-                tracing::warn!(
-                    target: "stemma::engine",
-                    "cannot publish the current objects of {asset}: {e}"
-                );
-            }
-        }
     }
 }
 
@@ -1069,24 +857,4 @@ where
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .map_err(|e| Error::io("starting a runtime to observe sources", e)),
     }
-}
-
-fn failure_summary(outcome: &RunOutcome) -> String {
-    let mut parts = Vec::new();
-    if !outcome.failed.is_empty() {
-        let names: Vec<&str> = outcome.failed.iter().map(|f| f.step.as_str()).collect();
-        parts.push(format!("failed: {}", names.join(", ")));
-    }
-    if outcome.skipped > 0 {
-        parts.push(format!("{} skipped", outcome.skipped));
-    }
-    let checks: Vec<&str> = outcome
-        .checks_failed
-        .iter()
-        .map(|c| c.check.as_str())
-        .collect();
-    if !checks.is_empty() {
-        parts.push(format!("failed checks: {}", checks.join(", ")));
-    }
-    parts.join("; ")
 }

@@ -9,8 +9,10 @@
 //! Events of concurrent steps are committed together by the instance's single writer (group
 //! commit); a step counts as done only once its materialization is committed.
 
+pub(crate) mod launch;
 mod logs;
 pub mod notify;
+pub(crate) mod publish;
 pub(crate) mod slots;
 mod step;
 
@@ -341,53 +343,15 @@ enum State {
 /// Runs every step of `run.plan`; returns the outcome (the caller records the run's end).
 pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     let started = Instant::now();
-    let steps = &run.plan.steps;
-    let n = steps.len();
-    let mut state = vec![State::Pending; n];
-    let mut waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
-    // How many in-run consumers still need each step's value.
-    let mut consumers = vec![0usize; n];
-    for step in steps {
-        for input in step.inputs.iter().chain(&step.order_inputs) {
-            for part in &input.parts {
-                if let InputPart::Step(u) = part {
-                    consumers[*u] += 1;
-                }
-            }
-        }
-    }
-    let mut produced: Vec<Option<Produced>> = vec![None; n];
-    let mut ready = crate::plan::ReadyQueue::new(run.newest_first, steps);
-    for s in (0..n).filter(|&s| waiting[s] == 0) {
-        ready.push(s);
-    }
+    let mut schedule = Schedule::new(&run);
     let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
     let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
-    let mut outcome = RunOutcome {
-        run_id: run.run_id.clone(),
-        steps: n,
-        ..RunOutcome::empty()
-    };
     let mut canceled = false;
-
     loop {
         while !canceled && running.len() < concurrency {
-            let Some(s) = ready.pop() else { break };
-            if state[s] != State::Pending {
-                continue;
-            }
-            state[s] = State::Running;
-            let inputs = step::resolve_inputs(steps, s, &produced);
-            for input in steps[s].inputs.iter().chain(&steps[s].order_inputs) {
-                for part in &input.parts {
-                    if let InputPart::Step(u) = part {
-                        consumers[*u] -= 1;
-                        if consumers[*u] == 0 {
-                            produced[*u] = None;
-                        }
-                    }
-                }
-            }
+            let Some((s, inputs)) = schedule.next(&run) else {
+                break;
+            };
             let run = Arc::clone(&run);
             let task = running.spawn(async move { (s, step::run_step(run, s, inputs).await) });
             task_step.insert(task.id(), s);
@@ -416,78 +380,165 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
                         (s, StepOutcome::Failed(message))
                     }
                 };
-                match result {
-                    StepOutcome::Succeeded { produced: p, up_to_date, checks_passed, checks_failed, blocked_by } => {
-                        state[s] = State::Done;
-                        if up_to_date {
-                            outcome.up_to_date += 1;
-                        } else {
-                            outcome.succeeded += 1;
-                        }
-                        outcome.checks_passed += checks_passed;
-                        outcome.checks_failed.extend(checks_failed);
-                        if consumers[s] > 0 {
-                            produced[s] = Some(p);
-                        }
-                        if let Some(check) = blocked_by {
-                            let reason = format!("blocking check {check} failed");
-                            outcome.skipped += skip_downstream(&run, s, &reason, &mut state);
-                        } else {
-                            for &d in &steps[s].downstream {
-                                waiting[d] -= 1;
-                                if waiting[d] == 0 && state[d] == State::Pending {
-                                    ready.push(d);
-                                }
-                            }
-                        }
-                    }
-                    StepOutcome::Failed(error) => {
-                        state[s] = State::Failed;
-                        outcome.failed.push(StepFailure {
-                            step: steps[s].label(),
-                            error,
-                        });
-                        let reason = format!("upstream {} failed", steps[s].label());
-                        outcome.skipped += skip_downstream(&run, s, &reason, &mut state);
-                    }
-                    StepOutcome::Canceled => {
-                        state[s] = State::Skipped;
-                        outcome.skipped += 1;
-                        // Said in the log (and the live view), not just counted.
-                        run.emit(
-                            run.event(EventKind::StepSkipped {
-                                reason: "interrupted: the run was canceled while it ran".into(),
-                            })
-                            .asset(&steps[s].asset, steps[s].partition.as_ref()),
-                        );
+                schedule.finished(&run, s, result);
+            }
+        }
+    }
+    let mut outcome = schedule.end(&run, canceled);
+    outcome.duration = started.elapsed();
+    outcome
+}
+
+/// Where every step of a run stands: which may start, which values are still needed, and the
+/// outcome so far.
+struct Schedule {
+    state: Vec<State>,
+    /// Upstream steps each step still waits for.
+    waiting: Vec<usize>,
+    /// How many in-run consumers still need each step's value.
+    consumers: Vec<usize>,
+    produced: Vec<Option<Produced>>,
+    ready: crate::plan::ReadyQueue,
+    outcome: RunOutcome,
+}
+
+impl Schedule {
+    fn new(run: &Run) -> Self {
+        let steps = &run.plan.steps;
+        let n = steps.len();
+        let mut consumers = vec![0usize; n];
+        for step in steps {
+            for input in step.inputs.iter().chain(&step.order_inputs) {
+                for part in &input.parts {
+                    if let InputPart::Step(u) = part {
+                        consumers[*u] += 1;
                     }
                 }
             }
         }
+        let waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
+        let mut ready = crate::plan::ReadyQueue::new(run.newest_first, steps);
+        for s in (0..n).filter(|&s| waiting[s] == 0) {
+            ready.push(s);
+        }
+        Schedule {
+            state: vec![State::Pending; n],
+            waiting,
+            consumers,
+            produced: vec![None; n],
+            ready,
+            outcome: RunOutcome {
+                run_id: run.run_id.clone(),
+                steps: n,
+                ..RunOutcome::empty()
+            },
+        }
     }
 
-    if canceled {
-        for (s, st) in state.iter_mut().enumerate() {
-            if *st == State::Pending {
-                *st = State::Skipped;
-                outcome.skipped += 1;
+    /// The next step to start, with its inputs; values no other step needs are dropped.
+    fn next(&mut self, run: &Run) -> Option<(usize, step::ResolvedInputs)> {
+        let steps = &run.plan.steps;
+        let s = loop {
+            let s = self.ready.pop()?;
+            if self.state[s] == State::Pending {
+                break s;
+            }
+        };
+        self.state[s] = State::Running;
+        let inputs = step::resolve_inputs(steps, s, &self.produced);
+        for input in steps[s].inputs.iter().chain(&steps[s].order_inputs) {
+            for part in &input.parts {
+                if let InputPart::Step(u) = part {
+                    self.consumers[*u] -= 1;
+                    if self.consumers[*u] == 0 {
+                        self.produced[*u] = None;
+                    }
+                }
+            }
+        }
+        Some((s, inputs))
+    }
+
+    /// A step ended: count it and release (or skip) what waited for it.
+    fn finished(&mut self, run: &Run, s: usize, result: StepOutcome) {
+        let steps = &run.plan.steps;
+        match result {
+            StepOutcome::Succeeded {
+                produced,
+                up_to_date,
+                checks_passed,
+                checks_failed,
+                blocked_by,
+            } => {
+                self.state[s] = State::Done;
+                if up_to_date {
+                    self.outcome.up_to_date += 1;
+                } else {
+                    self.outcome.succeeded += 1;
+                }
+                self.outcome.checks_passed += checks_passed;
+                self.outcome.checks_failed.extend(checks_failed);
+                if self.consumers[s] > 0 {
+                    self.produced[s] = Some(produced);
+                }
+                if let Some(check) = blocked_by {
+                    let reason = format!("blocking check {check} failed");
+                    self.outcome.skipped += skip_downstream(run, s, &reason, &mut self.state);
+                    return;
+                }
+                for &d in &steps[s].downstream {
+                    self.waiting[d] -= 1;
+                    if self.waiting[d] == 0 && self.state[d] == State::Pending {
+                        self.ready.push(d);
+                    }
+                }
+            }
+            StepOutcome::Failed(error) => {
+                self.state[s] = State::Failed;
+                self.outcome.failed.push(StepFailure {
+                    step: steps[s].label(),
+                    error,
+                });
+                let reason = format!("upstream {} failed", steps[s].label());
+                self.outcome.skipped += skip_downstream(run, s, &reason, &mut self.state);
+            }
+            StepOutcome::Canceled => {
+                self.state[s] = State::Skipped;
+                self.outcome.skipped += 1;
+                // Said in the log (and the live view), not just counted.
                 run.emit(
                     run.event(EventKind::StepSkipped {
-                        reason: "the run was canceled".into(),
+                        reason: "interrupted: the run was canceled while it ran".into(),
                     })
                     .asset(&steps[s].asset, steps[s].partition.as_ref()),
                 );
             }
         }
-        outcome.status = RunStatus::Canceled;
-    } else if !outcome.failed.is_empty()
-        || outcome.skipped > 0
-        || outcome.status == RunStatus::Failure
-    {
-        outcome.status = RunStatus::Failure;
     }
-    outcome.duration = started.elapsed();
-    outcome
+
+    /// The outcome once nothing runs: on a cancel, every step not started is skipped.
+    fn end(mut self, run: &Run, canceled: bool) -> RunOutcome {
+        let steps = &run.plan.steps;
+        let outcome = &mut self.outcome;
+        if canceled {
+            for (s, st) in self.state.iter_mut().enumerate() {
+                if *st == State::Pending {
+                    *st = State::Skipped;
+                    outcome.skipped += 1;
+                    run.emit(
+                        run.event(EventKind::StepSkipped {
+                            reason: "the run was canceled".into(),
+                        })
+                        .asset(&steps[s].asset, steps[s].partition.as_ref()),
+                    );
+                }
+            }
+            outcome.status = RunStatus::Canceled;
+        } else if !outcome.failed.is_empty() || outcome.skipped > 0 {
+            outcome.status = RunStatus::Failure;
+        }
+        self.outcome
+    }
 }
 
 /// Marks everything downstream of `s` skipped (recording why); returns how many.

@@ -134,65 +134,17 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
     let started = Instant::now();
     let versions = input_versions(step, &inputs);
     if let Some(previous) = up_to_date(&run, step, &versions) {
-        run.emit(
-            run.event(EventKind::StepUpToDate {
-                materialization: previous.latest.event_id,
-                data_version: previous.latest.data_version.clone(),
-            })
-            .asset(&step.asset, step.partition.as_ref()),
-        );
-        // Checks edited since they last ran are evaluated again on the value it keeps.
-        let checked = match run_changed_checks(&run, step, previous).await {
-            Ok(Some(checked)) => match run.commit(checked.events.clone()).await {
-                Ok(()) => checked,
-                Err(e) => return StepOutcome::Failed(e.to_string()),
-            },
-            Ok(None) => Checked::default(),
-            Err(e) => return StepOutcome::Failed(run.redacted(&e)),
-        };
-        return StepOutcome::Succeeded {
-            produced: Produced::Stored(previous.latest.clone()),
-            up_to_date: true,
-            checks_passed: checked.passed,
-            checks_failed: checked.failed,
-            blocked_by: checked.blocked_by,
-        };
+        return reuse(&run, step, previous).await;
     }
     let mut attempt = 1u32;
     loop {
         // A pooled step holds a slot for each attempt, not while it waits to retry.
         let slot = match &spec.pool {
-            Some(pool) => {
-                let holder = format!(
-                    "run {} step {} pid {}",
-                    run.run_id.short(),
-                    step.label(),
-                    std::process::id()
-                );
-                let waiting = || {
-                    run.emit(
-                        run.event(EventKind::Log {
-                            level: crate::model::event::LogLevel::Info,
-                            message: format!("waiting for a slot of pool {pool}"),
-                        })
-                        .asset(&step.asset, step.partition.as_ref()),
-                    );
-                };
-                let taken = PoolSlot::acquire(
-                    &run.instance,
-                    pool,
-                    &holder,
-                    run.pool_lease,
-                    &run.cancel,
-                    waiting,
-                )
-                .await;
-                match taken {
-                    Ok(Some(slot)) => Some(slot),
-                    Ok(None) => return StepOutcome::Canceled,
-                    Err(e) => return StepOutcome::Failed(e.to_string()),
-                }
-            }
+            Some(pool) => match take_slot(&run, step, pool).await {
+                Ok(slot) => Some(slot),
+                Err(Ended::Canceled) => return StepOutcome::Canceled,
+                Err(Ended::Failed(error)) => return StepOutcome::Failed(error),
+            },
             None => None,
         };
         run.emit(
@@ -207,39 +159,142 @@ pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) ->
             Ok(outcome) => return outcome,
             Err(f) => f,
         };
-        let (error, retryable, timed_out) = match failure {
-            Failure::Canceled => return StepOutcome::Canceled,
-            Failure::Retryable(e) => (e, true, false),
-            Failure::TimedOut(e) => (e, true, true),
-            Failure::Fatal(e) => (e, false, false),
-        };
-        // The run's outcome (printed, sent to alerts) never carries a secret either.
-        let error = run.redacted(&error);
-        let policy = spec.retry_policy();
-        let retrying = retryable && attempt <= policy.max_retries && !run.cancel.is_cancelled();
-        let delay = retrying.then(|| policy.jittered_delay_before(attempt + 1, fastrand::f64()));
-        run.emit(
-            run.event(EventKind::StepFailed {
-                error: error.clone(),
-                attempt,
-                duration_ms: millis(started),
-                retrying,
-                timed_out,
-                retry_in_ms: delay.map(|d| d.as_millis() as u64),
-            })
-            .asset(&step.asset, step.partition.as_ref()),
-        );
-        let Some(delay) = delay else {
-            return StepOutcome::Failed(error);
-        };
-        attempt += 1;
-        tokio::select! {
-            () = run.clock.sleep(delay) => {}
-            () = run.cancel.cancelled() => return StepOutcome::Canceled,
+        match failed_attempt(&run, step, failure, attempt, started) {
+            Err(Ended::Canceled) => return StepOutcome::Canceled,
+            Err(Ended::Failed(error)) => return StepOutcome::Failed(error),
+            Ok(delay) => {
+                attempt += 1;
+                tokio::select! {
+                    () = run.clock.sleep(delay) => {}
+                    () = run.cancel.cancelled() => return StepOutcome::Canceled,
+                }
+            }
         }
     }
 }
 
+/// A step that is up to date: its committed materialization stands, and only the checks edited
+/// since they last ran are evaluated again on the value it keeps.
+async fn reuse(run: &Arc<Run>, step: &Step, previous: &Previous) -> StepOutcome {
+    run.emit(
+        run.event(EventKind::StepUpToDate {
+            materialization: previous.latest.event_id,
+            data_version: previous.latest.data_version.clone(),
+        })
+        .asset(&step.asset, step.partition.as_ref()),
+    );
+    let checked = match run_changed_checks(run, step, previous).await {
+        Ok(Some(checked)) => match run.commit(checked.events.clone()).await {
+            Ok(()) => checked,
+            Err(e) => return StepOutcome::Failed(e.to_string()),
+        },
+        Ok(None) => Checked::default(),
+        Err(e) => return StepOutcome::Failed(run.redacted(&e)),
+    };
+    StepOutcome::Succeeded {
+        produced: Produced::Stored(previous.latest.clone()),
+        up_to_date: true,
+        checks_passed: checked.passed,
+        checks_failed: checked.failed,
+        blocked_by: checked.blocked_by,
+    }
+}
+
+/// How a step ends without a value.
+enum Ended {
+    Failed(String),
+    Canceled,
+}
+
+/// A slot of the step's pool for one attempt (saying in the step's log that it waits).
+async fn take_slot(run: &Arc<Run>, step: &Step, pool: &str) -> Result<PoolSlot, Ended> {
+    let holder = format!(
+        "run {} step {} pid {}",
+        run.run_id.short(),
+        step.label(),
+        std::process::id()
+    );
+    let waiting = || {
+        run.emit(
+            run.event(EventKind::Log {
+                level: crate::model::event::LogLevel::Info,
+                message: format!("waiting for a slot of pool {pool}"),
+            })
+            .asset(&step.asset, step.partition.as_ref()),
+        );
+    };
+    let taken = PoolSlot::acquire(
+        &run.instance,
+        pool,
+        &holder,
+        run.pool_lease,
+        &run.cancel,
+        waiting,
+    )
+    .await;
+    match taken {
+        Ok(Some(slot)) => Ok(slot),
+        Ok(None) => Err(Ended::Canceled),
+        Err(e) => Err(Ended::Failed(e.to_string())),
+    }
+}
+
+/// Records a failed attempt; the delay before the next one, or how the step ends.
+fn failed_attempt(
+    run: &Run,
+    step: &Step,
+    failure: Failure,
+    attempt: u32,
+    started: Instant,
+) -> Result<Duration, Ended> {
+    let (error, retryable, timed_out) = match failure {
+        Failure::Canceled => return Err(Ended::Canceled),
+        Failure::Retryable(e) => (e, true, false),
+        Failure::TimedOut(e) => (e, true, true),
+        Failure::Fatal(e) => (e, false, false),
+    };
+    // The run's outcome (printed, sent to alerts) never carries a secret either.
+    let error = run.redacted(&error);
+    let policy = run.graph.spec(step.node).retry_policy();
+    let retrying = retryable && attempt <= policy.max_retries && !run.cancel.is_cancelled();
+    let delay = retrying.then(|| policy.jittered_delay_before(attempt + 1, fastrand::f64()));
+    run.emit(
+        run.event(EventKind::StepFailed {
+            error: error.clone(),
+            attempt,
+            duration_ms: millis(started),
+            retrying,
+            timed_out,
+            retry_in_ms: delay.map(|d| d.as_millis() as u64),
+        })
+        .asset(&step.asset, step.partition.as_ref()),
+    );
+    delay.ok_or(Ended::Failed(error))
+}
+
+/// How long each phase of an attempt took.
+struct Laps {
+    phases: StepPhases,
+    mark: Instant,
+}
+
+impl Laps {
+    fn start() -> Self {
+        Laps {
+            phases: StepPhases::default(),
+            mark: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the last lap.
+    fn lap(&mut self) -> f64 {
+        let ms = millis(self.mark);
+        self.mark = Instant::now();
+        ms
+    }
+}
+
+/// One attempt: load → compute → hash → store → commit → checks.
 async fn attempt_once(
     run: &Arc<Run>,
     s: usize,
@@ -249,6 +304,92 @@ async fn attempt_once(
     started: Instant,
 ) -> Result<StepOutcome, Failure> {
     let step = &run.plan.steps[s];
+    let spec = run.graph.spec(step.node);
+    let mut laps = Laps::start();
+    let loaded = load_inputs(run, step, &inputs.data)
+        .await
+        .map_err(Failure::Retryable)?;
+    laps.phases.load_ms = laps.lap();
+
+    let (value, body) = compute(run, step, loaded).await?;
+    laps.phases.compute_ms = laps.lap();
+
+    // The declared schema, before anything is stored.
+    if let (Some(expected), Value::Table(table)) = (&spec.schema, &value)
+        && let Some(mismatch) = crate::model::spec::schema_mismatch(expected, table)
+    {
+        return Err(Failure::Fatal(mismatch));
+    }
+    let value = Arc::new(value);
+    let (data_version, mut metadata) = hash_and_describe(&value)
+        .await
+        .map_err(Failure::Retryable)?;
+    metadata.extend(body.ctx.take_metadata());
+    laps.phases.hash_ms = laps.lap();
+
+    let stored = store(run, step, &value, &data_version, &metadata).await?;
+    if let Some(bytes) = stored.bytes {
+        metadata.insert("bytes".into(), MetadataValue::from(bytes));
+    }
+    laps.phases.store_ms = laps.lap();
+    if run.cancel.is_cancelled() {
+        return Err(Failure::Canceled);
+    }
+
+    let materialization = Materialization {
+        data_version: data_version.clone(),
+        value_kind: value.kind(),
+        io_manager: spec.io_manager.clone(),
+        location: stored.location,
+        rows: value.num_rows().map(|r| r as u64),
+        bytes: stored.bytes,
+        provenance: Provenance {
+            code_version: spec.code_version.clone(),
+            inputs: versions.to_vec(),
+            deps: spec.deps.iter().map(|d| d.key.clone()).collect(),
+            config: body.ctx.config_reads(),
+        },
+        metadata,
+    };
+    // Stamped when it is committed (after the checks, if any), so that a run's log reads in
+    // time order; its duration is the step's own.
+    let duration_ms = millis(started);
+    let succeeded = || {
+        run.event(EventKind::StepSucceeded {
+            duration_ms,
+            attempts: attempt,
+            phases: Some(laps.phases),
+        })
+        .asset(&step.asset, step.partition.as_ref())
+    };
+    let checked = commit(run, step, materialization, succeeded, &value, &body).await?;
+    Ok(StepOutcome::Succeeded {
+        produced: Produced::Value {
+            value,
+            data_version,
+        },
+        up_to_date: false,
+        checks_passed: checked.passed,
+        checks_failed: checked.failed,
+        blocked_by: checked.blocked_by,
+    })
+}
+
+/// What a body ran with: its context (metadata, config reads, logger) and the span that
+/// captures its logs (and its checks'), registered for as long as this lives.
+struct BodyScope {
+    ctx: AssetContext,
+    span: tracing::Span,
+    _sink: SinkGuard,
+}
+
+/// Runs the asset's body on its inputs, inside the step's span, until it returns, the run is
+/// canceled or the asset's timeout passes.
+async fn compute(
+    run: &Arc<Run>,
+    step: &Step,
+    loaded: Vec<(AssetKey, Arc<Value>)>,
+) -> Result<(Value, BodyScope), Failure> {
     let def = run.graph.asset(step.node);
     let spec = def.spec();
     let Some(compute) = def.compute.clone() else {
@@ -257,20 +398,6 @@ async fn attempt_once(
             step.asset
         )));
     };
-
-    // 1. Inputs.
-    let mut phases = StepPhases::default();
-    let mut mark = Instant::now();
-    let mut lap = |phase: &mut f64| {
-        *phase = millis(mark);
-        mark = Instant::now();
-    };
-    let loaded = load_inputs(run, step, &inputs.data)
-        .await
-        .map_err(Failure::Retryable)?;
-    lap(&mut phases.load_ms);
-
-    // 2. The body, inside the step's span so its tracing events are captured.
     let sink = log_sink(run, &step.asset, step.partition.as_ref());
     let guard = SinkGuard::register(Arc::clone(&sink));
     let span = tracing::info_span!("stemma_step", token = guard.token());
@@ -306,25 +433,23 @@ async fn attempt_once(
             return Err(Failure::TimedOut(format!("timed out after {}", humantime(t))));
         }
     };
+    let scope = BodyScope {
+        ctx,
+        span,
+        _sink: guard,
+    };
+    Ok((value, scope))
+}
 
-    lap(&mut phases.compute_ms);
-
-    // 3. The declared schema, before anything is stored.
-    if let (Some(expected), Value::Table(table)) = (&spec.schema, &value)
-        && let Some(mismatch) = crate::model::spec::schema_mismatch(expected, table)
-    {
-        return Err(Failure::Fatal(mismatch));
-    }
-
-    // 4. Version and automatic metadata.
-    let value = Arc::new(value);
-    let (data_version, mut metadata) = hash_and_describe(&value)
-        .await
-        .map_err(Failure::Retryable)?;
-    metadata.extend(ctx.take_metadata());
-    lap(&mut phases.hash_ms);
-
-    // 5. Store a new object.
+/// Stores the value as a new object through the asset's IO manager.
+async fn store(
+    run: &Run,
+    step: &Step,
+    value: &Value,
+    data_version: &DataVersion,
+    metadata: &Metadata,
+) -> Result<crate::model::io::StoredObject, Failure> {
+    let spec = run.graph.spec(step.node);
     let io = run
         .io
         .get(&spec.io_manager)
@@ -336,92 +461,48 @@ async fn attempt_once(
                 partition: step.partition.as_ref(),
                 spec,
                 run_id: &run.run_id,
-                data_version: &data_version,
-                metadata: &metadata,
+                data_version,
+                metadata,
             },
-            &value,
+            value,
         )
         .await
         .map_err(|e| Failure::Retryable(format!("storing the value failed: {e}")))?;
-    if let Some(bytes) = stored.bytes {
-        metadata.insert("bytes".into(), MetadataValue::from(bytes));
-    }
-    lap(&mut phases.store_ms);
-    if run.cancel.is_cancelled() {
-        return Err(Failure::Canceled);
-    }
-
-    // 6. Commit: the event and the asset's pointer in one transaction.
     if stored.location.is_some()
         && let Ok(mut s) = run.stored.lock()
     {
         s.insert(step.node);
     }
+    Ok(stored)
+}
+
+/// Commits the materialization (the event and the asset's pointer in one transaction), then
+/// runs the asset's checks on the committed value and commits them with `succeeded`.
+async fn commit(
+    run: &Run,
+    step: &Step,
+    materialization: Materialization,
+    succeeded: impl Fn() -> crate::model::event::Event,
+    value: &Arc<Value>,
+    body: &BodyScope,
+) -> Result<Checked, Failure> {
     let materialization = run
-        .event(EventKind::Materialization(Materialization {
-            data_version: data_version.clone(),
-            value_kind: value.kind(),
-            io_manager: spec.io_manager.clone(),
-            location: stored.location,
-            rows: value.num_rows().map(|r| r as u64),
-            bytes: stored.bytes,
-            provenance: Provenance {
-                code_version: spec.code_version.clone(),
-                inputs: versions.to_vec(),
-                deps: spec.deps.iter().map(|d| d.key.clone()).collect(),
-                config: ctx.config_reads(),
-            },
-            metadata,
-        }))
+        .event(EventKind::Materialization(materialization))
         .asset(&step.asset, step.partition.as_ref());
-    // Stamped when it is committed (after the checks, if any), so that a run's log reads in
-    // time order; its duration is the step's own.
-    let duration_ms = millis(started);
-    let succeeded = || {
-        run.event(EventKind::StepSucceeded {
-            duration_ms,
-            attempts: attempt,
-            phases: Some(phases),
-        })
-        .asset(&step.asset, step.partition.as_ref())
-    };
+    let fatal = |e: crate::model::error::Error| Failure::Fatal(e.to_string());
     let mut checks = run.graph.checks_of(step.node).peekable();
     if checks.peek().is_none() {
         run.commit(vec![materialization, succeeded()])
             .await
-            .map_err(|e| Failure::Fatal(e.to_string()))?;
-        return Ok(StepOutcome::Succeeded {
-            produced: Produced::Value {
-                value,
-                data_version,
-            },
-            up_to_date: false,
-            checks_passed: 0,
-            checks_failed: Vec::new(),
-            blocked_by: None,
-        });
+            .map_err(fatal)?;
+        return Ok(Checked::default());
     }
-    run.commit(vec![materialization])
-        .await
-        .map_err(|e| Failure::Fatal(e.to_string()))?;
-
-    // 7. Checks, after the value is committed.
-    let checked = run_checks(run, step, checks, &value, &ctx.log, &span).await;
-    let mut events = checked.events;
+    run.commit(vec![materialization]).await.map_err(fatal)?;
+    let mut checked = run_checks(run, step, checks, value, &body.ctx.log, &body.span).await;
+    let mut events = std::mem::take(&mut checked.events);
     events.push(succeeded());
-    run.commit(events)
-        .await
-        .map_err(|e| Failure::Fatal(e.to_string()))?;
-    Ok(StepOutcome::Succeeded {
-        produced: Produced::Value {
-            value,
-            data_version,
-        },
-        up_to_date: false,
-        checks_passed: checked.passed,
-        checks_failed: checked.failed,
-        blocked_by: checked.blocked_by,
-    })
+    run.commit(events).await.map_err(fatal)?;
+    Ok(checked)
 }
 
 /// What running some checks of a step gave.
