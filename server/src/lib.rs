@@ -13,11 +13,12 @@
 //!             printer ◄── run events (live view, --json)
 //! ```
 
-pub mod alerts;
 pub mod cli;
+pub mod project;
 pub mod testing;
-mod workspace;
+pub mod views;
 
-pub use workspace::{
+pub use project::alerts;
+pub use project::{
     ProjectConfig, StorageConfig, default_home, open_engine, open_engine_for, open_engine_with,
 };

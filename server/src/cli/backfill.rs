@@ -3,19 +3,64 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use console::style;
 use serde_json::json;
 use stemma::backfill::{BackfillOutcome, BackfillPlan, short};
 use stemma::instance::BackfillRecord;
 use stemma::{Backfill, Engine};
-use tokio_util::sync::CancellationToken;
 
-use super::commands::{report_run, watch_ctrl_c};
+use super::args::{BackfillArgs, BackfillCommand, ReprocessArg};
 use super::printer::{Printer, age, local_time};
-use super::progress::Progress;
+use super::run::{report_run, run_with_progress};
 use super::{CliResult, Failure};
+
+pub(crate) async fn command(
+    engine: &Engine,
+    command: Option<BackfillCommand>,
+    args: BackfillArgs,
+    printer: Printer,
+) -> CliResult {
+    match command {
+        Some(BackfillCommand::List { limit }) => list(engine, limit, printer),
+        Some(BackfillCommand::Show { id }) => show(engine, &id, printer),
+        Some(BackfillCommand::Cancel { id }) => cancel(engine, &id, printer).await,
+        Some(BackfillCommand::Resume { id }) => resume(engine, &id, printer).await,
+        None => {
+            let dry = args.dry_run;
+            let request = request(args)?;
+            if dry {
+                dry_run(engine, &request, printer)
+            } else {
+                start(engine, request, printer).await
+            }
+        }
+    }
+}
+
+/// The backfill `assets backfill --select …` asks for.
+fn request(args: BackfillArgs) -> Result<Backfill, Failure> {
+    let Some(select) = args.select else {
+        return Err(Failure {
+            code: 2,
+            message: "assets backfill needs --select (or a subcommand: list, show, cancel, resume)"
+                .into(),
+        });
+    };
+    let partitions = partitions(args.from, args.to, args.partition)?;
+    let mut request = Backfill::new(select)
+        .partitions(partitions)
+        .reprocess(match args.reprocess {
+            ReprocessArg::Missing => stemma::Reprocess::Missing,
+            ReprocessArg::Failed => stemma::Reprocess::Failed,
+            ReprocessArg::All => stemma::Reprocess::All,
+        })
+        .newest_first(!args.oldest_first);
+    if let Some(n) = args.concurrency {
+        request = request.concurrency(n as usize);
+    }
+    Ok(request)
+}
 
 /// Steps of a dry run listed before "… and N more".
 const SHOWN_STEPS: usize = 12;
@@ -70,25 +115,19 @@ fn per_asset(plan: &BackfillPlan) -> BTreeMap<String, usize> {
 }
 
 pub(crate) async fn start(engine: &Engine, backfill: Backfill, printer: Printer) -> CliResult {
-    let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch_ctrl_c(engine.clone(), cancel.clone(), printer));
-    let progress = Arc::new(Progress::new(printer));
-    let result = engine
-        .backfill(backfill.cancel_token(cancel), progress.clone())
-        .await;
-    progress.finish();
-    watcher.abort();
-    report(&result?, printer)
+    let outcome = run_with_progress(engine, printer, |cancel, progress| {
+        engine.backfill(backfill.cancel_token(cancel), progress)
+    })
+    .await?;
+    report(&outcome, printer)
 }
 
 pub(crate) async fn resume(engine: &Engine, id: &str, printer: Printer) -> CliResult {
-    let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch_ctrl_c(engine.clone(), cancel.clone(), printer));
-    let progress = Arc::new(Progress::new(printer));
-    let result = engine.resume_backfill(id, cancel, progress.clone()).await;
-    progress.finish();
-    watcher.abort();
-    report(&result?, printer)
+    let outcome = run_with_progress(engine, printer, |cancel, progress| {
+        engine.resume_backfill(id, cancel, progress)
+    })
+    .await?;
+    report(&outcome, printer)
 }
 
 fn report(outcome: &BackfillOutcome, printer: Printer) -> CliResult {

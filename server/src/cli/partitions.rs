@@ -3,25 +3,19 @@
 
 use std::process::ExitCode;
 
-use serde_json::json;
 use stemma::instance::{PartitionState, PartitionStatus};
 use stemma::ranges::RangeSet;
 use stemma::{Engine, Error};
 
 use super::CliResult;
+use super::args::DynamicCommand;
 use super::printer::Printer;
+use crate::views::{self, partitions::PartitionsView, partitions::STATES};
 
 /// Bar width in characters.
 const BAR: u64 = 60;
 /// Ranges printed per state before "… and N more".
 const SHOWN_RANGES: usize = 8;
-
-const ORDER: [PartitionState; 4] = [
-    PartitionState::Materialized,
-    PartitionState::InProgress,
-    PartitionState::Failed,
-    PartitionState::Missing,
-];
 
 pub(crate) fn partitions(engine: &Engine, key: &str, printer: Printer) -> CliResult {
     let graph = engine.graph();
@@ -43,20 +37,10 @@ pub(crate) fn partitions(engine: &Engine, key: &str, printer: Printer) -> CliRes
             format!("{}…{}", key_of(*r.start()), key_of(*r.end()))
         }
     };
-    let sets: Vec<(PartitionState, RangeSet)> = ORDER.iter().map(|&s| (s, status.of(s))).collect();
+    let sets: Vec<(PartitionState, RangeSet)> = STATES.iter().map(|&s| (s, status.of(s))).collect();
     if printer.json {
-        let mut out = json!({
-            "asset": asset.as_str(),
-            "definition": def.describe(),
-            "total": status.total,
-        });
-        for (state, set) in &sets {
-            out[state.name()] = json!({
-                "count": set.len(),
-                "ranges": set.ranges().map(|r| json!([key_of(*r.start()), key_of(*r.end())])).collect::<Vec<_>>(),
-            });
-        }
-        printer.json_pretty(&out);
+        let view = PartitionsView::of(asset.as_str(), def, &status);
+        printer.json_pretty(&views::json(&view));
         return Ok(ExitCode::SUCCESS);
     }
     printer.out(format!("{asset}  {}", def.describe()));
@@ -106,4 +90,33 @@ fn bar(status: &PartitionStatus) -> String {
             }
         })
         .collect()
+}
+
+/// `assets dynamic-partitions add|remove|list`.
+pub(crate) async fn dynamic(
+    engine: &Engine,
+    command: DynamicCommand,
+    printer: Printer,
+) -> CliResult {
+    match command {
+        DynamicCommand::Add { name, keys } => {
+            engine.add_dynamic_partitions(&name, &keys).await?;
+            printer.out(format!("{name}: {} key(s) added", keys.len()));
+        }
+        DynamicCommand::Remove { name, keys } => {
+            engine.remove_dynamic_partitions(&name, &keys).await?;
+            printer.out(format!("{name}: {} key(s) removed", keys.len()));
+        }
+        DynamicCommand::List { name } => {
+            let keys = engine.dynamic_partitions(&name)?;
+            if printer.json {
+                printer.json_pretty(&keys);
+            } else {
+                for k in &keys {
+                    printer.out(k);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

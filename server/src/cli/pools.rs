@@ -5,9 +5,24 @@ use std::process::ExitCode;
 use serde_json::json;
 use stemma::Engine;
 
+use super::args::PoolsCommand;
 use super::printer::{Printer, local_time};
 use super::{CliResult, Failure};
 use crate::ProjectConfig;
+
+pub(crate) fn command(
+    engine: &Engine,
+    project: &ProjectConfig,
+    command: PoolsCommand,
+    printer: Printer,
+) -> CliResult {
+    match command {
+        PoolsCommand::List => list(engine, printer),
+        PoolsCommand::Set { name, slots } => set(engine, project, &name, Some(slots), printer),
+        PoolsCommand::Unset { name } => set(engine, project, &name, None, printer),
+        PoolsCommand::MaxRuns { limit } => max_runs(engine, &limit, printer),
+    }
+}
 
 pub(crate) fn list(engine: &Engine, printer: Printer) -> CliResult {
     let pools = engine.instance().pools()?;

@@ -252,6 +252,23 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
+pub(crate) fn dash(s: String) -> String {
+    if s.is_empty() { "-".into() } else { s }
+}
+
+pub(crate) fn first_line(s: &str) -> String {
+    truncate(s.lines().next().unwrap_or("").trim(), 72)
+}
+
+/// At most `width` characters, with an ellipsis when cut.
+pub(crate) fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() > width {
+        format!("{}…", s.chars().take(width - 1).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,28 @@
 //! `runs list`, `runs show ID`, `runs logs ID [--step KEY]`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
 
 use console::style;
 use serde_json::json;
 use stemma::event::{Event, EventKind, StepPhases};
-use stemma::instance::RunRecord;
 use stemma::{Engine, RunStatus};
 
+use super::args::RunsCommand;
 use super::printer::{Printer, age, count, duration, local_time};
 use super::{CliResult, Failure};
+use crate::views::{self, runs::RunDetail, runs::RunView};
+
+pub(crate) async fn command(engine: &Engine, command: RunsCommand, printer: Printer) -> CliResult {
+    match command {
+        RunsCommand::List { limit } => list(engine, limit, printer),
+        RunsCommand::Show { id } => show(engine, &id, printer),
+        RunsCommand::Cancel { id } => cancel(engine, &id, printer).await,
+        RunsCommand::Resume { id, from_failure } => {
+            resume(engine, &id, from_failure, printer).await
+        }
+        RunsCommand::Logs { id, step } => logs(engine, &id, step.as_deref(), printer),
+    }
+}
 
 fn status_cell(status: RunStatus) -> String {
     match status {
@@ -30,28 +40,11 @@ fn run_duration(started: i64, ended: Option<i64>) -> String {
     }
 }
 
-/// A run as `--json` prints it.
-fn run_json(r: &RunRecord) -> serde_json::Value {
-    json!({
-        "run_id": r.run_id,
-        "status": r.status,
-        "selection": r.selection,
-        "partition": r.partition,
-        "config": r.config,
-        "planned_steps": r.steps,
-        "started_at": chrono::DateTime::from_timestamp_micros(r.started_at),
-        "ended_at": r.ended_at.and_then(chrono::DateTime::from_timestamp_micros),
-        "message": r.message,
-        "pid": r.pid,
-        "host": r.host,
-    })
-}
-
 pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult {
     let runs = engine.instance().runs(limit)?;
     if printer.json {
-        let out: Vec<serde_json::Value> = runs.iter().map(run_json).collect();
-        printer.json_pretty(&out);
+        let out: Vec<RunView> = runs.iter().map(RunView::from).collect();
+        printer.json_pretty(&views::json(&out));
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["RUN", "STATUS", "STARTED", "DURATION", "STEPS", "SELECTION"]);
@@ -76,117 +69,15 @@ pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult
     Ok(ExitCode::SUCCESS)
 }
 
-/// What happened to one step, rebuilt from the run's events.
-#[derive(Default, serde::Serialize)]
-struct StepView {
-    step: String,
-    status: &'static str,
-    attempts: u32,
-    duration_ms: Option<f64>,
-    /// Where a succeeded step's time went.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phases: Option<StepPhases>,
-    rows: Option<u64>,
-    data_version: Option<String>,
-    error: Option<String>,
-    checks: Vec<String>,
-}
-
-fn step_views(events: &[Event], run_ended: bool) -> Vec<StepView> {
-    let mut views: Vec<StepView> = Vec::new();
-    for e in events {
-        let Some(label) = e.step_label() else {
-            continue;
-        };
-        let i = match views.iter().position(|v| v.step == label) {
-            Some(i) => i,
-            None => {
-                if !matches!(
-                    e.kind,
-                    EventKind::StepStarted { .. }
-                        | EventKind::StepSkipped { .. }
-                        | EventKind::StepUpToDate { .. }
-                ) {
-                    continue;
-                }
-                views.push(StepView {
-                    step: label,
-                    status: "running",
-                    ..StepView::default()
-                });
-                views.len() - 1
-            }
-        };
-        let v = &mut views[i];
-        match &e.kind {
-            EventKind::StepStarted { attempt } => {
-                v.attempts = *attempt;
-                v.status = "running";
-            }
-            EventKind::StepSucceeded {
-                duration_ms,
-                phases,
-                ..
-            } => {
-                v.status = "succeeded";
-                v.duration_ms = Some(*duration_ms);
-                v.phases = *phases;
-            }
-            EventKind::StepFailed {
-                error,
-                duration_ms,
-                retrying,
-                ..
-            } => {
-                v.error = Some(error.clone());
-                if !retrying {
-                    v.status = "failed";
-                    v.duration_ms = Some(*duration_ms);
-                }
-            }
-            EventKind::StepSkipped { reason } => {
-                v.status = "skipped";
-                v.error = Some(reason.clone());
-            }
-            EventKind::StepUpToDate { data_version, .. } => {
-                v.status = "up_to_date";
-                v.data_version = Some(data_version.short().to_owned());
-            }
-            EventKind::Materialization(m) => {
-                v.rows = m.rows;
-                v.data_version = Some(m.data_version.short().to_owned());
-            }
-            EventKind::CheckEvaluation(c) => {
-                let outcome = if c.passed {
-                    "passed".to_owned()
-                } else {
-                    format!("failed ({})", c.severity)
-                };
-                v.checks.push(format!("{} {outcome}", c.check));
-            }
-            _ => {}
-        }
-    }
-    if run_ended {
-        for v in &mut views {
-            if v.status == "running" {
-                v.status = "interrupted";
-            }
-        }
-    }
-    views
-}
-
 pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
     let run = engine.instance().find_run(id)?;
     let events = engine.instance().run_events(&run.run_id)?;
-    let steps = step_views(&events, run.status != RunStatus::Started);
+    let detail = RunDetail::of(&run, &events);
     if printer.json {
-        let mut out = run_json(&run);
-        out["steps"] = json!(steps);
-        printer.json_pretty(&out);
+        printer.json_pretty(&views::json(&detail));
         return Ok(ExitCode::SUCCESS);
     }
+    let steps = detail.steps;
     printer.out(format!(
         "{} {}  {}",
         style("Run").bold(),
@@ -401,15 +292,9 @@ pub(crate) async fn resume(
             });
         }
     }
-    let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(super::commands::watch_ctrl_c(
-        engine.clone(),
-        cancel.clone(),
-        printer,
-    ));
-    let progress = Arc::new(super::progress::Progress::new(printer));
-    let result = engine.resume_run(id, cancel, progress.clone()).await;
-    progress.finish();
-    watcher.abort();
-    super::commands::report_run(&result?, printer)
+    let outcome = super::run::run_with_progress(engine, printer, |cancel, progress| {
+        engine.resume_run(id, cancel, progress)
+    })
+    .await?;
+    super::run::report_run(&outcome, printer)
 }

@@ -11,7 +11,21 @@ use stemma::daemon::Daemon;
 use tokio_util::sync::CancellationToken;
 
 use super::CliResult;
+use super::args::SchedulesCommand;
 use super::printer::{Printer, age, local_time};
+
+pub(crate) async fn command(
+    engine: &Engine,
+    command: SchedulesCommand,
+    printer: Printer,
+) -> CliResult {
+    match command {
+        SchedulesCommand::List => list(engine, printer),
+        SchedulesCommand::Ticks { name, limit } => ticks(engine, name.as_deref(), limit, printer),
+        SchedulesCommand::Start { name } => set_running(engine, &name, true, printer).await,
+        SchedulesCommand::Stop { name } => set_running(engine, &name, false, printer).await,
+    }
+}
 
 pub(crate) fn list(engine: &Engine, printer: Printer) -> CliResult {
     let now = DateTime::from_timestamp_micros(engine.now()).unwrap_or_default();

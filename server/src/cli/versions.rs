@@ -167,7 +167,7 @@ fn render(n: &WhyNode, prefix: &str, lines: &mut Vec<String>) {
 }
 
 pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> CliResult {
-    super::commands::note_body_only_versions(engine.graph(), printer);
+    super::run::note_body_only_versions(engine.graph(), printer);
     let Preview { steps, left_out } = engine.preview_plan(&request)?;
     let (mut run, mut maybe, mut skip) = (0, 0, 0);
     for s in &steps {
@@ -190,7 +190,7 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
     }
     if steps.is_empty() {
         printer.out(nothing_to_do(request.selection(), &left_out));
-        super::commands::note_left_out(&left_out, printer);
+        super::run::note_left_out(&left_out, printer);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["STEP", "WOULD", "WHY"]);
@@ -209,7 +209,7 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
         .dim()
         .for_stderr(),
     );
-    super::commands::note_left_out(&left_out, printer);
+    super::run::note_left_out(&left_out, printer);
     Ok(ExitCode::SUCCESS)
 }
 

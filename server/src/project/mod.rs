@@ -23,10 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use stemma::instance::Access;
 use stemma::io::{IoManager, IoSchemes};
-use stemma::{AssetGraph, Engine, Error, Instance, IoManagers, Result};
+use stemma::{Error, IoManagers, Result};
 use stemma_io::ObjectStoreIoManager;
+
+pub mod alerts;
+mod open;
+
+pub use open::{clock_from_env, open_engine, open_engine_for, open_engine_with};
 
 /// `$STEMMA_HOME`, or `.stemma` in the current directory.
 pub fn default_home() -> PathBuf {
@@ -65,7 +69,7 @@ pub struct ProjectConfig {
     pub pool_lease_seconds: Option<u64>,
     /// Webhooks and commands told when runs fail (`[[alerts]]`).
     #[serde(default)]
-    pub alerts: Vec<crate::alerts::AlertConfig>,
+    pub alerts: Vec<alerts::AlertConfig>,
     /// Where relative paths in the file are relative to.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -206,65 +210,4 @@ impl ProjectConfig {
 
 fn same_scheme(a: &str, b: &str) -> bool {
     a.split_once("://").map(|(s, _)| s) == b.split_once("://").map(|(s, _)| s)
-}
-
-/// Opens the instance in `home` with the default IO manager over `home/storage`.
-pub fn open_engine(graph: impl Into<Arc<AssetGraph>>, home: &Path) -> Result<Engine> {
-    open_engine_with(graph, home, &ProjectConfig::default(), None)
-}
-
-/// Opens the instance in `home` with the IO managers `project` names.
-pub fn open_engine_with(
-    graph: impl Into<Arc<AssetGraph>>,
-    home: &Path,
-    project: &ProjectConfig,
-    storage_override: Option<&str>,
-) -> Result<Engine> {
-    open_engine_for(graph, home, project, storage_override, Access::ReadWrite)
-}
-
-/// [`open_engine_with`] for a command that needs only `access` of the instance (one that only
-/// reads still works on a read-only or full instance).
-pub fn open_engine_for(
-    graph: impl Into<Arc<AssetGraph>>,
-    home: &Path,
-    project: &ProjectConfig,
-    storage_override: Option<&str>,
-    access: Access,
-) -> Result<Engine> {
-    let graph: Arc<AssetGraph> = graph.into();
-    let instance = Instance::open_for(home, access)?;
-    // On an instance that cannot be written, the limits stemma.toml sets are recorded by the
-    // next command that can write.
-    if let Some(n) = project.max_concurrent_runs {
-        if n == 0 {
-            return Err(Error::Config("max_concurrent_runs: at least 1".into()));
-        }
-        if !instance.is_read_only() && instance.pool_limit(stemma::instance::RUNS_POOL)? != Some(n)
-        {
-            instance.set_pool_limit(stemma::instance::RUNS_POOL, Some(n))?;
-        }
-    }
-    for (pool, &slots) in &project.pools {
-        if !instance.is_read_only() && instance.pool_limit(pool)? != Some(slots) {
-            instance
-                .set_pool_limit(pool, Some(slots))
-                .map_err(|e| Error::Config(format!("pools.{pool}: {e}")))?;
-        }
-    }
-    let io = project.io_managers_with(
-        home,
-        storage_override,
-        graph.io_managers(),
-        graph.io_schemes(),
-    )?;
-    let mut engine = Engine::new(graph, instance, io)?;
-    if let Some(secs) = project.pool_lease_seconds {
-        engine = engine.with_pool_lease(std::time::Duration::from_secs(secs));
-    }
-    if !project.alerts.is_empty() {
-        let alerts = crate::alerts::Alerts::new(project.alerts.clone())?;
-        engine = engine.with_notifier(Arc::new(alerts));
-    }
-    Ok(engine)
 }

@@ -1,0 +1,106 @@
+//! Asset definitions (`assets list --json`) and the lineage graph (`assets graph --json`).
+
+use serde::Serialize;
+use stemma::AssetGraph;
+use stemma::spec::{AssetDep, RetryPolicy};
+
+/// One asset as its code defines it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetDefinition {
+    pub key: String,
+    pub group: String,
+    pub description: Option<String>,
+    pub deps: Vec<AssetDep>,
+    pub owners: Vec<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub kinds: Vec<String>,
+    pub code_version: Option<String>,
+    pub metadata: stemma::spec::Metadata,
+    pub io_manager: String,
+    pub pool: Option<String>,
+    pub partitions: Option<Partitioning>,
+    pub retry: RetryPolicy,
+    pub external: bool,
+    /// The names of its checks.
+    pub checks: Vec<String>,
+}
+
+/// How an asset is partitioned: its kind, how many partitions, the first 1,000 keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Partitioning {
+    pub kind: &'static str,
+    pub count: usize,
+    pub keys: Vec<String>,
+}
+
+/// Keys listed in a definition at most.
+const KEYS_SHOWN: usize = 1000;
+
+impl AssetDefinition {
+    pub fn of(graph: &AssetGraph, node: usize) -> Self {
+        let spec = graph.spec(node);
+        AssetDefinition {
+            key: spec.key.to_string(),
+            group: spec.group.clone(),
+            description: spec.description.clone(),
+            deps: spec.deps.clone(),
+            owners: spec.owners.clone(),
+            tags: spec.tags.clone(),
+            kinds: spec.kinds.iter().cloned().collect(),
+            code_version: spec.code_version.clone(),
+            metadata: spec.metadata.clone(),
+            io_manager: spec.io_manager.clone(),
+            pool: spec.pool.clone(),
+            partitions: spec.partitions.as_ref().map(|p| Partitioning {
+                kind: p.kind(),
+                count: p.len(),
+                keys: p.keys().take(KEYS_SHOWN).map(|k| k.to_string()).collect(),
+            }),
+            retry: spec.retry_policy().clone(),
+            external: graph.asset(node).is_external(),
+            checks: graph
+                .checks_of(node)
+                .map(|c| c.spec().name.clone())
+                .collect(),
+        }
+    }
+}
+
+/// The lineage graph of some assets: each with its layer and its deps.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineageGraph {
+    pub assets: Vec<GraphNode>,
+}
+
+/// One asset in the lineage graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphNode {
+    pub key: String,
+    pub group: String,
+    pub kinds: Vec<String>,
+    pub external: bool,
+    /// Its depth from the roots: 0 for an asset with no deps.
+    pub layer: u32,
+    pub deps: Vec<AssetDep>,
+}
+
+impl LineageGraph {
+    /// The graph of `nodes` (in the order given).
+    pub fn of(graph: &AssetGraph, nodes: &[usize]) -> Self {
+        let assets = nodes
+            .iter()
+            .map(|&n| {
+                let spec = graph.spec(n);
+                GraphNode {
+                    key: spec.key.to_string(),
+                    group: spec.group.clone(),
+                    kinds: spec.kinds.iter().cloned().collect(),
+                    external: graph.asset(n).is_external(),
+                    layer: graph.layer(n),
+                    deps: spec.deps.clone(),
+                }
+            })
+            .collect();
+        LineageGraph { assets }
+    }
+}
