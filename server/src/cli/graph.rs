@@ -23,7 +23,7 @@ pub(crate) fn graph(
 ) -> CliResult {
     let nodes = selected_nodes(graph, select, || status_from_home(graph, home, config))?;
     let included: std::collections::HashSet<usize> = nodes.iter().copied().collect();
-    let edges: Vec<(usize, usize, DepKind)> = nodes
+    let edges: Vec<Edge> = nodes
         .iter()
         .flat_map(|&n| {
             graph
@@ -42,66 +42,74 @@ pub(crate) fn graph(
         GraphFormat::Json => {
             printer.json_pretty(&views::json(&LineageGraph::of(graph, &nodes)));
         }
-        GraphFormat::Dot => {
-            let mut out = String::from(
-                "digraph assets {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
-            );
-            let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for &n in &nodes {
-                groups
-                    .entry(graph.spec(n).group.as_str())
-                    .or_default()
-                    .push(n);
-            }
-            for (i, (group, members)) in groups.iter().enumerate() {
-                out.push_str(&format!(
-                    "  subgraph cluster_{i} {{\n    label=\"{group}\";\n"
-                ));
-                for &n in members {
-                    let attrs = if graph.asset(n).is_external() {
-                        " [style=\"rounded,dashed\"]"
-                    } else {
-                        ""
-                    };
-                    out.push_str(&format!("    \"{}\"{attrs};\n", graph.key(n)));
-                }
-                out.push_str("  }\n");
-            }
-            for (u, d, kind) in &edges {
-                let attr = if *kind == DepKind::Order {
-                    " [style=dashed]"
-                } else {
-                    ""
-                };
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\"{attr};\n",
-                    graph.key(*u),
-                    graph.key(*d)
-                ));
-            }
-            out.push('}');
-            printer.out(out);
-        }
-        GraphFormat::Mermaid => {
-            let mut out = String::from("flowchart LR\n");
-            for &n in &nodes {
-                let shape = if graph.asset(n).is_external() {
-                    format!("n{n}[/\"{}\"/]", graph.key(n))
-                } else {
-                    format!("n{n}[\"{}\"]", graph.key(n))
-                };
-                out.push_str(&format!("  {shape}\n"));
-            }
-            for (u, d, kind) in &edges {
-                let arrow = if *kind == DepKind::Order {
-                    "-.->"
-                } else {
-                    "-->"
-                };
-                out.push_str(&format!("  n{u} {arrow} n{d}\n"));
-            }
-            printer.out(out.trim_end());
-        }
+        GraphFormat::Dot => printer.out(dot(graph, &nodes, &edges)),
+        GraphFormat::Mermaid => printer.out(mermaid(graph, &nodes, &edges)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+type Edge = (usize, usize, DepKind);
+
+/// The graph in Graphviz DOT: one cluster per group, order-only deps dashed.
+fn dot(graph: &AssetGraph, nodes: &[usize], edges: &[Edge]) -> String {
+    let mut out = String::from(
+        "digraph assets {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+    );
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &n in nodes {
+        groups
+            .entry(graph.spec(n).group.as_str())
+            .or_default()
+            .push(n);
+    }
+    for (i, (group, members)) in groups.iter().enumerate() {
+        out.push_str(&format!(
+            "  subgraph cluster_{i} {{\n    label=\"{group}\";\n"
+        ));
+        for &n in members {
+            let attrs = if graph.asset(n).is_external() {
+                " [style=\"rounded,dashed\"]"
+            } else {
+                ""
+            };
+            out.push_str(&format!("    \"{}\"{attrs};\n", graph.key(n)));
+        }
+        out.push_str("  }\n");
+    }
+    for (u, d, kind) in edges {
+        let attr = if *kind == DepKind::Order {
+            " [style=dashed]"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\"{attr};\n",
+            graph.key(*u),
+            graph.key(*d)
+        ));
+    }
+    out.push('}');
+    out
+}
+
+/// The graph as a Mermaid flowchart: external assets slanted, order-only deps dotted.
+fn mermaid(graph: &AssetGraph, nodes: &[usize], edges: &[Edge]) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for &n in nodes {
+        let shape = if graph.asset(n).is_external() {
+            format!("n{n}[/\"{}\"/]", graph.key(n))
+        } else {
+            format!("n{n}[\"{}\"]", graph.key(n))
+        };
+        out.push_str(&format!("  {shape}\n"));
+    }
+    for (u, d, kind) in edges {
+        let arrow = if *kind == DepKind::Order {
+            "-.->"
+        } else {
+            "-->"
+        };
+        out.push_str(&format!("  n{u} {arrow} n{d}\n"));
+    }
+    out.trim_end().to_owned()
 }

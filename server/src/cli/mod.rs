@@ -35,12 +35,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use args::{
-    BackfillCommand, Cli, Command, DynamicCommand, PoolsCommand, RunsCommand, SchedulesCommand,
-};
 pub(crate) use args::GraphFormat;
 #[cfg(feature = "sql")]
 pub(crate) use args::QueryFormat;
+use args::{
+    BackfillCommand, Cli, Command, DynamicCommand, PoolsCommand, RunsCommand, SchedulesCommand,
+};
 use printer::Printer;
 
 /// A failure of a command, with the exit code it maps to.

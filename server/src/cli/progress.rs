@@ -72,6 +72,61 @@ impl Progress {
         }
     }
 
+    /// The run's first line; the bar appears, now that the number of steps is known.
+    fn run_started(&self, event: &Event, selection: &str, steps: u32) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(u64::from(steps));
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+        let run = event.run_id.as_ref().map_or("", |r| r.short());
+        self.line(format!(
+            "{} {} {selection:?}: {steps} step{}",
+            style("Run").bold().for_stderr(),
+            style(run).cyan().for_stderr(),
+            if steps == 1 { "" } else { "s" }
+        ));
+    }
+
+    /// A failed attempt: retried (the step still runs), or the step's end.
+    fn step_failed(
+        &self,
+        state: &mut State,
+        label: String,
+        error: &str,
+        attempt: u32,
+        retrying: bool,
+    ) {
+        if retrying {
+            self.line(format!(
+                "  {} {label:<LABEL_WIDTH$} attempt {attempt} failed, retrying: {}",
+                style("!").yellow().for_stderr(),
+                indent(error)
+            ));
+        } else {
+            state.running.remove(&label);
+            self.line(format!(
+                "  {} {label:<LABEL_WIDTH$} {} {}",
+                style("✗").red().bold().for_stderr(),
+                style("failed:").red().for_stderr(),
+                indent(error)
+            ));
+            self.advance();
+        }
+        self.refresh(state);
+    }
+
+    /// Steps still shown as running were cut off with the run.
+    fn run_ended(&self, state: &mut State) {
+        for label in std::mem::take(&mut state.running) {
+            self.line(format!(
+                "  {} {label:<LABEL_WIDTH$} interrupted",
+                style("⊘").yellow().for_stderr()
+            ));
+        }
+        self.finish();
+    }
+
     /// Removes the bar (call before printing the summary).
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
@@ -93,20 +148,7 @@ impl RunObserver for Progress {
         match &event.kind {
             EventKind::RunStarted {
                 selection, steps, ..
-            } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_length(u64::from(*steps));
-                    bar.set_draw_target(ProgressDrawTarget::stderr());
-                    bar.enable_steady_tick(Duration::from_millis(100));
-                }
-                let run = event.run_id.as_ref().map_or("", |r| r.short());
-                self.line(format!(
-                    "{} {} {selection:?}: {steps} step{}",
-                    style("Run").bold().for_stderr(),
-                    style(run).cyan().for_stderr(),
-                    if *steps == 1 { "" } else { "s" }
-                ));
-            }
+            } => self.run_started(event, selection, *steps),
             EventKind::StepStarted { attempt } => {
                 state.running.insert(label.clone());
                 if *attempt > 1 {
@@ -150,24 +192,7 @@ impl RunObserver for Progress {
                 attempt,
                 retrying,
                 ..
-            } => {
-                let error = indent(error);
-                if *retrying {
-                    self.line(format!(
-                        "  {} {label:<LABEL_WIDTH$} attempt {attempt} failed, retrying: {error}",
-                        style("!").yellow().for_stderr()
-                    ));
-                } else {
-                    state.running.remove(&label);
-                    self.line(format!(
-                        "  {} {label:<LABEL_WIDTH$} {} {error}",
-                        style("✗").red().bold().for_stderr(),
-                        style("failed:").red().for_stderr()
-                    ));
-                    self.advance();
-                }
-                self.refresh(&state);
-            }
+            } => self.step_failed(&mut state, label, error, *attempt, *retrying),
             EventKind::StepSkipped { reason } => {
                 state.running.remove(&label);
                 self.line(format!(
@@ -177,59 +202,52 @@ impl RunObserver for Progress {
                 self.advance();
                 self.refresh(&state);
             }
-            EventKind::CheckEvaluation(c) => {
-                let mark = if c.passed {
-                    style("✓").green().for_stderr()
-                } else if c.severity == stemma::Severity::Warn {
-                    style("!").yellow().for_stderr()
-                } else {
-                    style("✗").red().for_stderr()
-                };
-                let outcome = if c.passed {
-                    "passed".to_owned()
-                } else {
-                    format!(
-                        "failed ({}{})",
-                        c.severity,
-                        if c.blocking { ", blocking" } else { "" }
-                    )
-                };
-                let desc = c
-                    .description
-                    .as_deref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default();
-                self.line(format!(
-                    "      {mark} check {}{outcome_sep}{outcome}{desc}",
-                    c.check,
-                    outcome_sep = " "
-                ));
-            }
-            EventKind::Log { level, message } => {
-                let lvl = match level {
-                    LogLevel::Error => style(format!("{level:<5}")).red().for_stderr(),
-                    LogLevel::Warn => style(format!("{level:<5}")).yellow().for_stderr(),
-                    _ => style(format!("{level:<5}")).dim().for_stderr(),
-                };
-                self.line(format!(
-                    "      {} {lvl} {}",
-                    style(format!("{label} │")).dim().for_stderr(),
-                    indent(message)
-                ));
-            }
-            EventKind::RunEnded { .. } => {
-                // Steps still shown as running were cut off with the run.
-                for label in std::mem::take(&mut state.running) {
-                    self.line(format!(
-                        "  {} {label:<LABEL_WIDTH$} interrupted",
-                        style("⊘").yellow().for_stderr()
-                    ));
-                }
-                self.finish();
-            }
+            EventKind::CheckEvaluation(c) => self.line(check_line(c)),
+            EventKind::Log { level, message } => self.line(log_line(&label, *level, message)),
+            EventKind::RunEnded { .. } => self.run_ended(&mut state),
             _ => {}
         }
     }
+}
+
+/// A check's line under its step: its mark, its outcome and what it said.
+fn check_line(c: &stemma::event::CheckEvaluation) -> String {
+    let mark = if c.passed {
+        style("✓").green().for_stderr()
+    } else if c.severity == stemma::Severity::Warn {
+        style("!").yellow().for_stderr()
+    } else {
+        style("✗").red().for_stderr()
+    };
+    let outcome = if c.passed {
+        "passed".to_owned()
+    } else {
+        format!(
+            "failed ({}{})",
+            c.severity,
+            if c.blocking { ", blocking" } else { "" }
+        )
+    };
+    let desc = c
+        .description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    format!("      {mark} check {} {outcome}{desc}", c.check)
+}
+
+/// A line the step's code logged.
+fn log_line(label: &str, level: LogLevel, message: &str) -> String {
+    let lvl = match level {
+        LogLevel::Error => style(format!("{level:<5}")).red().for_stderr(),
+        LogLevel::Warn => style(format!("{level:<5}")).yellow().for_stderr(),
+        _ => style(format!("{level:<5}")).dim().for_stderr(),
+    };
+    format!(
+        "      {} {lvl} {}",
+        style(format!("{label} │")).dim().for_stderr(),
+        indent(message)
+    )
 }
 
 /// Keeps continuation lines of a multi-line message under its first line.

@@ -128,59 +128,64 @@ pub(crate) fn report_run(outcome: &stemma::RunOutcome, printer: Printer) -> CliR
             "left_out": outcome.left_out,
         }));
     } else {
-        let checks = match (outcome.checks_passed, outcome.checks_failed.len()) {
-            (0, 0) => String::new(),
-            (p, 0) => format!("; checks: {p} passed"),
-            (p, f) => format!("; checks: {p} passed, {f} failed"),
-        };
-        let fresh = match outcome.up_to_date {
-            0 => String::new(),
-            n => format!(", {n} up to date"),
-        };
-        match outcome.status {
-            RunStatus::Success if outcome.succeeded == 0 && outcome.up_to_date > 0 => {
-                printer.out(format!(
-                    "{} run {run}: all {} step{} up to date, nothing to materialize ({elapsed}; --force recomputes)",
-                    style("Succeeded:").green().bold(),
-                    outcome.up_to_date,
-                    if outcome.up_to_date == 1 { "" } else { "s" },
-                ))
-            }
-            RunStatus::Success => printer.out(format!(
-                "{} run {run} materialized {} asset{}{fresh} in {elapsed}{checks}",
-                style("Succeeded:").green().bold(),
-                outcome.succeeded,
-                if outcome.succeeded == 1 { "" } else { "s" },
-            )),
-            RunStatus::Canceled => printer.out(format!(
-                "{} run {run} after {elapsed}: {} materialized, {} not run",
-                style("Canceled:").yellow().bold(),
-                outcome.succeeded,
-                outcome.skipped
-            )),
-            _ => {
-                printer.out(format!(
-                    "{} run {run} after {elapsed}: {} materialized{fresh}, {} failed, {} skipped{checks}",
-                    style("Failed:").red().bold(),
-                    outcome.succeeded,
-                    outcome.failed.len(),
-                    outcome.skipped
-                ));
-                for f in &outcome.failed {
-                    printer.out(format!("  {}: {}", f.step, f.error));
-                }
-                for stemma::execute::CheckFailure { check, description } in &outcome.checks_failed {
-                    printer.out(format!("  check {check} failed: {description}"));
-                }
-                printer.out(style(format!("  details: assets runs show {run}")).dim());
-            }
-        }
+        print_summary(outcome, &run, &elapsed, printer);
     }
     Ok(match outcome.status {
         RunStatus::Success => ExitCode::SUCCESS,
         RunStatus::Canceled => ExitCode::from(130),
         _ => ExitCode::from(1),
     })
+}
+
+/// The run's summary line (and, for a failed run, what failed).
+fn print_summary(outcome: &stemma::RunOutcome, run: &str, elapsed: &str, printer: Printer) {
+    let checks = match (outcome.checks_passed, outcome.checks_failed.len()) {
+        (0, 0) => String::new(),
+        (p, 0) => format!("; checks: {p} passed"),
+        (p, f) => format!("; checks: {p} passed, {f} failed"),
+    };
+    let fresh = match outcome.up_to_date {
+        0 => String::new(),
+        n => format!(", {n} up to date"),
+    };
+    match outcome.status {
+        RunStatus::Success if outcome.succeeded == 0 && outcome.up_to_date > 0 => {
+            printer.out(format!(
+                "{} run {run}: all {} step{} up to date, nothing to materialize ({elapsed}; --force recomputes)",
+                style("Succeeded:").green().bold(),
+                outcome.up_to_date,
+                if outcome.up_to_date == 1 { "" } else { "s" },
+            ))
+        }
+        RunStatus::Success => printer.out(format!(
+            "{} run {run} materialized {} asset{}{fresh} in {elapsed}{checks}",
+            style("Succeeded:").green().bold(),
+            outcome.succeeded,
+            if outcome.succeeded == 1 { "" } else { "s" },
+        )),
+        RunStatus::Canceled => printer.out(format!(
+            "{} run {run} after {elapsed}: {} materialized, {} not run",
+            style("Canceled:").yellow().bold(),
+            outcome.succeeded,
+            outcome.skipped
+        )),
+        _ => {
+            printer.out(format!(
+                "{} run {run} after {elapsed}: {} materialized{fresh}, {} failed, {} skipped{checks}",
+                style("Failed:").red().bold(),
+                outcome.succeeded,
+                outcome.failed.len(),
+                outcome.skipped
+            ));
+            for f in &outcome.failed {
+                printer.out(format!("  {}: {}", f.step, f.error));
+            }
+            for stemma::execute::CheckFailure { check, description } in &outcome.checks_failed {
+                printer.out(format!("  check {check} failed: {description}"));
+            }
+            printer.out(style(format!("  details: assets runs show {run}")).dim());
+        }
+    }
 }
 
 /// First Ctrl-C: cancel (no new steps; running ones are abandoned before they commit).

@@ -78,32 +78,7 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let steps = detail.steps;
-    printer.out(format!(
-        "{} {}  {}",
-        style("Run").bold(),
-        run.run_id,
-        status_cell(run.status)
-    ));
-    printer.out(format!("  selection  {}", run.selection));
-    if let Some(p) = &run.partition {
-        printer.out(format!("  partition  {p}"));
-    }
-    if !run.config.is_empty() {
-        let pairs: Vec<String> = run.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        printer.out(format!("  config     {}", pairs.join(" ")));
-    }
-    printer.out(format!(
-        "  started    {} ({}), took {}",
-        local_time(run.started_at),
-        age(run.started_at),
-        run_duration(run.started_at, run.ended_at)
-    ));
-    if let (Some(pid), Some(host)) = (run.pid, &run.host) {
-        printer.out(format!("  process    {pid} on {host}"));
-    }
-    if let Some(m) = &run.message {
-        printer.out(format!("  message    {m}"));
-    }
+    print_header(&run, printer);
     printer.out("");
     let mut table = printer.table(&[
         "STEP",
@@ -189,63 +164,101 @@ pub(crate) fn logs(engine: &Engine, id: &str, step: Option<&str>, printer: Print
             })
             .unwrap_or_default();
         let label = e.step_label().unwrap_or_else(|| "run".into());
-        let line = match &e.kind {
-            EventKind::Log { level, message } => format!("{level:<5} {message}"),
-            EventKind::StepStarted { attempt } => format!("START attempt {attempt}"),
-            EventKind::StepSucceeded { duration_ms, .. } => {
-                format!("DONE  in {}", duration(*duration_ms))
-            }
-            EventKind::StepFailed {
-                error,
-                attempt,
-                retrying,
-                timed_out,
-                retry_in_ms,
-                ..
-            } => {
-                let what = if *timed_out { "TIMEOUT" } else { "FAIL " };
-                let next = match (retrying, retry_in_ms) {
-                    (true, Some(ms)) => {
-                        format!(" (attempt {attempt}; retrying in {})", duration(*ms as f64))
-                    }
-                    (true, None) => format!(" (attempt {attempt}; retrying)"),
-                    _ => String::new(),
-                };
-                format!("{what} {error}{next}")
-            }
-            EventKind::StepSkipped { reason } => format!("SKIP  {reason}"),
-            EventKind::StepUpToDate { data_version, .. } => {
-                format!("UP TO DATE {}", data_version.short())
-            }
-            EventKind::Materialization(m) => format!(
-                "MATERIALIZED {} {}",
-                m.data_version.short(),
-                m.rows
-                    .map(|r| format!("({} rows)", count(r)))
-                    .unwrap_or_default()
-            ),
-            EventKind::CheckEvaluation(c) => format!(
-                "CHECK {} {}{}",
-                c.check,
-                if c.passed { "passed" } else { "failed" },
-                c.description
-                    .as_deref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ),
-            EventKind::RunStarted { selection, .. } => format!("RUN STARTED {selection:?}"),
-            EventKind::RunEnded { status, message } => format!(
-                "RUN ENDED {status}{}",
-                message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            ),
-            _ => continue,
+        let Some(line) = log_line(&e.kind) else {
+            continue;
         };
         printer.out(format!("{time} {label:<20} {line}"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a run was asked to do, when and where it ran, and how it ended.
+fn print_header(run: &stemma::instance::RunRecord, printer: Printer) {
+    printer.out(format!(
+        "{} {}  {}",
+        style("Run").bold(),
+        run.run_id,
+        status_cell(run.status)
+    ));
+    printer.out(format!("  selection  {}", run.selection));
+    if let Some(p) = &run.partition {
+        printer.out(format!("  partition  {p}"));
+    }
+    if !run.config.is_empty() {
+        let pairs: Vec<String> = run.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        printer.out(format!("  config     {}", pairs.join(" ")));
+    }
+    printer.out(format!(
+        "  started    {} ({}), took {}",
+        local_time(run.started_at),
+        age(run.started_at),
+        run_duration(run.started_at, run.ended_at)
+    ));
+    if let (Some(pid), Some(host)) = (run.pid, &run.host) {
+        printer.out(format!("  process    {pid} on {host}"));
+    }
+    if let Some(m) = &run.message {
+        printer.out(format!("  message    {m}"));
+    }
+}
+
+/// An event as one line of `runs logs` (none for events it does not show).
+fn log_line(kind: &EventKind) -> Option<String> {
+    let line = match kind {
+        EventKind::Log { level, message } => format!("{level:<5} {message}"),
+        EventKind::StepStarted { attempt } => format!("START attempt {attempt}"),
+        EventKind::StepSucceeded { duration_ms, .. } => {
+            format!("DONE  in {}", duration(*duration_ms))
+        }
+        EventKind::StepFailed {
+            error,
+            attempt,
+            retrying,
+            timed_out,
+            retry_in_ms,
+            ..
+        } => {
+            let what = if *timed_out { "TIMEOUT" } else { "FAIL " };
+            let next = match (retrying, retry_in_ms) {
+                (true, Some(ms)) => {
+                    format!(" (attempt {attempt}; retrying in {})", duration(*ms as f64))
+                }
+                (true, None) => format!(" (attempt {attempt}; retrying)"),
+                _ => String::new(),
+            };
+            format!("{what} {error}{next}")
+        }
+        EventKind::StepSkipped { reason } => format!("SKIP  {reason}"),
+        EventKind::StepUpToDate { data_version, .. } => {
+            format!("UP TO DATE {}", data_version.short())
+        }
+        EventKind::Materialization(m) => format!(
+            "MATERIALIZED {} {}",
+            m.data_version.short(),
+            m.rows
+                .map(|r| format!("({} rows)", count(r)))
+                .unwrap_or_default()
+        ),
+        EventKind::CheckEvaluation(c) => format!(
+            "CHECK {} {}{}",
+            c.check,
+            if c.passed { "passed" } else { "failed" },
+            c.description
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        ),
+        EventKind::RunStarted { selection, .. } => format!("RUN STARTED {selection:?}"),
+        EventKind::RunEnded { status, message } => format!(
+            "RUN ENDED {status}{}",
+            message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ),
+        _ => return None,
+    };
+    Some(line)
 }
 
 pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliResult {

@@ -99,6 +99,12 @@ pub(crate) fn list(engine: &Engine, printer: Printer) -> CliResult {
     if rows.is_empty() {
         printer.err("This code location defines no schedules (Definitions::schedule).");
     }
+    note_daemon(engine, printer)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a daemon is running (and when it was last seen): schedules fire only under one.
+fn note_daemon(engine: &Engine, printer: Printer) -> stemma::Result<()> {
     let beats = engine.instance().heartbeats()?;
     match beats.iter().find(|b| b.stopped_at.is_none()) {
         Some(b) => printer.err(format!(
@@ -109,7 +115,7 @@ pub(crate) fn list(engine: &Engine, printer: Printer) -> CliResult {
         None => printer
             .err(style("No daemon is running: `assets daemon` fires the running schedules.").dim()),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 pub(crate) fn ticks(

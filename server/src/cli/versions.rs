@@ -20,48 +20,18 @@ pub(crate) fn why_stale(
     let graph = engine.graph();
     let node = graph.lookup(key)?;
     let (versions, staleness) = engine.staleness()?;
-    // A partitioned asset without --partition: say which partitions are stale, explain the
-    // first of them.
     let (i, note) = match (&graph.spec(node).partitions, partition) {
-        (Some(def), None) => {
-            let states = staleness.states_of(node);
-            let stale: Vec<usize> = (0..states.len())
-                .filter(|&i| states[i].freshness == Freshness::Stale)
-                .collect();
-            let Some(&first) = stale.first() else {
-                let s = staleness.summary(node);
-                let text = format!(
-                    "{key}: no stale partitions ({} fresh, {} missing of {})",
-                    s.fresh,
-                    s.missing,
-                    def.len()
-                );
+        (Some(def), None) => match first_stale(key, def, &staleness, node) {
+            Ok(chosen) => chosen,
+            Err(text) => {
                 if printer.json {
                     printer.json_pretty(&json!({ "asset": key, "stale_partitions": [] }));
                 } else {
                     printer.out(text);
                 }
                 return Ok(ExitCode::SUCCESS);
-            };
-            let names: Vec<String> = stale
-                .iter()
-                .take(5)
-                .filter_map(|&i| def.key_at(i).map(|k| k.to_string()))
-                .collect();
-            let more = if stale.len() > names.len() {
-                ", …"
-            } else {
-                ""
-            };
-            let note = format!(
-                "{} of {} partitions of {key} are stale ({}{more}); the first is explained \
-                 (--partition KEY for another):",
-                stale.len(),
-                def.len(),
-                names.join(", ")
-            );
-            (first, Some(note))
-        }
+            }
+        },
         _ => (graph.partition_index(node, partition)?, None),
     };
     let tree = explain_tree(
@@ -81,6 +51,53 @@ pub(crate) fn why_stale(
     if let Some(note) = note {
         printer.out(style(note).dim());
     }
+    print_tree(&tree, printer);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A partitioned asset without `--partition`: the first stale partition, and a note saying
+/// which partitions are stale; or, when none is, the line that says so.
+fn first_stale(
+    key: &str,
+    def: &stemma::spec::PartitionsDefinition,
+    staleness: &stemma::staleness::Staleness,
+    node: usize,
+) -> Result<(usize, Option<String>), String> {
+    let states = staleness.states_of(node);
+    let stale: Vec<usize> = (0..states.len())
+        .filter(|&i| states[i].freshness == Freshness::Stale)
+        .collect();
+    let Some(&first) = stale.first() else {
+        let s = staleness.summary(node);
+        return Err(format!(
+            "{key}: no stale partitions ({} fresh, {} missing of {})",
+            s.fresh,
+            s.missing,
+            def.len()
+        ));
+    };
+    let names: Vec<String> = stale
+        .iter()
+        .take(5)
+        .filter_map(|&i| def.key_at(i).map(|k| k.to_string()))
+        .collect();
+    let more = if stale.len() > names.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let note = format!(
+        "{} of {} partitions of {key} are stale ({}{more}); the first is explained \
+         (--partition KEY for another):",
+        stale.len(),
+        def.len(),
+        names.join(", ")
+    );
+    Ok((first, Some(note)))
+}
+
+/// The tree of why an asset is stale, down to its root causes.
+fn print_tree(tree: &WhyNode, printer: Printer) {
     let label = stemma::event::step_label(&tree.asset, tree.partition.as_ref());
     match tree.state {
         Freshness::Fresh => {
@@ -88,14 +105,14 @@ pub(crate) fn why_stale(
                 "{label} is {}: it was computed by this code from the inputs it would read now",
                 style("fresh").green()
             ));
-            return Ok(ExitCode::SUCCESS);
+            return;
         }
         Freshness::Missing => {
             printer.out(format!(
                 "{label} is {}: it was never materialized",
                 style("missing").yellow()
             ));
-            return Ok(ExitCode::SUCCESS);
+            return;
         }
         Freshness::Stale => {}
     }
@@ -103,9 +120,9 @@ pub(crate) fn why_stale(
         "{} is {}{}",
         style(&label).bold(),
         style("stale").yellow(),
-        node_causes(&tree)
+        node_causes(tree)
     )];
-    render(&tree, "", &mut lines);
+    render(tree, "", &mut lines);
     for line in lines {
         printer.out(line);
     }
@@ -123,7 +140,6 @@ pub(crate) fn why_stale(
             printer.out(format!("  {label}: {c}"));
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `: cause; cause` for a node with causes of its own.
