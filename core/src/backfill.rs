@@ -343,11 +343,8 @@ impl Engine {
         let graph = self.graph();
         let (_, selected) = self.select(&backfill.request.selection)?;
         if backfill.request.partitions.is_empty() {
-            return Err(Error::Plan(
-                "a backfill needs partitions: --from A --to B, or --partition KEY[,KEY...] \
-                 (`*` for all)"
-                    .into(),
-            ));
+            return Err(Error::Plan("a backfill needs partitions".into())
+                .with_hint(crate::model::error::Hint::BackfillPartitions));
         }
         let all = targets(graph, &selected, &backfill.request.partitions)?;
         let count = all.len();

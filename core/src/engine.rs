@@ -15,7 +15,7 @@ use crate::instance::Instance;
 use crate::instance::status::StatusSnapshot;
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::config::RunConfig;
-use crate::model::error::{Error, Result};
+use crate::model::error::{Error, Hint, Result};
 use crate::model::event::{Event, EventKind, RunStatus};
 use crate::model::io::IoManagers;
 use crate::model::key::AssetKey;
@@ -536,18 +536,18 @@ impl Engine {
             lines.join("\n")
         );
         let suggestion = self.suggest_wider(selection, partitions, missing, config);
-        if let Some((wider, all)) = &suggestion {
-            let or_all = all
-                .as_ref()
-                .map(|all| format!(" (or '{all}' for everything upstream)"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "\nnothing was run; include them in the selection: --select '{wider}'{or_all}"
-            ));
-        } else {
-            text.push_str("\nnothing was run; materialize them first");
+        text.push_str("\nnothing was run");
+        if suggestion.is_none() {
+            text.push_str("; materialize them first");
         }
-        Error::MissingUpstream {
+        let hint =
+            suggestion
+                .clone()
+                .map(|(selection, everything_upstream)| Hint::WidenSelection {
+                    selection,
+                    everything_upstream,
+                });
+        let error = Error::MissingUpstream {
             upstreams: missing
                 .iter()
                 .map(|m| {
@@ -556,6 +556,10 @@ impl Engine {
                 .collect(),
             suggestion: suggestion.map(|(wider, _)| wider),
             message: text,
+        };
+        match hint {
+            Some(hint) => error.with_hint(hint),
+            None => error,
         }
     }
 
@@ -760,12 +764,12 @@ impl Engine {
                 Some(EventKind::RunStarted {
                     backfill: Some(b), ..
                 }) => {
-                    return Err(Error::Conflict(format!(
-                        "run {} works for backfill {}: resume that (assets backfill resume {})",
+                    let backfill = crate::model::event::short_id(&b).to_owned();
+                    let error = Error::Conflict(format!(
+                        "run {} works for backfill {backfill}: resume that",
                         run.short(),
-                        crate::model::event::short_id(&b),
-                        crate::model::event::short_id(&b)
-                    )));
+                    ));
+                    return Err(error.with_hint(Hint::ResumeBackfill { backfill }));
                 }
                 Some(EventKind::RunStarted { resumes, .. }) => resumes,
                 _ => None,

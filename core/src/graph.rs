@@ -327,25 +327,15 @@ impl AssetGraph {
         let asset = self.key(node);
         match (&self.spec(node).partitions, key) {
             (None, None) => Ok(0),
-            (None, Some(_)) => Err(Error::Plan(format!(
-                "asset {asset} is not partitioned; leave out --partition"
-            ))),
+            (None, Some(_)) => Err(Error::Plan(format!("asset {asset} is not partitioned"))
+                .with_hint(crate::model::error::Hint::NoPartition)),
             (Some(def), None) => Err(Error::PartitionRequired {
                 asset: asset.to_string(),
-                message: format!(
-                    "asset {asset} is partitioned ({}); choose one with --partition KEY",
-                    def.describe()
-                ),
-            }),
+                message: format!("asset {asset} is partitioned ({})", def.describe()),
+            }
+            .with_hint(crate::model::error::Hint::ChoosePartition)),
             (Some(def), Some(k)) => {
-                def.validate_key(k).map_err(|e| match e {
-                    Error::NotFound { what, id, message } => Error::NotFound {
-                        what,
-                        id,
-                        message: format!("asset {asset}: {message}"),
-                    },
-                    e => Error::Plan(format!("asset {asset}: {e}")),
-                })?;
+                def.validate_key(k).map_err(|e| of_asset(asset, e))?;
                 def.index_of(k).ok_or_else(|| {
                     Error::Internal(format!("partition {k} of {asset} validated but not found"))
                 })
@@ -679,5 +669,18 @@ pub(crate) mod tests {
         let g = graph(defs);
         assert_eq!(g.len(), 10_000);
         assert_eq!(g.topo_order().len(), 10_000);
+    }
+}
+
+/// A partition key's error, said of the asset it was given for (its hint kept).
+fn of_asset(asset: &AssetKey, e: Error) -> Error {
+    match e {
+        Error::Hinted { error, hint } => of_asset(asset, *error).with_hint(hint),
+        Error::NotFound { what, id, message } => Error::NotFound {
+            what,
+            id,
+            message: format!("asset {asset}: {message}"),
+        },
+        e => Error::Plan(format!("asset {asset}: {e}")),
     }
 }

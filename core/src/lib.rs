@@ -85,7 +85,7 @@ pub use check::{CheckResult, Severity};
 pub use config::{ConfigField, ConfigKind, RunConfig};
 pub use definitions::{AssetBuilder, AssetDef, CheckBuilder, CheckDef, Definitions, Inputs};
 pub use engine::Engine;
-pub use error::{BoxError, Error, ErrorKind, NoRetry, Result};
+pub use error::{BoxError, Error, ErrorKind, Hint, NoRetry, Result};
 pub use event::{Event, EventKind, LogLevel, RunId, RunStatus};
 pub use execute::{AssetContext, Materialize, NoObserver, RunObserver, RunOutcome, StepLogLayer};
 pub use graph::AssetGraph;

@@ -258,12 +258,9 @@ fn step_partitions(
         None => Ok(vec![None]),
         Some(def) if partitions.is_empty() => Err(Error::PartitionRequired {
             asset: graph.key(n).to_string(),
-            message: format!(
-                "asset {} is partitioned ({}); choose partitions with --partition KEY[,KEY...]",
-                graph.key(n),
-                def.describe()
-            ),
-        }),
+            message: format!("asset {} is partitioned ({})", graph.key(n), def.describe()),
+        }
+        .with_hint(crate::model::error::Hint::ChoosePartitions)),
         // `*`: every partition of the asset.
         Some(def) if partitions.iter().any(|p| p == "*") => Ok(def.keys().map(Some).collect()),
         Some(def) => {
@@ -275,7 +272,14 @@ fn step_partitions(
                 }
             };
             for p in partitions {
-                let in_asset = |e: Error| Error::Plan(format!("asset {}: {e}", graph.key(n)));
+                let in_asset = |e: Error| {
+                    let hint = e.hint().cloned();
+                    let error = Error::Plan(format!("asset {}: {e}", graph.key(n)));
+                    match hint {
+                        Some(hint) => error.with_hint(hint),
+                        None => error,
+                    }
+                };
                 match p.split_once(RANGE_SEPARATOR) {
                     // `FROM...TO`, unless that is itself a key.
                     Some((from, to)) if def.index_of(p).is_none() => {
@@ -541,10 +545,15 @@ mod tests {
         ]);
         let none = PreviousIndex::new();
         let err = match plan(&g, &resolve(&g, "daily"), &[], &StoredIndex::new(), &none) {
-            Err(PlanError::Other(e)) => e.to_string(),
+            Err(PlanError::Other(e)) => e,
             other => panic!("{other:?}"),
         };
-        assert!(err.contains("--partition KEY"), "{err}");
+        assert!(err.to_string().contains("daily is partitioned"), "{err}");
+        assert_eq!(
+            err.hint(),
+            Some(&crate::model::error::Hint::ChoosePartitions),
+            "{err}"
+        );
         let err = match plan(
             &g,
             &resolve(&g, "daily"),

@@ -263,3 +263,41 @@ fn status_reads_the_time_from_stemma_now() {
     });
     assert_eq!(later, ["raw_documents"]);
 }
+
+/// Core says what can be done about an error as a typed hint; the command line says it as its
+/// own flags and commands, each after the error, with exit 2.
+#[test]
+fn errors_end_with_what_to_type() {
+    let home = Home::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["runs", "show", "deadbeef"],
+            "no run with id \"deadbeef\" (`assets runs list` shows the recent ones)",
+        ),
+        (
+            &["runs", "show", "xyz"],
+            "is not a hexadecimal digit or '-' (ids look like 3f2a9c1e-…) (`assets runs list` \
+             shows the recent ones)",
+        ),
+        (
+            &["backfill", "show", "deadbeef"],
+            "no backfill with id \"deadbeef\" (`assets backfill list` shows the recent ones)",
+        ),
+        (
+            &["why-stale", "embeddings", "--partition", "x"],
+            "asset embeddings is not partitioned; leave out --partition",
+        ),
+        (
+            &["plan", "--select", "daily_quality"],
+            "); choose partitions with --partition KEY[,KEY...]",
+        ),
+        (
+            &["materialize", "--select", "embeddings"],
+            "nothing was run; include them in the selection: --select '++embeddings' (or \
+             '*embeddings' for everything upstream)",
+        ),
+    ];
+    for (args, says) in cases {
+        home.run(args).assert_error(2, says);
+    }
+}

@@ -37,7 +37,7 @@ pub use retention::{PruneReport, Referenced, Retention};
 use crate::hash::DataVersion;
 use crate::model::check::Severity;
 use crate::model::clock::Timestamp;
-use crate::model::error::{Error, Result};
+use crate::model::error::{Error, Hint, Result};
 use crate::model::event::{Event, EventKind, RunId, RunStatus};
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionKey;
@@ -765,7 +765,7 @@ impl Instance {
                 .pop()
                 .ok_or_else(|| Error::Config("there are no runs yet, so no latest one".into()));
         }
-        let (from, to) = id_prefix_range(prefix, "run", "assets runs list")?;
+        let (from, to) = id_prefix_range(prefix, "run", Hint::ListRuns)?;
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ?1 AND run_id < ?2
@@ -778,9 +778,7 @@ impl Instance {
             .into_iter()
             .map(|r| r.map_err(|e| Error::instance(&self.db, e)))
             .collect::<Result<_>>()?;
-        only_match(runs, "run", "assets runs list", prefix, |r| {
-            r.run_id.as_str()
-        })
+        only_match(runs, "run", Hint::ListRuns, prefix, |r| r.run_id.as_str())
     }
 
     /// A run's events in order.
@@ -907,12 +905,12 @@ pub const LATEST: &str = "latest";
 /// The ids an id prefix matches, as a range `[from, to)`: ids are lowercase hexadecimal
 /// with dashes (UUIDs), and a prefix is matched literally. An empty prefix, or one that cannot
 /// begin an id, is bad input.
-pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: &str) -> Result<(String, String)> {
+pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: Hint) -> Result<(String, String)> {
     if prefix.is_empty() {
         return Err(Error::Config(format!(
-            "an empty {what} id matches nothing: give an id or the first characters of one \
-             (`{list}` shows them)"
-        )));
+            "an empty {what} id matches nothing: give an id or the first characters of one"
+        ))
+        .with_hint(list));
     }
     let shown: String = prefix.chars().take(40).collect();
     let shown = if shown.len() < prefix.len() {
@@ -931,9 +929,10 @@ pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: &str) -> Result<(S
     {
         return Err(Error::Config(format!(
             "{what} id {shown:?} cannot match any id: {c:?} at position {} is not a hexadecimal \
-             digit or '-' (ids look like 3f2a9c1e-…; `{list}` shows them)",
+             digit or '-' (ids look like 3f2a9c1e-…)",
             i + 1
-        )));
+        ))
+        .with_hint(list));
     }
     let from = prefix.to_ascii_lowercase();
     // '~' sorts after every character an id holds.
@@ -944,16 +943,14 @@ pub(crate) fn id_prefix_range(prefix: &str, what: &str, list: &str) -> Result<(S
 fn only_match<T>(
     mut found: Vec<T>,
     what: &'static str,
-    list: &str,
+    list: Hint,
     prefix: &str,
     id: impl Fn(&T) -> &str,
 ) -> Result<T> {
     match found.len() {
-        0 => Err(Error::not_found(
-            what,
-            prefix,
-            format!("no {what} with id {prefix:?} (`{list}` shows the recent ones)"),
-        )),
+        0 => Err(
+            Error::not_found(what, prefix, format!("no {what} with id {prefix:?}")).with_hint(list),
+        ),
         1 => Ok(found.remove(0)),
         _ => Err(Error::Config(format!(
             "{what} id {prefix:?} is ambiguous: it matches {}",

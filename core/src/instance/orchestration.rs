@@ -158,7 +158,8 @@ impl Instance {
                 )
             });
         }
-        let (from, to) = super::id_prefix_range(prefix, "backfill", "assets backfill list")?;
+        let (from, to) =
+            super::id_prefix_range(prefix, "backfill", crate::model::error::Hint::ListBackfills)?;
         let found: Vec<BackfillRecord> = self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {BACKFILL_COLUMNS} FROM backfills
@@ -166,9 +167,13 @@ impl Instance {
             ))?;
             stmt.query_map([&from, &to], backfill_from_row)?.collect()
         })?;
-        only_match(found, "backfill", "assets backfill list", prefix, |b| {
-            b.id.as_str()
-        })
+        only_match(
+            found,
+            "backfill",
+            crate::model::error::Hint::ListBackfills,
+            prefix,
+            |b| b.id.as_str(),
+        )
     }
 
     /// The runs of a backfill, newest first.

@@ -134,6 +134,39 @@ pub enum Error {
     /// Something that should not happen: a bug in Stemma.
     #[error("internal error (this is a bug in Stemma, please report it): {0}")]
     Internal(String),
+
+    /// An error and what the person who hit it can do about it. Its text is the error's; each
+    /// front end says the hint in its own terms (the command line as a flag or a command, an
+    /// HTTP API as a parameter), so that core never speaks one front end's language.
+    #[error("{error}")]
+    Hinted { error: Box<Error>, hint: Hint },
+}
+
+/// What can be done about an error, for a front end to say in its own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Choose one partition of the asset.
+    ChoosePartition,
+    /// Choose partitions of the selected partitioned assets (several may be given, or all).
+    ChoosePartitions,
+    /// Name no partition: the asset is not partitioned.
+    NoPartition,
+    /// A backfill needs partitions: a range, or keys (or all).
+    BackfillPartitions,
+    /// Where the recent runs (their ids) are listed.
+    ListRuns,
+    /// Where the recent backfills (their ids) are listed.
+    ListBackfills,
+    /// Add `key` to the dynamic partitions definition `definition` first.
+    AddDynamicPartition { definition: String, key: String },
+    /// Select this instead: it includes what is missing; `everything_upstream` takes all of it.
+    WidenSelection {
+        selection: String,
+        everything_upstream: Option<String>,
+    },
+    /// The run works for a backfill: resume the backfill.
+    ResumeBackfill { backfill: String },
 }
 
 /// What kind of failure an [`Error`] is, for a front end choosing an exit code or an HTTP status.
@@ -175,6 +208,31 @@ impl Error {
             }
             Error::NoRetry(_) => ErrorKind::Failed,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Hinted { error, .. } => error.kind(),
+        }
+    }
+
+    /// This error with what can be done about it.
+    pub fn with_hint(self, hint: Hint) -> Self {
+        Error::Hinted {
+            error: Box::new(self),
+            hint,
+        }
+    }
+
+    /// What can be done about this error, if anything is said.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self {
+            Error::Hinted { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+
+    /// The error without its hint: the variant to match on.
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::Hinted { error, .. } => error.inner(),
+            e => e,
         }
     }
 

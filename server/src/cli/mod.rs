@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use stemma::instance::Access;
-use stemma::{AssetGraph, Definitions, Engine, Error, ErrorKind, StepLogLayer};
+use stemma::{AssetGraph, Definitions, Engine, Error, ErrorKind, Hint, StepLogLayer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -62,9 +62,42 @@ impl From<Error> for Failure {
         };
         Failure {
             code,
-            message: e.to_string(),
+            message: with_hint(&e),
         }
     }
+}
+
+/// An error's text, and what can be done about it in the command line's terms.
+pub(crate) fn with_hint(e: &Error) -> String {
+    let Some(hint) = e.hint() else {
+        return e.to_string();
+    };
+    let said = match hint {
+        Hint::ChoosePartition => "; choose one with --partition KEY".to_owned(),
+        Hint::ChoosePartitions => "; choose partitions with --partition KEY[,KEY...]".to_owned(),
+        Hint::NoPartition => "; leave out --partition".to_owned(),
+        Hint::BackfillPartitions => {
+            ": --from A --to B, or --partition KEY[,KEY...] (`*` for all)".to_owned()
+        }
+        Hint::ListRuns => " (`assets runs list` shows the recent ones)".to_owned(),
+        Hint::ListBackfills => " (`assets backfill list` shows the recent ones)".to_owned(),
+        Hint::AddDynamicPartition { definition, key } => {
+            format!("; add it with `assets dynamic-partitions add {definition} {key}`")
+        }
+        Hint::WidenSelection {
+            selection,
+            everything_upstream,
+        } => {
+            let or_all = everything_upstream
+                .as_ref()
+                .map(|all| format!(" (or '{all}' for everything upstream)"))
+                .unwrap_or_default();
+            format!("; include them in the selection: --select '{selection}'{or_all}")
+        }
+        Hint::ResumeBackfill { backfill } => format!(" (assets backfill resume {backfill})"),
+        _ => String::new(),
+    };
+    format!("{e}{said}")
 }
 
 pub(crate) type CliResult = Result<ExitCode, Failure>;

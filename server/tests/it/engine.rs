@@ -517,9 +517,12 @@ async fn errors_say_what_kind_they_are() {
     let err = fx.engine.cancel_run("deadbeef").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(
-        matches!(&err, Error::NotFound { what: "run", id, .. } if id == "deadbeef"),
+        matches!(err.inner(), Error::NotFound { what: "run", id, .. } if id == "deadbeef"),
         "{err:?}"
     );
+    // Core says what can be done without speaking one front end's language.
+    assert_eq!(err.hint(), Some(&stemma::Hint::ListRuns));
+    assert!(!err.to_string().contains("assets "), "{err}");
 
     let (outcome, _) = fx.run(Materialize::new("a")).await;
     let err = fx
@@ -536,9 +539,11 @@ async fn errors_say_what_kind_they_are() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::PartitionRequired { asset, .. } if asset == "regional"),
+        matches!(err.inner(), Error::PartitionRequired { asset, .. } if asset == "regional"),
         "{err:?}"
     );
+    assert_eq!(err.hint(), Some(&stemma::Hint::ChoosePartitions));
+    assert!(!err.to_string().contains("--partition"), "{err}");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 
     let fresh =
@@ -552,17 +557,21 @@ async fn errors_say_what_kind_they_are() {
         upstreams,
         suggestion,
         ..
-    } = &err
+    } = err.inner()
     else {
         panic!("{err:?}")
     };
     assert_eq!(upstreams, &["a".to_owned()]);
     assert_eq!(suggestion.as_deref(), Some("+b"), "{err}");
-    assert!(
-        err.to_string()
-            .contains("include them in the selection: --select '+b'"),
+    assert_eq!(
+        err.hint(),
+        Some(&stemma::Hint::WidenSelection {
+            selection: "+b".into(),
+            everything_upstream: Some("*b".into())
+        }),
         "{err}"
     );
+    assert!(err.to_string().contains("nothing was run"), "{err}");
 
     let err = fx
         .engine

@@ -691,10 +691,17 @@ async fn dynamic_partitions_added_and_removed() {
     let err = fx
         .engine
         .plan(&Materialize::new("*").partition("a.csv"))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
     assert!(
-        err.contains("assets dynamic-partitions add files a.csv"),
+        err.to_string().contains("\"a.csv\" does not exist"),
+        "{err}"
+    );
+    assert_eq!(
+        err.hint(),
+        Some(&stemma::Hint::AddDynamicPartition {
+            definition: "files".into(),
+            key: "a.csv".into()
+        }),
         "{err}"
     );
 

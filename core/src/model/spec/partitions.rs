@@ -156,15 +156,24 @@ impl PartitionsDefinition {
             }
             PartitionsDefinition::Dynamic(d) => {
                 let set = d.read();
-                set.index.get(key).map(|&i| set.keys[i].clone()).ok_or_else(|| {
-                    Error::not_found("partition", key, format!(
-                        "partition {key:?} does not exist (dynamic partitions {:?}, {} keys; add \
-                         it with `assets dynamic-partitions add {} {key}`)",
-                        d.name,
-                        set.keys.len(),
-                        d.name
-                    ))
-                })
+                set.index
+                    .get(key)
+                    .map(|&i| set.keys[i].clone())
+                    .ok_or_else(|| {
+                        Error::not_found(
+                        "partition",
+                        key,
+                        format!(
+                            "partition {key:?} does not exist (dynamic partitions {:?}, {} keys)",
+                            d.name,
+                            set.keys.len(),
+                        ),
+                    )
+                    .with_hint(crate::model::error::Hint::AddDynamicPartition {
+                        definition: d.name.clone(),
+                        key: key.to_owned(),
+                    })
+                    })
             }
             PartitionsDefinition::TimeWindow(t) => {
                 t.index_of(key).and_then(|i| t.key_at(i)).ok_or_else(|| {
