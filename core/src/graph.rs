@@ -564,6 +564,19 @@ fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize>
     vec![start.index()]
 }
 
+/// A partition key's error, said of the asset it was given for (its hint kept).
+fn of_asset(asset: &AssetKey, e: Error) -> Error {
+    match e {
+        Error::Hinted { error, hint } => of_asset(asset, *error).with_hint(hint),
+        Error::NotFound { what, id, message } => Error::NotFound {
+            what,
+            id,
+            message: format!("asset {asset}: {message}"),
+        },
+        e => Error::Plan(format!("asset {asset}: {e}")),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -669,18 +682,5 @@ pub(crate) mod tests {
         let g = graph(defs);
         assert_eq!(g.len(), 10_000);
         assert_eq!(g.topo_order().len(), 10_000);
-    }
-}
-
-/// A partition key's error, said of the asset it was given for (its hint kept).
-fn of_asset(asset: &AssetKey, e: Error) -> Error {
-    match e {
-        Error::Hinted { error, hint } => of_asset(asset, *error).with_hint(hint),
-        Error::NotFound { what, id, message } => Error::NotFound {
-            what,
-            id,
-            message: format!("asset {asset}: {message}"),
-        },
-        e => Error::Plan(format!("asset {asset}: {e}")),
     }
 }
