@@ -1,9 +1,14 @@
-//! Test support: a real S3-compatible server, moto in server mode (PyPI `moto[s3]`; `.ci/run`
-//! installs it into the venv beside `STEMMA_TEST_PYTHON`, or point `STEMMA_TEST_MOTO` at a
-//! `moto_server`), started on a free 127.0.0.1 port and stopped by its PID when dropped.
+//! Test support: a real S3-compatible server, moto in server mode (PyPI `moto[s3]`; `.ci/tools`
+//! installs it into `~/.cache/stemma/venv`, or point `STEMMA_TEST_MOTO` at a `moto_server`),
+//! started on a free 127.0.0.1 port and stopped by its PID when dropped; and the Python that
+//! reads Stemma's files with pyarrow and DuckDB.
+//!
+//! A missing tool fails the test that needs it, saying how to install it: a suite that quietly
+//! skips its storage tests gives false confidence. `STEMMA_ALLOW_SKIP=1` skips them instead
+//! (never under `CI=true`).
 //!
 //! ```no_run
-//! let Some(s3) = stemma_io::testing::Moto::start() else { return };  // skipped outside CI
+//! let Some(s3) = stemma_io::testing::Moto::start() else { return };  // STEMMA_ALLOW_SKIP=1
 //! s3.bucket("lake");
 //! let io = stemma_io::ObjectStoreIoManager::from_url("s3://lake/dev", &s3.options()).unwrap();
 //! ```
@@ -22,16 +27,15 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto, or returns `None` (the test is skipped) when it is not installed and this
-    /// is not CI. Under `CI=true` a missing server fails the test.
+    /// Starts moto. When it is not installed the test fails, or — with `STEMMA_ALLOW_SKIP=1`
+    /// — is skipped (`None`).
     pub fn start() -> Option<Moto> {
         let Some(binary) = moto_binary() else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "moto_server is not installed; .ci/run installs moto[s3] into the venv of \
-                 STEMMA_TEST_PYTHON (or set STEMMA_TEST_MOTO)"
+            skip_or_fail(
+                "moto_server is not installed: `bash .ci/tools` installs moto[s3] into \
+                 ~/.cache/stemma/venv (or set STEMMA_TEST_MOTO, or STEMMA_TEST_PYTHON to a \
+                 venv's python that has it)",
             );
-            eprintln!("skipping: no moto_server (set STEMMA_TEST_PYTHON or STEMMA_TEST_MOTO)");
             return None;
         };
         let port = TcpListener::bind("127.0.0.1:0")
@@ -95,26 +99,42 @@ fn moto_binary() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("STEMMA_TEST_MOTO") {
         return Some(PathBuf::from(p));
     }
-    let python = PathBuf::from(std::env::var("STEMMA_TEST_PYTHON").ok()?);
-    let candidate = python.parent()?.join("moto_server");
+    let candidate = python()?.parent()?.join("moto_server");
     candidate.exists().then_some(candidate)
 }
 
-/// The Python with pyarrow and DuckDB that tests read Stemma's files with: `STEMMA_TEST_PYTHON`
-/// (`.ci/run` sets it). `None` — skip — when it is unset outside CI; under `CI=true` a missing
-/// interpreter fails the test.
-pub fn test_python() -> Option<PathBuf> {
-    match std::env::var("STEMMA_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "STEMMA_TEST_PYTHON is not set; .ci/run installs pyarrow and duckdb and sets it"
-            );
-            eprintln!("skipping: set STEMMA_TEST_PYTHON to a python with pyarrow and duckdb");
-            None
-        }
+/// `STEMMA_TEST_PYTHON`, else the venv `.ci/tools` installs, if it exists.
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("STEMMA_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
     }
+    let home = std::env::var_os("HOME")?;
+    let venv = PathBuf::from(home).join(".cache/stemma/venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+/// The Python with pyarrow and DuckDB that tests read Stemma's files with:
+/// `STEMMA_TEST_PYTHON`, else `~/.cache/stemma/venv/bin/python` (what `.ci/tools` installs).
+/// When there is none the test fails, or — with `STEMMA_ALLOW_SKIP=1` — is skipped (`None`).
+pub fn test_python() -> Option<PathBuf> {
+    let python = python();
+    if python.is_none() {
+        skip_or_fail(
+            "no Python with pyarrow and duckdb: `bash .ci/tools` installs them into \
+             ~/.cache/stemma/venv (or set STEMMA_TEST_PYTHON)",
+        );
+    }
+    python
+}
+
+/// A test's tool is missing: fails the test saying how to install it, unless skips are
+/// allowed (`STEMMA_ALLOW_SKIP=1`, and not under `CI=true`).
+#[track_caller]
+fn skip_or_fail(missing: &str) {
+    let allowed = std::env::var("STEMMA_ALLOW_SKIP").as_deref() == Ok("1")
+        && std::env::var("CI").as_deref() != Ok("true");
+    assert!(allowed, "{missing}; STEMMA_ALLOW_SKIP=1 skips this test");
+    eprintln!("skipping (STEMMA_ALLOW_SKIP=1): {missing}");
 }
 
 /// One bodiless HTTP/1.1 request; the status line, or `None` if nothing answers.
