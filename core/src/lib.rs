@@ -25,18 +25,25 @@
 //!
 //! ```text
 //! services   backfill · daemon · lifecycle          (built on the Engine)
-//! engine     engine                                 (the facade: open, plan, materialize, status)
-//! execute    execute/ (+ notify)                    (the run: slots, steps, retries, events)
-//! instance   instance/ (+ status)                   (SQLite storage; the status snapshot's loader)
-//! judgement  plan · staleness · decision · io       (what to run and why; the IoManager seam)
-//!            staleness reads through `VersionSource`, which the instance implements
+//! engine     engine                                 (the facade: config → observe → plan → launch;
+//!                                                    status, resolve, resume, wipe)
+//! execute    execute/: launch · step · slots ·      (a run's lifecycle: slots, start/end events,
+//!            notify · publish · logs                 cancel watcher; the steps; notifiers)
+//! instance   instance/ (+ status)                   (SQLite storage: a pool of readers, one writer
+//!                                                    thread; the status snapshot's loader)
+//! judgement  plan · staleness · decision            (what to run and why; staleness reads through
+//!                                                    `VersionSource`, which the instance implements)
 //! hash       hash/                                  (stable, versioned recipes)
 //! selection  selection/                             (pure: expression × graph × status snapshot;
 //!                                                    checks the graph's schedules)
 //! graph      graph                                  (petgraph DAG of validated definitions)
-//! model      model/: error · key · spec · value · config · context · clock · check · event ·
-//!            schedule · ranges · record · state · definitions
+//! model      model/: error (+ Hint) · key · spec · value · config · context · clock · check ·
+//!            event · schedule · ranges · record · state · definitions · io (the IoManager seam)
 //! ```
+//!
+//! Errors say what kind they are ([`Error::kind`]) and what can be done about them as a typed
+//! [`Hint`] — never in one front end's words: the command line says `--partition KEY`, an HTTP
+//! API will say its parameter.
 //!
 //! Nothing here knows about Parquet files, HTTP or the command line: IO managers live in
 //! `stemma-io`, the `assets` command line in `stemma-server`.

@@ -8,10 +8,22 @@
 //! ```
 //!
 //! ```text
-//! argv ──► cli (clap) ──► Engine (stemma core) ──► IO managers (stemma-io)
-//!                │                 │
-//!             printer ◄── run events (live view, --json)
+//! argv ─► cli/args (clap) ─► cli dispatch ─► project/ (stemma.toml → IO managers, pools,
+//!                                │            alerts; STEMMA_NOW → the clock) ─► Engine
+//!                                ▼
+//!                  cli/<command>.rs ──► Engine (stemma core) ──► IO managers (stemma-io)
+//!                        │     ▲
+//!                        │     └── views/: serde read models gathered from the Engine
+//!                        ▼
+//!                  printer: tables for people, the views as --json for scripts
+//!                  progress: run events live (run_with_progress, with the Ctrl-C watcher)
 //! ```
+//!
+//! - [`project`]: loading `stemma.toml` and opening an [`Engine`](stemma::Engine) under it.
+//! - [`views`]: what `--json` prints, and what the HTTP API will return unchanged.
+//! - [`cli`]: arguments, one dispatch, one file per command, the printer and the live view.
+//!   Errors reach the user through one place, which picks the exit code from the error's kind
+//!   and says its hint as the command line's flags and commands.
 
 pub mod cli;
 pub mod project;

@@ -1,4 +1,4 @@
-//! Building an [`Engine`] for a code location: the SQLite instance in `$STEMMA_HOME` (default
+//! Building an [`Engine`](stemma::Engine) for a code location: the SQLite instance in `$STEMMA_HOME` (default
 //! `./.stemma`) and the IO managers the project config (`stemma.toml`) names — by default one,
 //! Parquet/JSON/bytes files under `$STEMMA_HOME/storage`.
 //!
