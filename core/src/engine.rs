@@ -271,6 +271,20 @@ impl Engine {
         self.status_under(selection, &self.config)
     }
 
+    /// Runs `read` (status, runs, lineage, any read of the instance) on tokio's blocking pool:
+    /// an async caller (an HTTP handler) never blocks the runtime's workers on SQLite, and
+    /// concurrent reads go through the instance's pool of read connections side by side.
+    pub async fn read<T, F>(&self, read: F) -> Result<T>
+    where
+        F: FnOnce(&Engine) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || read(&engine))
+            .await
+            .map_err(|e| Error::Internal(format!("a read of the instance stopped: {e}")))?
+    }
+
     /// Every asset's status as the instance has it now, judged under the engine's config
     /// (observing external sources first).
     pub fn status(&self) -> Result<StatusSnapshot> {

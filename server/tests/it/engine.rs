@@ -594,3 +594,28 @@ async fn errors_say_what_kind_they_are() {
         "{err:?}"
     );
 }
+
+/// `Engine::read` runs a read off the runtime's thread: on a single-threaded runtime, a read
+/// that waits for a task of that same runtime still finishes (a read run in place would
+/// deadlock; the wait gives up after 10 s and fails the test instead of hanging).
+#[tokio::test(flavor = "current_thread")]
+async fn reads_from_async_code_do_not_block_the_runtime() {
+    let fx = Fixture::new(Definitions::new().assets([ok_asset("a", &[])]));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let helper = tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        tx.send(()).unwrap();
+    });
+    let status = fx
+        .engine
+        .read(move |engine| {
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .map_err(|e| stemma::Error::Internal(format!("the runtime was blocked: {e}")))?;
+            engine.status()
+        })
+        .await
+        .unwrap();
+    helper.await.unwrap();
+    let node = fx.engine.graph().node_by_str("a").unwrap();
+    assert_eq!(status.get(node).unwrap().state().as_str(), "missing");
+}
