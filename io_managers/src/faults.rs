@@ -2,14 +2,15 @@
 //! storage does, so tests can show that a failed write leaves nothing visible and commits
 //! nothing.
 //!
-//! * [`Fault::FailAfterBytes`] starts a real upload on the wrapped store, sends the first `n`
-//!   bytes, then drops the connection (the upload is aborted, as when a process dies
-//!   mid-write).
 //! * [`Fault::OutOfSpace`] fails every write with the operating system's "no space left on
 //!   device" error.
 //! * [`Fault::Slow`] delays every request (reads, writes, lists) by a fixed time.
 //!
 //! The fault can be changed while the store is in use ([`FaultyStore::set`]).
+//!
+//! A write cut off part-way is not faked here: a fake that aborts its own upload proves only
+//! the fake. `io_managers/tests/it` kills (SIGKILL) a process in the middle of a real write to
+//! local files and to moto instead, and finds nothing visible.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -27,8 +28,6 @@ use object_store::{
 /// What goes wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Every write stops after this many bytes reached the store.
-    FailAfterBytes(usize),
     /// Every write fails: the device is full.
     OutOfSpace,
     /// Every request takes this much longer.
@@ -62,30 +61,6 @@ impl FaultyStore {
         if let Some(Fault::Slow(d)) = self.fault() {
             tokio::time::sleep(d).await;
         }
-    }
-
-    /// Sends the first `n` bytes of `payload` to `location` as a real upload, then aborts it.
-    async fn write_then_fail(&self, location: &Path, payload: &PutPayload, n: usize) -> Error {
-        let mut sent = Vec::with_capacity(n.min(payload.content_length()));
-        for chunk in payload.iter() {
-            let take = (n - sent.len()).min(chunk.len());
-            sent.extend_from_slice(&chunk[..take]);
-            if sent.len() == n {
-                break;
-            }
-        }
-        if let Ok(mut upload) = self
-            .inner
-            .put_multipart_opts(location, PutMultipartOptions::default())
-            .await
-        {
-            let _ = upload.put_part(PutPayload::from(sent)).await;
-            let _ = upload.abort().await;
-        }
-        injected(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            format!("connection reset after {n} bytes (injected fault)"),
-        ))
     }
 }
 
@@ -123,9 +98,6 @@ impl ObjectStore for FaultyStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         match self.fault() {
-            Some(Fault::FailAfterBytes(n)) if payload.content_length() > n => {
-                Err(self.write_then_fail(location, &payload, n).await)
-            }
             Some(Fault::OutOfSpace) => Err(out_of_space()),
             _ => {
                 self.delay().await;
@@ -141,10 +113,6 @@ impl ObjectStore for FaultyStore {
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         match self.fault() {
             Some(Fault::OutOfSpace) => Err(out_of_space()),
-            Some(Fault::FailAfterBytes(_)) => Err(injected(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "connection reset (injected fault)",
-            ))),
             _ => {
                 self.delay().await;
                 self.inner.put_multipart_opts(location, opts).await
