@@ -64,13 +64,20 @@ pub struct TrendModel {
 }
 
 /// One day of tracked events (generated here, deterministically per day: more on weekdays, a
-/// slow upward trend). `step_delay_ms` slows each day down, to watch a backfill.
+/// slow upward trend). `step_delay_ms` slows each day down, to watch a backfill; `step_gate`
+/// (a named pipe) lets each day through only when a byte arrives on it, to hold a run at a
+/// chosen day (the tests kill it there).
 #[asset(partitions = days(), group = "nightly", kinds = ["parquet"])]
 fn events(ctx: &AssetContext) -> AssetResult<Rows<TrackedEvent>> {
     let day = ctx.partition_key().ok_or("events is partitioned by day")?;
     let delay: u64 = ctx.config().get("step_delay_ms")?;
     if delay > 0 {
         std::thread::sleep(std::time::Duration::from_millis(delay));
+    }
+    let gate: String = ctx.config().get("step_gate")?;
+    if !gate.is_empty() {
+        let mut byte = [0u8];
+        std::io::Read::read_exact(&mut std::fs::File::open(&gate)?, &mut byte)?;
     }
     let seed: i64 = day.bytes().map(i64::from).sum::<i64>() + day[8..].parse::<i64>()? * 31;
     let n = 200 + seed % 50 + day[5..7].parse::<i64>()? * 10;
@@ -206,6 +213,9 @@ fn definitions() -> Definitions {
             ConfigField::int("step_delay_ms", 0)
                 .description("sleep this long in each day of events"),
         )
+        .config(ConfigField::string("step_gate").default("").description(
+            "a named pipe: each day of events waits for one byte on it (empty: no gate)",
+        ))
         .schedule(
             ScheduleDef::new("nightly", "0 2 * * *", "Europe/Berlin")
                 .select("group:nightly")

@@ -57,6 +57,39 @@ impl Home {
     }
 }
 
+/// A named pipe that each day of events reads one byte from (the example's `step_gate`): the
+/// test decides how many days get through, so a run is held at a chosen day — a barrier, not
+/// a delay that a slow machine could outrun.
+struct Gate {
+    path: std::path::PathBuf,
+    pipe: std::fs::File,
+}
+
+impl Gate {
+    fn new(home: &Home) -> Gate {
+        let path = home.0.path().join("gate");
+        let made = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(made.success(), "mkfifo");
+        // Read and write: on Linux this open does not wait for a reader, and the pipe keeps
+        // what is written until a day reads it.
+        let pipe = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        Gate { path, pipe }
+    }
+
+    /// Lets `days` more days of events through.
+    fn let_through(&mut self, days: usize) {
+        std::io::Write::write_all(&mut self.pipe, &vec![b'.'; days]).unwrap();
+    }
+
+    fn config(&self) -> String {
+        format!("step_gate={}", self.path.display())
+    }
+}
+
 #[test]
 fn a_killed_backfill_resumes_without_running_a_partition_twice() {
     let home = Home::new();
@@ -70,8 +103,6 @@ fn a_killed_backfill_resumes_without_running_a_partition_twice() {
         "2026-10-31",
         "-j",
         "1",
-        "-c",
-        "step_delay_ms=150",
     ];
     // The dry run plans 31 days of events, aggregates and models; newest first.
     let dry = home.ok(&[&args[..], &["--dry-run"]].concat());
@@ -83,8 +114,9 @@ fn a_killed_backfill_resumes_without_running_a_partition_twice() {
         .unwrap();
     assert_eq!(first_step.trim(), "events[2026-10-31]");
 
-    // Kill it once a few days are committed.
-    let mut child = start_until(&home, &args, 4);
+    // Kill it once four days are committed: it is held at the fifth.
+    let mut gate = Gate::new(&home);
+    let mut child = start_held(&home, &mut gate, &args, 4);
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -94,10 +126,12 @@ fn a_killed_backfill_resumes_without_running_a_partition_twice() {
     let done = home.json(&["partitions", "events"])["materialized"]["count"]
         .as_u64()
         .unwrap();
-    assert!(done < 31, "the kill came too late to test anything: {done}");
+    assert_eq!(done, 4, "held at the fifth day");
 
-    // Resume with the same config: only what the killed run did not commit runs.
-    let out = home.ok(&["backfill", "resume", &id[..8], "-c", "step_delay_ms=0"]);
+    // Resume with the same config (the gate lets every day through now): only what the
+    // killed run did not commit runs.
+    gate.let_through(100);
+    let out = home.ok(&["backfill", "resume", &id[..8]]);
     assert!(out.contains("Succeeded"), "{out}");
     let show = home.json(&["backfill", "show", &id]);
     assert_eq!(show["status"], "completed", "{show}");
@@ -170,16 +204,19 @@ fn the_weekly_rollup_reads_its_seven_days_and_the_daemon_fires_the_nightly_tick(
     assert_eq!(shown["status"], "success", "{shown}");
 }
 
-/// Starts the example with `args` and waits until `n` days of events are committed. The
-/// caller waits for the child.
+/// Starts the example with `args` behind `gate`, lets `n` days of events through and waits
+/// until they are committed: the process is then held at the next day. The caller waits for
+/// the child.
 #[allow(clippy::zombie_processes)]
-fn start_until(home: &Home, args: &[&str], n: u64) -> std::process::Child {
+fn start_held(home: &Home, gate: &mut Gate, args: &[&str], n: u64) -> std::process::Child {
+    let config = gate.config();
     let mut child = home
-        .command(args)
+        .command(&[args, &["-c", &config]].concat())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    gate.let_through(n as usize);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let status = home.json(&["partitions", "events"]);
@@ -191,12 +228,13 @@ fn start_until(home: &Home, args: &[&str], n: u64) -> std::process::Child {
             child.wait().unwrap();
             panic!("{args:?} made no progress");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Starts `materialize` of 20 days of events, slowed down, and waits until `n` are committed.
-fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
+/// Starts `materialize` of 20 days of events behind `gate`, and waits until `n` are
+/// committed.
+fn start_held_run(home: &Home, gate: &mut Gate, n: u64) -> std::process::Child {
     let args = [
         "materialize",
         "--select",
@@ -205,10 +243,8 @@ fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
         "2026-10-01...2026-10-20",
         "-j",
         "1",
-        "-c",
-        "step_delay_ms=200",
     ];
-    start_until(home, &args, n)
+    start_held(home, gate, &args, n)
 }
 
 /// `kill -9` mid-run, then `runs resume`: the dead run is reaped as failed, the resumed run
@@ -216,13 +252,15 @@ fn start_slow_run(home: &Home, n: u64) -> std::process::Child {
 #[test]
 fn a_killed_run_resumes_without_recomputing_what_it_committed() {
     let home = Home::new();
-    let mut child = start_slow_run(&home, 4);
+    let mut gate = Gate::new(&home);
+    let mut child = start_held_run(&home, &mut gate, 4);
     child.kill().unwrap();
     child.wait().unwrap();
     let done = home.json(&["partitions", "events"])["materialized"]["count"]
         .as_u64()
         .unwrap();
-    assert!(done < 20, "the kill came too late to test anything: {done}");
+    assert_eq!(done, 4, "held at the fifth day");
+    gate.let_through(100);
 
     let runs = home.json(&["runs", "list"]);
     let killed = runs[0]["run_id"].as_str().unwrap().to_owned();
@@ -255,7 +293,8 @@ fn a_killed_run_resumes_without_recomputing_what_it_committed() {
 #[test]
 fn a_run_is_canceled_from_another_terminal() {
     let home = Home::new();
-    let mut child = start_slow_run(&home, 2);
+    let mut gate = Gate::new(&home);
+    let mut child = start_held_run(&home, &mut gate, 2);
     let runs = home.json(&["runs", "list"]);
     let id = runs[0]["run_id"].as_str().unwrap().to_owned();
     let out = home.ok(&["runs", "cancel", &id[..8]]);
@@ -273,12 +312,13 @@ fn a_run_is_canceled_from_another_terminal() {
     let done = home.json(&["partitions", "events"])["materialized"]["count"]
         .as_u64()
         .unwrap();
-    assert!(done < 20, "{done}");
+    assert_eq!(done, 2, "{done}");
     // Canceling an ended run says so.
     let again = home.run(&["runs", "cancel", &id[..8]]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("has already ended (canceled)"));
     // The rest is picked up by a resume.
+    gate.let_through(100);
     home.ok(&["runs", "resume", &id[..8]]);
     assert_eq!(
         home.json(&["partitions", "events"])["materialized"]["count"],
@@ -292,7 +332,8 @@ fn a_run_is_canceled_from_another_terminal() {
 #[test]
 fn ctrl_c_cancels_the_run_and_leaves_the_instance_consistent() {
     let home = Home::new();
-    let mut child = start_slow_run(&home, 2);
+    let mut gate = Gate::new(&home);
+    let mut child = start_held_run(&home, &mut gate, 2);
     let pid = child.id().to_string();
     let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(sent.success());

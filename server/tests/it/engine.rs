@@ -153,20 +153,29 @@ async fn a_panicking_body_fails_its_step_not_the_process() {
     assert!(fx.latest("fine", None).is_some());
 }
 
+/// At most `limit` steps run at once, and `limit` do: each step waits (a barrier, not a
+/// sleep) until `limit` run together or every step has started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_bounds_the_steps_in_flight() {
-    for limit in [1usize, 3] {
+    for limit in [1usize, 3, 4] {
         let now = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
         let defs = Definitions::new().assets((0..6).map(|i| {
-            let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+            let (now, peak, started) = (Arc::clone(&now), Arc::clone(&peak), Arc::clone(&started));
             AssetDef::builder(&format!("s{i}"))
                 .compute(move |_, _| {
-                    let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+                    let (now, peak, started) =
+                        (Arc::clone(&now), Arc::clone(&peak), Arc::clone(&started));
                     async move {
                         let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(n, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(60)).await;
+                        started.fetch_add(1, Ordering::SeqCst);
+                        crate::until("the steps the limit allows", || {
+                            now.load(Ordering::SeqCst) >= limit
+                                || started.load(Ordering::SeqCst) == 6
+                        })
+                        .await;
                         now.fetch_sub(1, Ordering::SeqCst);
                         Ok::<_, std::io::Error>(())
                     }

@@ -11,7 +11,7 @@ use stemma::{
     AssetDef, AssetGraph, Definitions, Json, Materialize, NoRetry, RetryPolicy, RunStatus,
 };
 
-use crate::{Collect, of};
+use crate::{Collect, of, until};
 
 fn engine_at(
     defs: Definitions,
@@ -205,66 +205,84 @@ async fn no_retry_errors_and_timeouts() {
     );
 }
 
-/// `(start, end)` of every step of `runs`, from their recorded step events.
-fn step_spans(engine: &stemma::Engine, runs: &[stemma::RunId]) -> Vec<(String, i64, i64)> {
-    let mut spans = Vec::new();
-    for run in runs {
-        let events = engine.instance().run_events(run).unwrap();
-        for e in &events {
-            if let EventKind::StepStarted { .. } = e.kind {
-                let label = e.step_label().unwrap();
-                let end = events
-                    .iter()
-                    .find(|x| {
-                        x.step_label() == Some(label.clone()) && x.kind.name() == "step_succeeded"
-                    })
-                    .map(|x| x.timestamp)
-                    .unwrap_or_else(|| panic!("{label} did not succeed"));
-                spans.push((label, e.timestamp, end));
-            }
-        }
-    }
-    spans
-}
-
-/// The most spans overlapping at any instant.
-fn max_overlap(spans: &[(String, i64, i64)]) -> usize {
-    let mut edges: Vec<(i64, i32)> = spans
-        .iter()
-        .flat_map(|(_, a, b)| [(*a, 1), (*b, -1)])
-        .collect();
-    // An end before a start at the same instant.
-    edges.sort();
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, d) in edges {
-        now += d;
-        most = most.max(now);
-    }
-    most as usize
-}
-
 /// A pool of 2 holds across three engines on one instance (each with its own connections,
-/// as separate processes have): never more than 2 pooled steps at once. A slot held by a
-/// holder that died frees itself after its lease; a live holder renews its lease for as long
-/// as its step runs.
+/// as separate processes have): never more than 2 pooled steps at once, and 2 do run at once.
+/// A slot held by a holder that died frees itself after its lease; a live holder renews its
+/// lease for as long as its step runs. Barriers, not sleeps, decide when steps end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pools_hold_across_runs_and_outlive_dead_holders() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     let dir = tempfile::tempdir().unwrap();
-    let sleeper = |name: &str, pool: &str, ms: u64| {
-        AssetDef::builder(name)
-            .pool(pool)
-            .compute(move |_, _| async move {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok::<_, std::io::Error>(Json(ms))
-            })
-            .build()
-    };
+    // Pooled `api` steps: each waits until two of them run at once (or every one has started:
+    // the last may run alone), so that the overlap the pool allows is reached, not hoped for.
+    let (running, peak, started) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    // `long` runs until released; `short` says when it starts.
+    let (release_long, long_running, short_started) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let defs = || {
-        Definitions::new().assets(
-            (0..4)
-                .map(|i| sleeper(&format!("call_{i}"), "api", 150))
-                .chain([sleeper("long", "solo", 1200), sleeper("short", "solo", 10)]),
-        )
+        let call = |i: usize| {
+            let (running, peak, started) = (
+                Arc::clone(&running),
+                Arc::clone(&peak),
+                Arc::clone(&started),
+            );
+            AssetDef::builder(&format!("call_{i}"))
+                .pool("api")
+                .compute(move |_, _| {
+                    let (running, peak, started) = (
+                        Arc::clone(&running),
+                        Arc::clone(&peak),
+                        Arc::clone(&started),
+                    );
+                    async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        started.fetch_add(1, Ordering::SeqCst);
+                        until("two api steps at once", || {
+                            running.load(Ordering::SeqCst) >= 2
+                                || started.load(Ordering::SeqCst) >= 12
+                        })
+                        .await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, std::io::Error>(Json(i))
+                    }
+                })
+                .build()
+        };
+        let (release, long_running) = (Arc::clone(&release_long), Arc::clone(&long_running));
+        let long = AssetDef::builder("long")
+            .pool("solo")
+            .compute(move |_, _| {
+                let (release, long_running) = (Arc::clone(&release), Arc::clone(&long_running));
+                async move {
+                    long_running.store(true, Ordering::SeqCst);
+                    until("the test to release long", || {
+                        release.load(Ordering::SeqCst)
+                    })
+                    .await;
+                    Ok::<_, std::io::Error>(Json(1))
+                }
+            })
+            .build();
+        let short_started = Arc::clone(&short_started);
+        let short = AssetDef::builder("short")
+            .pool("solo")
+            .compute(move |_, _| {
+                let short_started = Arc::clone(&short_started);
+                async move {
+                    short_started.store(true, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(Json(2))
+                }
+            })
+            .build();
+        Definitions::new().assets((0..4).map(call).chain([long, short]))
     };
     let engines: Vec<stemma::Engine> = (0..3)
         .map(|_| {
@@ -284,18 +302,12 @@ async fn pools_hold_across_runs_and_outlive_dead_holders() {
         engines[1].materialize(request(), observer()),
         engines[2].materialize(request(), observer())
     );
-    let runs = [a, b, c];
-    let ids: Vec<stemma::RunId> = runs
-        .into_iter()
-        .map(|r| {
-            let o = r.unwrap();
-            assert_eq!(o.status, RunStatus::Success, "{o:?}");
-            o.run_id
-        })
-        .collect();
-    let spans = step_spans(&engines[0], &ids);
-    assert_eq!(spans.len(), 12);
-    assert_eq!(max_overlap(&spans), 2, "{spans:?}");
+    for r in [a, b, c] {
+        let o = r.unwrap();
+        assert_eq!(o.status, RunStatus::Success, "{o:?}");
+    }
+    assert_eq!(started.load(Ordering::SeqCst), 12);
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "the pool's limit, reached");
     assert!(
         instance
             .pools()
@@ -305,40 +317,43 @@ async fn pools_hold_across_runs_and_outlive_dead_holders() {
         "all released"
     );
 
-    // A live holder keeps its slot past the lease by renewing it.
-    let (long, short) = tokio::join!(
-        engines[1].materialize(Materialize::new("long"), Arc::new(stemma::NoObserver)),
-        async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            engines[2]
-                .materialize(Materialize::new("short"), Arc::new(stemma::NoObserver))
-                .await
-        }
-    );
-    let (long, short) = (long.unwrap(), short.unwrap());
-    let spans = step_spans(&engines[0], &[long.run_id, short.run_id]);
-    let end_of_long = spans.iter().find(|s| s.0 == "long").unwrap().2;
-    let start_of_short = spans.iter().find(|s| s.0 == "short").unwrap().1;
-    assert!(start_of_short >= end_of_long, "{spans:?}");
+    // A live holder keeps its slot past the lease (300 ms) by renewing it: `short` waits for
+    // as long as `long` runs, here ten leases.
+    let long = engines[1].materialize(Materialize::new("long"), observer());
+    let short = async {
+        until("long to start", || long_running.load(Ordering::SeqCst)).await;
+        let short = engines[2].materialize(Materialize::new("short"), observer());
+        let watch = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            assert!(
+                !short_started.load(Ordering::SeqCst),
+                "short took the slot of a live holder"
+            );
+            release_long.store(true, Ordering::SeqCst);
+        };
+        let (short, ()) = tokio::join!(short, watch);
+        short
+    };
+    let (long, short) = tokio::join!(long, short);
+    assert_eq!(long.unwrap().status, RunStatus::Success);
+    assert_eq!(short.unwrap().status, RunStatus::Success);
 
-    // Two slots taken by a holder that died (never renewed, never released).
+    // Two slots taken by a holder that died (never renewed, never released): the run waits
+    // until their lease (800 ms) has passed, timed from before they were taken.
+    let started = std::time::Instant::now();
     for _ in 0..2 {
         let slot = instance
             .try_acquire_slot("api", "pid 1 (killed)", Duration::from_millis(800))
             .unwrap();
         assert!(matches!(slot, Some(stemma::instance::Slot::Leased(_))));
     }
-    let started = std::time::Instant::now();
     let outcome = engines[1]
         .materialize(Materialize::new("call_0"), Arc::new(stemma::NoObserver))
         .await
         .unwrap();
     let waited = started.elapsed();
     assert_eq!(outcome.status, RunStatus::Success);
-    assert!(
-        waited >= Duration::from_millis(600) && waited < Duration::from_secs(5),
-        "waited {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(800), "waited {waited:?}");
 }
 
 /// Writes through the real local IO manager; when armed, tears the object it just wrote in

@@ -102,3 +102,16 @@ pub fn message(e: &Event) -> Option<&str> {
         _ => None,
     }
 }
+
+/// Waits (polling, up to 30 s, then fails) until `ready` holds: a barrier, not a sleep.
+pub async fn until(what: &str, ready: impl Fn() -> bool) {
+    use std::time::Duration;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 30 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}

@@ -508,6 +508,7 @@ async fn backfills_reprocess_cancel_and_resume() {
     use stemma::{Backfill, EventKind, Reprocess};
     static BROKEN: AtomicBool = AtomicBool::new(true);
     static SLOW: AtomicBool = AtomicBool::new(false);
+    static CANCEL_SENT: AtomicBool = AtomicBool::new(false);
     static STARTED: AtomicUsize = AtomicUsize::new(0);
     let days = || stemma::TimeWindows::daily("2026-01-01").end("2026-03-02");
     let fx = Fixture::new(
@@ -519,9 +520,15 @@ async fn backfills_reprocess_cancel_and_resume() {
                     if p == "2026-01-13" && BROKEN.load(Ordering::SeqCst) {
                         return Err(stemma::Error::Plan("the 13th is broken".into()));
                     }
-                    STARTED.fetch_add(1, Ordering::SeqCst);
-                    if SLOW.load(Ordering::SeqCst) {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    let n = STARTED.fetch_add(1, Ordering::SeqCst) + 1;
+                    // Slow: after five steps, the backfill cannot end; it can only be canceled.
+                    if SLOW.load(Ordering::SeqCst) && n > 5 {
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(30);
+                        while !CANCEL_SENT.load(Ordering::SeqCst) {
+                            assert!(std::time::Instant::now() < deadline, "never canceled");
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                        }
                     }
                     Ok(stemma::Json(p))
                 })
@@ -601,13 +608,16 @@ async fn backfills_reprocess_cancel_and_resume() {
             )
             .await
     });
-    while STARTED.load(Ordering::SeqCst) < 5 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    crate::until("five steps of the backfill", || {
+        STARTED.load(Ordering::SeqCst) >= 5
+    })
+    .await;
     let id = fx.engine.instance().backfills(1).unwrap()[0].id.clone();
     let asked = fx.engine.cancel_backfill(&id[..8]).await.unwrap();
     assert_eq!(asked.status.as_str(), "canceling");
     let canceled = long.await.unwrap().unwrap();
+    // The step the cancel abandoned may end now (its thread was left waiting).
+    CANCEL_SENT.store(true, Ordering::SeqCst);
     assert_eq!(canceled.run.status, RunStatus::Canceled);
     assert_eq!(
         fx.engine
