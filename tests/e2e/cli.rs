@@ -301,3 +301,154 @@ fn errors_end_with_what_to_type() {
         home.run(args).assert_error(2, says);
     }
 }
+
+/// The names of the commands `assets [group] --help` lists (without `help`).
+fn commands_listed(home: &Home, group: &[&str]) -> Vec<String> {
+    let help = home.run(&[group, &["--help"]].concat());
+    help.assert_ok();
+    help.stdout()
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Options:"))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(|c| [group, &[c]].concat().join(" "))
+        .collect()
+}
+
+/// What `--json` printed: one document, or one document per line (live events, then the
+/// result).
+fn parsed(text: &str) -> Result<Vec<Value>, String> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(vec![v]);
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{e}: {l}")))
+        .collect()
+}
+
+/// Every command and subcommand, with `--json`: stdout parses as JSON (a document, or a
+/// document per line) and is not empty; a refused request prints its error as JSON on stderr
+/// with the exit code. The table must name every command `--help` lists, so a new command
+/// cannot ship without a JSON form.
+#[test]
+fn every_command_prints_json_that_parses() {
+    let home = Home::new();
+    let day = home
+        .json(&["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "daily_quality")
+        .unwrap()["partitions"]["keys"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // (command, args, exit code): in order, each on what the ones before it left.
+    let table: Vec<(&str, Vec<&str>, i32)> = vec![
+        ("materialize", vec!["materialize", "--select", "*"], 0),
+        ("list", vec!["list"], 0),
+        ("config", vec!["config"], 0),
+        ("graph", vec!["graph"], 0),
+        ("status", vec!["status"], 0),
+        ("why-stale", vec!["why-stale", "embeddings"], 0),
+        ("plan", vec!["plan", "--select", "*"], 0),
+        ("runs list", vec!["runs", "list"], 0),
+        ("runs show", vec!["runs", "show", "latest"], 0),
+        ("runs logs", vec!["runs", "logs", "latest"], 0),
+        ("runs cancel", vec!["runs", "cancel", "latest"], 2),
+        ("runs resume", vec!["runs", "resume", "latest"], 2),
+        (
+            "query",
+            vec!["query", "SELECT count(*) AS n FROM chunks"],
+            0,
+        ),
+        ("lineage", vec!["lineage", "chunks"], 0),
+        ("partitions", vec!["partitions", "daily_quality"], 0),
+        (
+            "backfill",
+            vec!["backfill", "--select", "daily_quality", "--partition", &day],
+            0,
+        ),
+        ("backfill list", vec!["backfill", "list"], 0),
+        ("backfill show", vec!["backfill", "show", "latest"], 0),
+        ("backfill cancel", vec!["backfill", "cancel", "latest"], 2),
+        ("backfill resume", vec!["backfill", "resume", "latest"], 2),
+        ("pools set", vec!["pools", "set", "gpu", "2"], 0),
+        ("pools list", vec!["pools", "list"], 0),
+        ("pools max-runs", vec!["pools", "max-runs", "3"], 0),
+        ("pools unset", vec!["pools", "unset", "gpu"], 0),
+        ("schedules list", vec!["schedules", "list"], 0),
+        (
+            "schedules stop",
+            vec!["schedules", "stop", "nightly_quality"],
+            0,
+        ),
+        (
+            "schedules start",
+            vec!["schedules", "start", "nightly_quality"],
+            0,
+        ),
+        ("daemon", vec!["daemon", "--once"], 0),
+        ("schedules ticks", vec!["schedules", "ticks"], 0),
+        // The demo has no dynamic partitions: each subcommand refuses, as JSON.
+        (
+            "dynamic-partitions list",
+            vec!["dynamic-partitions", "list", "files"],
+            2,
+        ),
+        (
+            "dynamic-partitions add",
+            vec!["dynamic-partitions", "add", "files", "a"],
+            2,
+        ),
+        (
+            "dynamic-partitions remove",
+            vec!["dynamic-partitions", "remove", "files", "a"],
+            2,
+        ),
+        ("verify", vec!["verify"], 0),
+        ("gc", vec!["gc", "--dry-run"], 0),
+        ("wipe", vec!["wipe", "--select", "predictions", "--yes"], 0),
+    ];
+    let mut listed = commands_listed(&home, &[]);
+    for group in [
+        "runs",
+        "backfill",
+        "pools",
+        "schedules",
+        "dynamic-partitions",
+    ] {
+        listed.retain(|c| c != group);
+        listed.extend(commands_listed(&home, &[group]));
+    }
+    assert!(listed.len() >= 30, "the help lists the commands: {listed:?}");
+    let covered: std::collections::BTreeSet<&str> = table.iter().map(|(c, ..)| *c).collect();
+    let missing: Vec<&String> = listed
+        .iter()
+        .filter(|c| !covered.contains(c.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands without a --json case: {missing:?}"
+    );
+
+    for (command, args, code) in &table {
+        let run = home.run(&[args.as_slice(), &["--json"]].concat());
+        run.assert_code(*code);
+        if *code == 0 {
+            let values = parsed(&run.stdout())
+                .unwrap_or_else(|e| panic!("{command}: {e}\n{}", run.stdout()));
+            assert!(!values.is_empty(), "{command}: nothing on stdout");
+        } else {
+            let error: Value = serde_json::from_str(run.stderr().trim()).unwrap_or_else(|e| {
+                panic!("{command}: stderr is not JSON ({e}):\n{}", run.stderr())
+            });
+            assert_eq!(error["error"]["exit_code"], *code, "{command}: {error}");
+            assert!(error["error"]["message"].is_string(), "{command}: {error}");
+        }
+    }
+}
