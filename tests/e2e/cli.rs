@@ -425,7 +425,10 @@ fn every_command_prints_json_that_parses() {
         listed.retain(|c| c != group);
         listed.extend(commands_listed(&home, &[group]));
     }
-    assert!(listed.len() >= 30, "the help lists the commands: {listed:?}");
+    assert!(
+        listed.len() >= 30,
+        "the help lists the commands: {listed:?}"
+    );
     let covered: std::collections::BTreeSet<&str> = table.iter().map(|(c, ..)| *c).collect();
     let missing: Vec<&String> = listed
         .iter()

@@ -616,3 +616,49 @@ fn deeply_nested_queries_are_refused() {
     home.run(&["query", &sql])
         .assert_error(2, "nested too deeply to parse");
 }
+
+/// On a real terminal (a pty, through util-linux `script`) the tables are coloured; with
+/// `NO_COLOR` set they are not; `--json` never is.
+#[test]
+fn colour_on_a_terminal_and_never_with_no_color() {
+    let home = Home::new();
+    home.run(&["materialize", "--select", "raw_documents"])
+        .assert_ok();
+    let on_pty = |args: &str, no_color: bool| -> String {
+        let line = format!("'{}' {args}", env!("CARGO_BIN_EXE_assets"));
+        // The environment the tests give the binary, given to `script` instead.
+        let clean = home.command(&[]);
+        let mut script = std::process::Command::new("script");
+        script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+        script.current_dir(home.path());
+        for (k, v) in clean.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        script.env("TERM", "xterm-256color");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        } else {
+            script.env_remove("NO_COLOR");
+        }
+        let out = script
+            .output()
+            .expect("util-linux `script` (.ci/tools installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_pty("status", false);
+    assert!(coloured.contains("\u{1b}["), "{coloured:?}");
+    assert!(coloured.contains("raw_documents"), "{coloured:?}");
+    let plain = on_pty("status", true);
+    assert!(!plain.contains("\u{1b}["), "{plain:?}");
+    assert!(plain.contains("raw_documents"), "{plain:?}");
+    let json = on_pty("status --json", false);
+    assert!(!json.contains("\u{1b}["), "{json:?}");
+}
