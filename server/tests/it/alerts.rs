@@ -64,14 +64,26 @@ impl Drop for Receiver {
 }
 
 fn defs() -> Definitions {
-    Definitions::new().assets([
-        AssetDef::builder("fine")
-            .compute_blocking(|_, _| Ok::<_, std::io::Error>(Json(1)))
-            .build(),
-        AssetDef::builder("broken")
-            .compute_blocking(|_, _| Err::<(), _>(std::io::Error::other("the API said 500")))
-            .build(),
-    ])
+    Definitions::new()
+        .check(
+            // A warning: the run succeeds, and `on = ["check_failure"]` hears of it.
+            stemma::CheckDef::builder("within_budget", "fine")
+                .run_blocking(false, |_, _| {
+                    Ok::<_, std::io::Error>(
+                        stemma::CheckResult::fail("1 is over the budget of 0")
+                            .severity(stemma::Severity::Warn),
+                    )
+                })
+                .build(),
+        )
+        .assets([
+            AssetDef::builder("fine")
+                .compute_blocking(|_, _| Ok::<_, std::io::Error>(Json(1)))
+                .build(),
+            AssetDef::builder("broken")
+                .compute_blocking(|_, _| Err::<(), _>(std::io::Error::other("the API said 500")))
+                .build(),
+        ])
 }
 
 fn engine(home: &std::path::Path, toml: &str) -> stemma::Engine {
@@ -95,7 +107,10 @@ async fn a_failed_run_sends_exactly_one_alert() {
         &format!("[[alerts]]\nwebhook = \"{}\"\n", hook.url),
     );
     assert_eq!(run(&e, "fine").await.status, RunStatus::Success);
-    assert!(hook.bodies().is_empty(), "no alert for a success");
+    assert!(
+        hook.bodies().is_empty(),
+        "no alert for a success (its failed warning check is not asked for)"
+    );
 
     let outcome = run(&e, "*").await;
     assert_eq!(outcome.status, RunStatus::Failure);
@@ -161,4 +176,34 @@ async fn alerts_retry_and_never_fail_the_run() {
         err.contains("alerts[0]: webhook \"hooks.slack.com/x\" is not an http(s) URL"),
         "{err}"
     );
+}
+
+/// `on = ["check_failure"]`: a run that succeeds with a failed (warning) check sends one
+/// alert that names the check and what it said; a run whose checks pass sends none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_check_sends_a_check_failure_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Receiver::start(Vec::new()).await;
+    let e = engine(
+        dir.path(),
+        &format!(
+            "[[alerts]]\nwebhook = \"{}\"\non = [\"check_failure\"]\n",
+            hook.url
+        ),
+    );
+    let outcome = run(&e, "fine").await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.checks_failed.len(), 1);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let alert = &bodies[0];
+    assert_eq!(alert["status"], "success");
+    assert_eq!(
+        alert["checks_failed"],
+        serde_json::json!([["fine:within_budget", "1 is over the budget of 0"]])
+    );
+
+    // A failed run without failed checks is not what this alert listens for.
+    assert_eq!(run(&e, "broken").await.status, RunStatus::Failure);
+    assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
 }

@@ -16,7 +16,12 @@ fn utc(text: &str) -> DateTime<Utc> {
 }
 
 fn defs() -> Definitions {
-    let days = || stemma::TimeWindows::daily("2026-10-01").timezone("Europe/Berlin");
+    defs_from("2026-10-01")
+}
+
+/// Two assets partitioned by day in Berlin from `start`, and a nightly schedule at 02:00.
+fn defs_from(start: &'static str) -> Definitions {
+    let days = move || stemma::TimeWindows::daily(start).timezone("Europe/Berlin");
     Definitions::new()
         .assets([
             AssetDef::builder("events")
@@ -48,7 +53,11 @@ fn defs() -> Definitions {
 }
 
 fn engine(home: &std::path::Path, clock: &Arc<ManualClock>) -> Engine {
-    stemma_server::open_engine(AssetGraph::new(defs()).unwrap(), home)
+    engine_of(defs(), home, clock)
+}
+
+fn engine_of(defs: Definitions, home: &std::path::Path, clock: &Arc<ManualClock>) -> Engine {
+    stemma_server::open_engine(AssetGraph::new(defs).unwrap(), home)
         .unwrap()
         .with_clock(clock.clone())
 }
@@ -139,6 +148,53 @@ async fn two_daemons_fire_each_nightly_tick_once_across_dst_and_downtime() {
     assert_eq!(launched[0].2.as_deref(), Some("2026-11-02"));
     // Both daemons left heartbeats.
     assert_eq!(instance.heartbeats().unwrap().len(), 2);
+}
+
+/// Across the spring change (29 March 2026, 02:00 CET → 03:00 CEST) the nightly 02:00 falls
+/// in the hour that does not exist: the daemon still fires once that night, for the day
+/// before — no night is lost and none fires twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_fires_once_on_the_night_the_clocks_spring_forward() {
+    crate::init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(utc("2026-03-27T12:00:00Z")));
+    let daemon = Daemon::new(engine_of(defs_from("2026-03-01"), dir.path(), &clock));
+    let evaluate = || async {
+        let evaluated = daemon.evaluate().await.unwrap();
+        daemon.wait_runs().await;
+        evaluated
+            .launched
+            .into_iter()
+            .map(|(_, tick, partition)| (tick, partition.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        evaluate().await.is_empty(),
+        "the first evaluation owes nothing"
+    );
+    let mut fired = Vec::new();
+    for noon in [
+        "2026-03-28T12:00:00Z",
+        "2026-03-29T12:00:00Z",
+        "2026-03-30T12:00:00Z",
+    ] {
+        clock.set(utc(noon));
+        let launched = evaluate().await;
+        assert_eq!(
+            launched.len(),
+            1,
+            "one tick the night before {noon}: {launched:?}"
+        );
+        fired.extend(launched);
+        assert!(evaluate().await.is_empty(), "nothing more at {noon}");
+    }
+    let partitions: Vec<&str> = fired.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(partitions, ["2026-03-27", "2026-03-28", "2026-03-29"]);
+    // 02:00 CET is 01:00 UTC; on the night of the change 02:00 does not exist and the tick
+    // comes at 03:00 CEST, the next minute that does (also 01:00 UTC); 02:00 CEST is 00:00 UTC.
+    assert_eq!(fired[0].0, utc("2026-03-28T01:00:00Z"));
+    assert_eq!(fired[1].0, utc("2026-03-29T01:00:00Z"), "{fired:?}");
+    assert_eq!(fired[2].0, utc("2026-03-30T00:00:00Z"));
 }
 
 #[test]
