@@ -596,3 +596,64 @@ async fn versions_read_in_parallel_ranges_equal_one_sweep() {
     let raw = graph.node_by_str("raw").unwrap();
     assert_eq!(one.rows_of(raw).iter().flatten().count(), 1000);
 }
+
+/// `changed:code`, `changed:deps` and `changed:any` resolved against a real instance: the
+/// same home opened with the next version of the code location (one asset's code edited,
+/// another reading one more upstream) selects exactly those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_selections_compare_the_code_with_the_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = |b_code: &str, c_reads_b: bool| {
+        let json = |_: &stemma::AssetContext, _: stemma::Inputs| Ok::<_, std::io::Error>(Json(1));
+        let mut c = AssetDef::builder("c").input("a").code_version("1");
+        if c_reads_b {
+            c = c.input("b");
+        }
+        Definitions::new().assets([
+            AssetDef::builder("a")
+                .code_version("1")
+                .compute_blocking(json)
+                .build(),
+            AssetDef::builder("b")
+                .input("a")
+                .code_version(b_code)
+                .compute_blocking(json)
+                .build(),
+            c.compute_blocking(json).build(),
+            AssetDef::builder("d")
+                .input("c")
+                .code_version("1")
+                .compute_blocking(json)
+                .build(),
+        ])
+    };
+    let open = |defs| {
+        stemma_server::open_engine(stemma::AssetGraph::new(defs).unwrap(), dir.path()).unwrap()
+    };
+    let before = open(version("1", false));
+    let outcome = before
+        .materialize(Materialize::new("*"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, RunStatus::Success);
+    let keys = |engine: &stemma::Engine, selection: &str| -> Vec<String> {
+        let (_, set) = engine.select(selection).unwrap();
+        set.ones()
+            .map(|n| engine.graph().key(n).to_string())
+            .collect()
+    };
+    for selection in ["changed:code", "changed:deps", "changed:any"] {
+        assert!(keys(&before, selection).is_empty(), "{selection}");
+    }
+
+    let after = open(version("2", true));
+    assert_eq!(keys(&after, "changed:code"), ["b"]);
+    assert_eq!(keys(&after, "changed:deps"), ["c"]);
+    let mut any = keys(&after, "changed:any");
+    any.sort();
+    assert_eq!(any, ["b", "c"]);
+    // Combined with the rest of the language: what changed and everything below it.
+    let mut below = keys(&after, "changed:any+");
+    below.sort();
+    assert_eq!(below, ["b", "c", "d"]);
+}
