@@ -19,6 +19,7 @@ mod retention;
 mod schema;
 mod secrets;
 pub mod status;
+mod store;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};
@@ -33,6 +34,7 @@ pub use partition_status::{PartitionState, PartitionStatus};
 pub use pools::{PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse};
 pub use process::ProcessIdentity;
 pub use retention::{PruneReport, Referenced, Retention};
+pub use store::InstanceStore;
 
 use crate::hash::DataVersion;
 use crate::model::check::Severity;
@@ -104,8 +106,77 @@ impl RunRecord {
 /// What the message of a run ended for its dead process says.
 const CRASHED: &str = "exited without ending the run (killed or crashed)";
 
-/// An open instance.
+/// An open instance: the handle the engine, the command line and the server hold. It reaches
+/// the storage through [`InstanceStore`] (dereferencing to it, so `instance.runs(20)` reads
+/// through whatever backend it was opened on); [`Instance::open`] opens SQLite.
 pub struct Instance {
+    store: Box<dyn InstanceStore>,
+}
+
+impl Instance {
+    /// Opens (creating if needed) the SQLite instance in directory `home`, to read and write.
+    pub fn open(home: impl AsRef<Path>) -> Result<Self> {
+        Ok(Instance::from_store(SqliteStore::open(home)?))
+    }
+
+    /// Opens the SQLite instance in directory `home` for what `access` needs (see
+    /// [`SqliteStore::open_for`]).
+    pub fn open_for(home: impl AsRef<Path>, access: Access) -> Result<Self> {
+        Ok(Instance::from_store(SqliteStore::open_for(home, access)?))
+    }
+
+    /// An instance kept by another backend.
+    pub fn from_store(store: impl InstanceStore + 'static) -> Self {
+        Instance {
+            store: Box::new(store),
+        }
+    }
+}
+
+impl std::ops::Deref for Instance {
+    type Target = dyn InstanceStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.store.fmt(f)
+    }
+}
+
+impl VersionSource for Instance {
+    fn for_each_version(&self, f: &mut dyn FnMut(RowRef<'_>)) -> Result<()> {
+        self.store.for_each_version(f)
+    }
+
+    fn for_each_version_in(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        f: &mut dyn FnMut(RowRef<'_>),
+    ) -> Result<()> {
+        self.store.for_each_version_in(from, to, f)
+    }
+
+    fn provenance(&self, event_id: i64) -> Result<Option<crate::model::event::Provenance>> {
+        self.store.provenance(event_id)
+    }
+
+    fn code_version_items(
+        &self,
+        asset: &AssetKey,
+        code_version: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        VersionSource::code_version_items(&*self.store, asset, code_version)
+    }
+}
+
+/// The SQLite instance: one file (`stemma.db`, in WAL mode) in the instance directory, a pool
+/// of read connections, and one writer thread that commits appends in groups.
+pub struct SqliteStore {
     home: PathBuf,
     db: PathBuf,
     readers: readers::Readers,
@@ -115,13 +186,13 @@ pub struct Instance {
     mode: OpenMode,
 }
 
-impl std::fmt::Debug for Instance {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("db", &self.db).finish()
+        f.debug_struct("SqliteStore").field("db", &self.db).finish()
     }
 }
 
-impl Instance {
+impl SqliteStore {
     /// Opens (creating if needed) the instance in directory `home`, to read and write.
     pub fn open(home: impl AsRef<Path>) -> Result<Self> {
         Self::open_for(home, Access::ReadWrite)
@@ -204,7 +275,7 @@ impl Instance {
             readers::Readers::new(db, open_connection(db)?, readers::Readers::default_max());
         let writer = Writer::spawn(write_conn)
             .map_err(|e| Error::instance(db, format!("cannot start the writer thread: {e}")))?;
-        Ok(Instance {
+        Ok(SqliteStore {
             home: home.to_path_buf(),
             db: db.to_path_buf(),
             readers,
@@ -283,7 +354,7 @@ impl Instance {
                 ),
             ));
         }
-        Ok(Instance {
+        Ok(SqliteStore {
             home,
             readers: readers::Readers::new(&db, conn, 1),
             writer: Writer::refusing(format!("{}: {why}", db.display())),
@@ -869,7 +940,7 @@ impl Instance {
     }
 }
 
-impl Drop for Instance {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.writer.close();
     }
@@ -1028,7 +1099,7 @@ fn latest_from_row(
     }))
 }
 
-/// The sweep behind [`Instance::for_each_version`], over asset keys in `[from, to)`.
+/// The sweep behind [`SqliteStore::for_each_version`], over asset keys in `[from, to)`.
 fn scan_versions(
     c: &Connection,
     from: Option<&str>,
@@ -1275,9 +1346,9 @@ fn reap_dead_runs(conn: &mut Connection) -> std::result::Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-impl VersionSource for Instance {
+impl VersionSource for SqliteStore {
     fn for_each_version(&self, f: &mut dyn FnMut(RowRef<'_>)) -> Result<()> {
-        Instance::for_each_version(self, f)
+        SqliteStore::for_each_version(self, f)
     }
 
     fn for_each_version_in(
@@ -1286,7 +1357,7 @@ impl VersionSource for Instance {
         to: Option<&str>,
         f: &mut dyn FnMut(RowRef<'_>),
     ) -> Result<()> {
-        Instance::for_each_version_in(self, from, to, f)
+        SqliteStore::for_each_version_in(self, from, to, f)
     }
 
     fn provenance(&self, event_id: i64) -> Result<Option<crate::model::event::Provenance>> {
@@ -1301,7 +1372,7 @@ impl VersionSource for Instance {
         asset: &AssetKey,
         code_version: &str,
     ) -> Result<Option<BTreeMap<String, String>>> {
-        Instance::code_version_items(self, asset, code_version)
+        SqliteStore::code_version_items(self, asset, code_version)
     }
 }
 

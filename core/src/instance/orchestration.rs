@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Instance, RUN_COLUMNS, RunRecord, only_match, run_from_row};
+use super::{RUN_COLUMNS, RunRecord, SqliteStore, only_match, run_from_row};
 use crate::model::clock::Timestamp;
 use crate::model::error::{Error, Result};
 use crate::model::event::{EventKind, RunId};
@@ -138,7 +138,7 @@ fn tick_from_row(r: &Row<'_>) -> rusqlite::Result<TickRecord> {
 
 const TICK_COLUMNS: &str = "schedule, tick, daemon, state, run_id, partition, message, updated_at";
 
-impl Instance {
+impl SqliteStore {
     /// Recent backfills, newest first.
     pub fn backfills(&self, limit: usize) -> Result<Vec<BackfillRecord>> {
         self.read(|c| {

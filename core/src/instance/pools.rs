@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::Instance;
+use super::SqliteStore;
 use crate::model::error::{Error, Result};
 use crate::model::spec::validate_pool_name;
 
@@ -77,7 +77,7 @@ fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-impl Instance {
+impl SqliteStore {
     /// Runs `f` in an immediate transaction on the pools connection (opened on first use).
     fn with_pools<T>(
         &self,

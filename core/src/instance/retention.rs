@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::{Instance, open_connection};
+use super::{SqliteStore, open_connection};
 use crate::model::clock::Timestamp;
 use crate::model::error::{Error, Result};
 
@@ -46,7 +46,7 @@ pub struct Referenced {
     pub locations: HashSet<String>,
 }
 
-impl Instance {
+impl SqliteStore {
     /// Prunes the event log by `policy`; with `dry_run` nothing is deleted. Returns what was
     /// (or would be) deleted and the object locations the remaining materializations use.
     pub fn prune(&self, policy: Retention, dry_run: bool) -> Result<(PruneReport, Referenced)> {

@@ -9,14 +9,14 @@
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::Instance;
+use super::SqliteStore;
 use crate::model::config::SECRET;
 use crate::model::error::Result;
 
 /// Values shorter than this are not searched for in free text.
 const MIN_SCRUBBED_LEN: usize = 4;
 
-impl Instance {
+impl SqliteStore {
     /// Replaces the recorded values of the config fields `names` (declared secret) with
     /// `<secret>` wherever the instance holds them, once per field. Returns how many values
     /// were found. Nothing is done on an instance opened read-only.

@@ -628,3 +628,31 @@ async fn reads_from_async_code_do_not_block_the_runtime() {
     let node = fx.engine.graph().node_by_str("a").unwrap();
     assert_eq!(status.get(node).unwrap().state().as_str(), "missing");
 }
+
+/// The engine reaches the instance's storage only through `InstanceStore`: an engine on a
+/// store handed to `Instance::from_store` runs, records and reads back like one opened the
+/// usual way (which is what a second backend will be given to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_runs_on_a_store_handed_to_the_instance() {
+    use stemma::instance::{Instance, InstanceStore, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let instance = Instance::from_store(store);
+    let graph = stemma::AssetGraph::new(
+        Definitions::new().assets([ok_asset("a", &[]), ok_asset("b", &["a"])]),
+    )
+    .unwrap();
+    let io = stemma_server::ProjectConfig::default()
+        .io_managers_with(dir.path(), None, graph.io_managers(), graph.io_schemes())
+        .unwrap();
+    let engine = stemma::Engine::new(graph, instance, io).unwrap();
+    let outcome = engine
+        .materialize(Materialize::new("*"), Arc::new(stemma::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, RunStatus::Success);
+    assert_eq!(outcome.succeeded, 2);
+    let store: &dyn InstanceStore = &**engine.instance();
+    assert_eq!(store.runs(10).unwrap().len(), 1);
+    assert_eq!(store.latest_materializations(None).unwrap().len(), 2);
+}
