@@ -33,7 +33,7 @@ use crate::model::event::{Provenance, step_label};
 use crate::model::key::AssetKey;
 use crate::model::spec::{PartitionKey, PartitionMapping};
 
-pub use crate::model::state::cause;
+pub use crate::model::state::{Causes, cause};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,12 +47,12 @@ pub enum Freshness {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionState {
     pub freshness: Freshness,
-    pub causes: u8,
+    pub causes: Causes,
 }
 
 const MISSING: PartitionState = PartitionState {
     freshness: Freshness::Missing,
-    causes: 0,
+    causes: Causes::NONE,
 };
 
 /// The latest committed version of one asset partition, as the pass needs it.
@@ -447,7 +447,7 @@ impl Staleness {
                     .map(|i| match versions.row(node, i) {
                         Some(_) => PartitionState {
                             freshness: Freshness::Fresh,
-                            causes: 0,
+                            causes: Causes::NONE,
                         },
                         None => MISSING,
                     })
@@ -467,7 +467,7 @@ impl Staleness {
                 let Some(row) = versions.row(node, i) else {
                     return MISSING;
                 };
-                let mut causes = 0u8;
+                let mut causes = Causes::NONE;
                 if !row.code_matches {
                     causes |= cause::CODE_CHANGED;
                 }
@@ -478,7 +478,7 @@ impl Staleness {
                     causes |= cause::DEPS_CHANGED;
                 }
                 hasher.reset();
-                let mut visit = |up: usize, q: usize, causes: &mut u8| {
+                let mut visit = |up: usize, q: usize, causes: &mut Causes| {
                     match versions.row(up, q) {
                         Some(r) => hasher.add_bytes(
                             graph.key(up).as_str(),
@@ -516,11 +516,12 @@ impl Staleness {
                     }
                 }
                 let expected = *hasher.digest().as_bytes();
-                if causes & cause::UPSTREAM_MISSING == 0 && row.inputs_digest != Some(expected) {
+                if !causes.contains(cause::UPSTREAM_MISSING) && row.inputs_digest != Some(expected)
+                {
                     causes |= cause::INPUTS_CHANGED;
                 }
                 PartitionState {
-                    freshness: if causes == 0 {
+                    freshness: if causes.is_empty() {
                         Freshness::Fresh
                     } else {
                         Freshness::Stale
@@ -718,19 +719,19 @@ pub fn explain(
             return Ok(out);
         }
     };
-    if state.causes & cause::CODE_CHANGED != 0 {
+    if state.causes.contains(cause::CODE_CHANGED) {
         out.causes.push(Cause::CodeChanged {
             items: changed_code_items(instance, spec, provenance.code_version.as_deref())?,
             recorded: provenance.code_version.clone(),
             current: spec.code_version.clone(),
         });
     }
-    if state.causes & cause::DEPS_CHANGED != 0 {
+    if state.causes.contains(cause::DEPS_CHANGED) {
         let (added, removed) =
             provenance.deps_change(graph.deps(node).iter().map(|&(u, _)| graph.key(u)));
         out.causes.push(Cause::DepsChanged { added, removed });
     }
-    if state.causes & cause::CONFIG_CHANGED != 0 {
+    if state.causes.contains(cause::CONFIG_CHANGED) {
         for (name, recorded, current) in config.changes_from(&provenance.config) {
             out.causes.push(Cause::ConfigChanged {
                 name,
@@ -1131,11 +1132,11 @@ mod tests {
     fn fresh() -> PartitionState {
         PartitionState {
             freshness: Freshness::Fresh,
-            causes: 0,
+            causes: Causes::NONE,
         }
     }
 
-    fn stale(causes: u8) -> PartitionState {
+    fn stale(causes: Causes) -> PartitionState {
         PartitionState {
             freshness: Freshness::Stale,
             causes,

@@ -72,8 +72,8 @@ impl StatusSnapshot {
                     missing: summary.missing > 0,
                     stale: summary.stale > 0,
                     failed,
-                    code_changed: summary.causes & cause::CODE_CHANGED != 0,
-                    deps_changed: summary.causes & cause::DEPS_CHANGED != 0,
+                    code_changed: summary.causes.contains(cause::CODE_CHANGED),
+                    deps_changed: summary.causes.contains(cause::DEPS_CHANGED),
                     last_materialized: rows.iter().flatten().map(|r| r.timestamp).max(),
                     partitions: summary,
                 }

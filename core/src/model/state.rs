@@ -5,37 +5,77 @@
 use crate::model::clock::Timestamp;
 use crate::model::error::{Error, Result};
 
-/// Cause flags of a stale asset partition.
-pub mod cause {
-    pub const CODE_CHANGED: u8 = 1;
-    pub const INPUTS_CHANGED: u8 = 1 << 1;
-    pub const DEPS_CHANGED: u8 = 1 << 2;
-    pub const UPSTREAM_STALE: u8 = 1 << 3;
-    pub const UPSTREAM_MISSING: u8 = 1 << 4;
-    pub const CONFIG_CHANGED: u8 = 1 << 5;
+/// Why an asset partition is stale: a small set of causes (one byte, as the staleness pass
+/// keeps one per asset partition).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Causes(u8);
 
-    /// The flags in words, most important first.
-    pub fn describe(flags: u8) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if flags & CODE_CHANGED != 0 {
-            out.push("code changed");
-        }
-        if flags & DEPS_CHANGED != 0 {
-            out.push("dependencies changed");
-        }
-        if flags & CONFIG_CHANGED != 0 {
-            out.push("config changed");
-        }
-        if flags & INPUTS_CHANGED != 0 {
-            out.push("an input changed");
-        }
-        if flags & UPSTREAM_MISSING != 0 {
-            out.push("an upstream partition is missing");
-        }
-        if flags & UPSTREAM_STALE != 0 {
-            out.push("an upstream is stale");
-        }
-        out
+impl Causes {
+    /// No cause: fresh.
+    pub const NONE: Causes = Causes(0);
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every cause of `other` is among these.
+    pub fn contains(self, other: Causes) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any cause of `other` is among these.
+    pub fn intersects(self, other: Causes) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for Causes {
+    type Output = Causes;
+
+    fn bitor(self, other: Causes) -> Causes {
+        Causes(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Causes {
+    fn bitor_assign(&mut self, other: Causes) {
+        self.0 |= other.0;
+    }
+}
+
+impl std::ops::BitAnd for Causes {
+    type Output = Causes;
+
+    fn bitand(self, other: Causes) -> Causes {
+        Causes(self.0 & other.0)
+    }
+}
+
+/// The causes a stale asset partition can have.
+pub mod cause {
+    use super::Causes;
+
+    pub const CODE_CHANGED: Causes = Causes(1);
+    pub const INPUTS_CHANGED: Causes = Causes(1 << 1);
+    pub const DEPS_CHANGED: Causes = Causes(1 << 2);
+    pub const UPSTREAM_STALE: Causes = Causes(1 << 3);
+    pub const UPSTREAM_MISSING: Causes = Causes(1 << 4);
+    pub const CONFIG_CHANGED: Causes = Causes(1 << 5);
+
+    /// The causes in words, most important first.
+    pub fn describe(causes: Causes) -> Vec<&'static str> {
+        [
+            (CODE_CHANGED, "code changed"),
+            (DEPS_CHANGED, "dependencies changed"),
+            (CONFIG_CHANGED, "config changed"),
+            (INPUTS_CHANGED, "an input changed"),
+            (UPSTREAM_MISSING, "an upstream partition is missing"),
+            (UPSTREAM_STALE, "an upstream is stale"),
+        ]
+        .into_iter()
+        .filter(|(c, _)| causes.contains(*c))
+        .map(|(_, words)| words)
+        .collect()
     }
 }
 
@@ -45,7 +85,7 @@ pub struct Summary {
     pub fresh: usize,
     pub stale: usize,
     pub missing: usize,
-    pub causes: u8,
+    pub causes: Causes,
 }
 
 /// The state of one asset.
