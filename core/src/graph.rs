@@ -18,6 +18,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::model::config::ConfigSpec;
 use crate::model::definitions::{AssetDef, CheckDef, Definitions};
 use crate::model::error::{Error, Result, did_you_mean};
+use crate::model::ids::NodeIx;
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionMapping;
 use crate::model::spec::{AssetSpec, DepKind};
@@ -286,7 +287,7 @@ impl AssetGraph {
     }
 
     /// The node id of `key`.
-    pub fn node(&self, key: &AssetKey) -> Option<usize> {
+    pub fn node(&self, key: &AssetKey) -> Option<NodeIx> {
         self.index.get(key).copied()
     }
 
@@ -307,12 +308,12 @@ impl AssetGraph {
     }
 
     /// The node id of the asset written `key` (no allocation).
-    pub fn node_by_str(&self, key: &str) -> Option<usize> {
+    pub fn node_by_str(&self, key: &str) -> Option<NodeIx> {
         self.index.get(key).copied()
     }
 
     /// The node id of the asset a user named, or an error that suggests a close key.
-    pub fn lookup(&self, key: &str) -> Result<usize> {
+    pub fn lookup(&self, key: &str) -> Result<NodeIx> {
         self.node_by_str(key).ok_or_else(|| {
             let hint = did_you_mean(key, self.assets.iter().map(|a| a.spec.key.as_str()))
                 .map(|k| format!("; did you mean \"{k}\"?"))
@@ -323,7 +324,7 @@ impl AssetGraph {
 
     /// The position of partition `key` of `node`: 0 for an unpartitioned asset without one; an
     /// error naming the asset when the partition does not fit it.
-    pub fn partition_index(&self, node: usize, key: Option<&str>) -> Result<usize> {
+    pub fn partition_index(&self, node: NodeIx, key: Option<&str>) -> Result<usize> {
         let asset = self.key(node);
         match (&self.spec(node).partitions, key) {
             (None, None) => Ok(0),
@@ -343,31 +344,31 @@ impl AssetGraph {
         }
     }
 
-    pub fn asset(&self, node: usize) -> &AssetDef {
+    pub fn asset(&self, node: NodeIx) -> &AssetDef {
         &self.assets[node]
     }
 
-    pub fn spec(&self, node: usize) -> &AssetSpec {
+    pub fn spec(&self, node: NodeIx) -> &AssetSpec {
         &self.assets[node].spec
     }
 
-    pub fn key(&self, node: usize) -> &AssetKey {
+    pub fn key(&self, node: NodeIx) -> &AssetKey {
         &self.assets[node].spec.key
     }
 
-    pub fn assets(&self) -> impl Iterator<Item = (usize, &AssetDef)> {
+    pub fn assets(&self) -> impl Iterator<Item = (NodeIx, &AssetDef)> {
         self.assets.iter().enumerate()
     }
 
     /// Dependencies of `node` in spec order (data deps in parameter order first), including
     /// `node` itself when it reads its own earlier partitions.
-    pub fn deps(&self, node: usize) -> &[(usize, DepKind)] {
+    pub fn deps(&self, node: NodeIx) -> &[(NodeIx, DepKind)] {
         &self.deps[node]
     }
 
     /// How `node` reads the partitions of its upstream `up`: the mapping its dep declares, or
     /// the one both definitions imply.
-    pub fn mapping(&self, node: usize, up: usize) -> PartitionMapping {
+    pub fn mapping(&self, node: NodeIx, up: NodeIx) -> PartitionMapping {
         let spec = self.spec(node);
         let up_key = self.key(up);
         spec.deps
@@ -383,7 +384,7 @@ impl AssetGraph {
     }
 
     /// Direct upstream assets of `node` (not itself).
-    pub fn parents(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+    pub fn parents(&self, node: NodeIx) -> impl Iterator<Item = NodeIx> + '_ {
         self.deps[node]
             .iter()
             .map(|&(p, _)| p)
@@ -391,12 +392,12 @@ impl AssetGraph {
     }
 
     /// Whether `node` reads its own earlier partitions (a cumulative asset).
-    pub fn reads_itself(&self, node: usize) -> bool {
+    pub fn reads_itself(&self, node: NodeIx) -> bool {
         self.deps[node].iter().any(|&(p, _)| p == node)
     }
 
     /// Direct downstream assets of `node`.
-    pub fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+    pub fn children(&self, node: NodeIx) -> impl Iterator<Item = NodeIx> + '_ {
         self.children[node].iter().copied()
     }
 
@@ -416,17 +417,17 @@ impl AssetGraph {
     }
 
     /// Every asset, upstream before downstream.
-    pub fn topo_order(&self) -> &[usize] {
+    pub fn topo_order(&self) -> &[NodeIx] {
         &self.topo
     }
 
     /// The longest path from a root to `node` (roots are layer 0).
-    pub fn layer(&self, node: usize) -> u32 {
+    pub fn layer(&self, node: NodeIx) -> u32 {
         self.layer[node]
     }
 
     /// Assets grouped by layer.
-    pub fn layers(&self) -> Vec<Vec<usize>> {
+    pub fn layers(&self) -> Vec<Vec<NodeIx>> {
         let depth = self.layer.iter().max().map_or(0, |&d| d as usize + 1);
         let mut out = vec![Vec::new(); depth];
         for &i in &self.topo {
@@ -440,7 +441,7 @@ impl AssetGraph {
     }
 
     /// The checks on `node`.
-    pub fn checks_of(&self, node: usize) -> impl Iterator<Item = &CheckDef> {
+    pub fn checks_of(&self, node: NodeIx) -> impl Iterator<Item = &CheckDef> {
         self.checks_of[node].iter().map(|&c| &self.checks[c])
     }
 

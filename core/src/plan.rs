@@ -15,6 +15,7 @@ use fixedbitset::FixedBitSet;
 use crate::graph::AssetGraph;
 use crate::model::error::{Error, Result};
 use crate::model::event::Provenance;
+use crate::model::ids::{NodeIx, StepIx};
 use crate::model::key::AssetKey;
 use crate::model::record::LatestMaterialization;
 use crate::model::spec::{DepKind, PartitionKey};
@@ -35,7 +36,7 @@ pub type PreviousIndex = HashMap<(AssetKey, Option<PartitionKey>), Previous>;
 /// One (asset, partition) to materialize.
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub node: usize,
+    pub node: NodeIx,
     pub asset: AssetKey,
     pub partition: Option<PartitionKey>,
     /// The partition's place among the asset's planned partitions (0 when unpartitioned).
@@ -47,9 +48,9 @@ pub struct Step {
     /// The committed materialization this step would replace.
     pub previous: Option<Previous>,
     /// Steps that must finish first (data and ordering deps), without repeats.
-    pub upstream: Vec<usize>,
+    pub upstream: Vec<StepIx>,
     /// Steps that wait for this one.
-    pub downstream: Vec<usize>,
+    pub downstream: Vec<StepIx>,
 }
 
 impl Step {
@@ -63,7 +64,7 @@ impl Step {
 #[derive(Debug, Clone)]
 pub struct PlannedInput {
     pub asset: AssetKey,
-    pub node: usize,
+    pub node: NodeIx,
     pub parts: Vec<InputPart>,
     /// The downstream is unpartitioned and reads every partition of a partitioned upstream:
     /// the parts are combined into one value.
@@ -73,7 +74,7 @@ pub struct PlannedInput {
 #[derive(Debug, Clone)]
 pub enum InputPart {
     /// Produced by this step of the run.
-    Step(usize),
+    Step(StepIx),
     /// Already committed.
     Stored(LatestMaterialization),
 }
@@ -85,11 +86,13 @@ pub struct Plan {
     /// Selected partitioned assets left out because no partition was asked for while the
     /// selection also holds unpartitioned assets (`materialize --select '*'` runs the
     /// unpartitioned pipeline; partitions come from `--partition`, a backfill or a schedule).
-    pub left_out: Vec<usize>,
+    pub left_out: Vec<NodeIx>,
 }
 
 /// Steps ready to start: in plan order, or the newest partitions first (then plan order, so a
-/// partition's downstream steps follow it before older partitions start).
+/// partition's downstream steps follow it before older partitions start). It lives with the
+/// plan, not the executor, because it is the plan's start-order rule: the dry run's order
+/// ([`Plan::start_order`]) and the executor's are the same by construction.
 pub struct ReadyQueue {
     heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
     positions: Option<Vec<usize>>,
@@ -103,12 +106,12 @@ impl ReadyQueue {
         }
     }
 
-    pub fn push(&mut self, s: usize) {
+    pub fn push(&mut self, s: StepIx) {
         let priority = self.positions.as_ref().map_or(0, |p| p[s]);
         self.heap.push((priority, std::cmp::Reverse(s)));
     }
 
-    pub fn pop(&mut self) -> Option<usize> {
+    pub fn pop(&mut self) -> Option<StepIx> {
         self.heap.pop().map(|(_, std::cmp::Reverse(s))| s)
     }
 }
@@ -116,7 +119,7 @@ impl ReadyQueue {
 impl Plan {
     /// Step indices in the order they start when one runs at a time and every step succeeds
     /// (what a dry run shows).
-    pub fn start_order(&self, newest_first: bool) -> Vec<usize> {
+    pub fn start_order(&self, newest_first: bool) -> Vec<StepIx> {
         let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.upstream.len()).collect();
         let mut ready = ReadyQueue::new(newest_first, &self.steps);
         for (i, &w) in waiting.iter().enumerate() {
@@ -141,7 +144,7 @@ impl Plan {
 /// An upstream (partition) that a selected step reads but that has never been materialized.
 #[derive(Debug, Clone)]
 pub struct MissingInput {
-    pub node: usize,
+    pub node: NodeIx,
     pub partition: Option<PartitionKey>,
     pub readers: Vec<AssetKey>,
 }

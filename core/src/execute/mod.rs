@@ -33,6 +33,7 @@ use crate::model::clock::Clock;
 use crate::model::config::RunConfig;
 use crate::model::error::Result;
 use crate::model::event::{Event, EventKind, RunId, RunStatus};
+use crate::model::ids::{NodeIx, StepIx};
 use crate::model::io::IoManagers;
 use crate::model::value::Value;
 use crate::plan::{InputPart, Plan};
@@ -230,7 +231,7 @@ pub(crate) struct Run {
     pub(crate) config: RunConfig,
     pub(crate) force: bool,
     /// External assets whose observation failed before the run: their readers always run.
-    pub(crate) unobserved: Vec<usize>,
+    pub(crate) unobserved: Vec<NodeIx>,
     pub(crate) observer: Arc<dyn RunObserver>,
     pub(crate) cancel: CancellationToken,
     /// Among ready steps, the newest partitions go first.
@@ -239,7 +240,7 @@ pub(crate) struct Run {
     pub(crate) pool_lease: std::time::Duration,
     /// Assets (nodes) for which this run committed a stored object: their current objects are
     /// published when it ends.
-    pub(crate) stored: std::sync::Mutex<std::collections::BTreeSet<usize>>,
+    pub(crate) stored: std::sync::Mutex<std::collections::BTreeSet<NodeIx>>,
     /// The values of the secret config fields, redacted from everything the run records.
     pub(crate) secrets: Vec<String>,
 }
@@ -344,8 +345,8 @@ enum State {
 pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
     let started = Instant::now();
     let mut schedule = Schedule::new(&run);
-    let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
-    let mut task_step: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
+    let mut running: JoinSet<(StepIx, StepOutcome)> = JoinSet::new();
+    let mut task_step: std::collections::HashMap<tokio::task::Id, StepIx> = Default::default();
     let mut canceled = false;
     loop {
         while !canceled && running.len() < concurrency {
@@ -393,7 +394,7 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
 /// outcome so far.
 struct Schedule {
     state: Vec<State>,
-    /// Upstream steps each step still waits for.
+    /// How many upstream steps each step still waits for.
     waiting: Vec<usize>,
     /// How many in-run consumers still need each step's value.
     consumers: Vec<usize>,
@@ -436,7 +437,7 @@ impl Schedule {
     }
 
     /// The next step to start, with its inputs; values no other step needs are dropped.
-    fn next(&mut self, run: &Run) -> Option<(usize, step::ResolvedInputs)> {
+    fn next(&mut self, run: &Run) -> Option<(StepIx, step::ResolvedInputs)> {
         let steps = &run.plan.steps;
         let s = loop {
             let s = self.ready.pop()?;
@@ -460,7 +461,7 @@ impl Schedule {
     }
 
     /// A step ended: count it and release (or skip) what waited for it.
-    fn finished(&mut self, run: &Run, s: usize, result: StepOutcome) {
+    fn finished(&mut self, run: &Run, s: StepIx, result: StepOutcome) {
         let steps = &run.plan.steps;
         match result {
             StepOutcome::Succeeded {
@@ -542,7 +543,7 @@ impl Schedule {
 }
 
 /// Marks everything downstream of `s` skipped (recording why); returns how many.
-fn skip_downstream(run: &Run, s: usize, reason: &str, state: &mut [State]) -> usize {
+fn skip_downstream(run: &Run, s: StepIx, reason: &str, state: &mut [State]) -> usize {
     let steps = &run.plan.steps;
     let mut queue: VecDeque<usize> = steps[s].downstream.iter().copied().collect();
     let mut count = 0;

@@ -9,6 +9,7 @@ pub mod context;
 pub mod definitions;
 pub mod error;
 pub mod event;
+pub mod ids;
 pub mod io;
 pub mod key;
 pub mod ranges;
