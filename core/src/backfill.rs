@@ -130,10 +130,11 @@ impl Backfill {
 
     /// The run request, leaving out `exclude`, on behalf of backfill `id`.
     fn request(&self, exclude: StepFilter, id: Option<&str>) -> Materialize {
-        let mut request = self.request.clone().force(self.reprocess == Reprocess::All);
-        request.exclude = Some(Arc::new(exclude));
-        request.backfill = id.map(str::to_owned);
-        request
+        self.request
+            .clone()
+            .force(self.reprocess == Reprocess::All)
+            .excluding(exclude)
+            .for_backfill(id)
     }
 }
 

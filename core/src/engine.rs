@@ -810,8 +810,7 @@ impl Engine {
         if let Some(p) = &record.partition {
             request = request.partitions(p.split(','));
         }
-        request.exclude = Some(Arc::new(exclude));
-        request.resumes = Some(record.run_id.to_string());
+        request = request.excluding(exclude).resuming(&record.run_id);
         self.materialize(request, observer).await
     }
 

@@ -29,8 +29,9 @@
 //!                                                    status, resolve, resume, wipe)
 //! execute    execute/: launch · step · slots ·      (a run's lifecycle: slots, start/end events,
 //!            notify · publish · logs                 cancel watcher; the steps; notifiers)
-//! instance   instance/ (+ status)                   (SQLite storage: a pool of readers, one writer
-//!                                                    thread; the status snapshot's loader)
+//! instance   instance/ (+ status)                   (storage behind `InstanceStore`; SQLite: a pool
+//!                                                    of readers, one writer thread; the status
+//!                                                    snapshot's loader)
 //! judgement  plan · staleness · decision            (what to run and why; staleness reads through
 //!                                                    `VersionSource`, which the instance implements)
 //! hash       hash/                                  (stable, versioned recipes)

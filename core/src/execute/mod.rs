@@ -147,6 +147,25 @@ impl Materialize {
         self
     }
 
+    /// Leaves out these steps (a resumed run's or backfill's committed ones); their readers
+    /// load them.
+    pub(crate) fn excluding(mut self, steps: crate::plan::StepFilter) -> Self {
+        self.exclude = Some(Arc::new(steps));
+        self
+    }
+
+    /// Records the run as resuming `run`.
+    pub(crate) fn resuming(mut self, run: &RunId) -> Self {
+        self.resumes = Some(run.to_string());
+        self
+    }
+
+    /// Records the run as working for backfill `id`.
+    pub(crate) fn for_backfill(mut self, id: Option<&str>) -> Self {
+        self.backfill = id.map(str::to_owned);
+        self
+    }
+
     pub fn selection(&self) -> &str {
         &self.selection
     }
