@@ -22,7 +22,7 @@ use crate::engine::Engine;
 use crate::execute::{Materialize, RunObserver, RunOutcome};
 use crate::instance::{BackfillRecord, BackfillStatus, PartitionState};
 use crate::model::error::{Error, Result};
-use crate::model::event::{BackfillRequest, Event, EventKind, RunStatus};
+use crate::model::event::{BackfillId, BackfillRequest, Event, EventKind, RunStatus};
 use crate::model::spec::PartitionKey;
 use crate::plan::{Plan, StepFilter, targets};
 
@@ -152,7 +152,7 @@ pub struct BackfillPlan {
 /// How a backfill (or one resumption of it) went.
 #[derive(Debug, Clone)]
 pub struct BackfillOutcome {
-    pub backfill: String,
+    pub backfill: BackfillId,
     pub targets: usize,
     pub left_out: usize,
     pub run: RunOutcome,
@@ -180,7 +180,7 @@ impl Engine {
         // Plan first: a backfill that cannot be planned is not recorded.
         let (exclude, targets) = self.left_out(&backfill, None)?;
         self.plan(&backfill.request(exclude.clone(), None))?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = BackfillId::new();
         let request = BackfillRequest {
             backfill: id.clone(),
             selection: backfill.request.selection.clone(),
@@ -286,7 +286,7 @@ impl Engine {
                 )
                 .await?;
                 return Ok(BackfillOutcome {
-                    backfill: id.to_owned(),
+                    backfill: BackfillId::from_string(id),
                     targets,
                     left_out,
                     run: RunOutcome::empty(),
@@ -313,7 +313,7 @@ impl Engine {
         };
         self.update_backfill(id, status, message).await?;
         Ok(BackfillOutcome {
-            backfill: id.to_owned(),
+            backfill: BackfillId::from_string(id),
             targets,
             left_out,
             run,
@@ -330,7 +330,7 @@ impl Engine {
             .append(vec![Event::new(
                 self.now(),
                 EventKind::BackfillUpdated {
-                    backfill: id.to_owned(),
+                    backfill: BackfillId::from_string(id),
                     status: status.as_str().to_owned(),
                     message,
                 },

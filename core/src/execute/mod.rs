@@ -32,7 +32,7 @@ use crate::instance::Instance;
 use crate::model::clock::Clock;
 use crate::model::config::RunConfig;
 use crate::model::error::Result;
-use crate::model::event::{Event, EventKind, RunId, RunStatus};
+use crate::model::event::{BackfillId, Event, EventKind, RunId, RunStatus};
 use crate::model::ids::{NodeIx, StepIx};
 use crate::model::io::IoManagers;
 use crate::model::value::Value;
@@ -61,7 +61,7 @@ pub struct Materialize {
     pub(crate) config: Vec<String>,
     pub(crate) cancel: CancellationToken,
     /// The backfill this run works for.
-    pub(crate) backfill: Option<String>,
+    pub(crate) backfill: Option<BackfillId>,
     /// Steps of the selection left out (a backfill's already done); their readers load them.
     pub(crate) exclude: Option<Arc<crate::plan::StepFilter>>,
     /// The run this one resumes.
@@ -162,7 +162,7 @@ impl Materialize {
 
     /// Records the run as working for backfill `id`.
     pub(crate) fn for_backfill(mut self, id: Option<&str>) -> Self {
-        self.backfill = id.map(str::to_owned);
+        self.backfill = id.map(BackfillId::from_string);
         self
     }
 

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{RUN_COLUMNS, RunRecord, SqliteStore, only_match, run_from_row};
 use crate::model::clock::Timestamp;
 use crate::model::error::{Error, Result};
-use crate::model::event::{EventKind, RunId};
+use crate::model::event::{BackfillId, EventKind, RunId};
 use crate::model::spec::PartitionKey;
 
 /// Where a backfill stands.
@@ -58,7 +58,7 @@ impl std::fmt::Display for BackfillStatus {
 /// One backfill as the `backfills` table records it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackfillRecord {
-    pub id: String,
+    pub id: BackfillId,
     pub status: BackfillStatus,
     pub selection: String,
     pub partitions: Vec<String>,
@@ -101,7 +101,7 @@ const BACKFILL_COLUMNS: &str = "backfill_id, status, selection, partitions, repr
 fn backfill_from_row(r: &Row<'_>) -> rusqlite::Result<BackfillRecord> {
     let partitions: String = r.get(3)?;
     Ok(BackfillRecord {
-        id: r.get(0)?,
+        id: BackfillId::from_string(&r.get::<_, String>(0)?),
         status: {
             let text: String = r.get(1)?;
             BackfillStatus::parse(&text).ok_or_else(|| {

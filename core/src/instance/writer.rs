@@ -203,7 +203,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 pid,
                 host,
                 process_start.map(|s| s as i64),
-                backfill
+                backfill.as_ref().map(|b| b.as_str())
             ])?;
         }
         EventKind::RunCancelRequested => {
@@ -343,7 +343,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                  VALUES (?1, 'requested', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             )?
             .execute(params![
-                b.backfill,
+                b.backfill.as_str(),
                 b.selection,
                 partitions,
                 b.reprocess,
@@ -361,7 +361,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 "UPDATE backfills SET status = ?2, message = ?3, updated_at = ?4
                  WHERE backfill_id = ?1",
             )?
-            .execute(params![backfill, status, message, event.timestamp])?;
+            .execute(params![backfill.as_str(), status, message, event.timestamp])?;
         }
         EventKind::DynamicPartitionsChanged {
             definition,

@@ -21,6 +21,57 @@ use crate::model::value::ValueKind;
 #[serde(transparent)]
 pub struct RunId(Arc<str>);
 
+/// The id of a backfill: a random UUID (v4), shown and accepted by its first 8 characters
+/// like a run's.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BackfillId(Arc<str>);
+
+impl BackfillId {
+    pub fn new() -> Self {
+        BackfillId(Arc::from(uuid::Uuid::new_v4().to_string()))
+    }
+
+    pub fn from_string(s: &str) -> Self {
+        BackfillId(Arc::from(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters, as the CLI shows it.
+    pub fn short(&self) -> &str {
+        short_id(&self.0)
+    }
+}
+
+impl Default for BackfillId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for BackfillId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BackfillId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BackfillId({})", self.0)
+    }
+}
+
+impl std::ops::Deref for BackfillId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The first 8 characters of a run or backfill id: the short form the CLI shows and accepts.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
@@ -278,7 +329,7 @@ pub enum EventKind {
         process_start: Option<u64>,
         /// The backfill this run works for.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        backfill: Option<String>,
+        backfill: Option<BackfillId>,
         /// The run this one resumes (`assets runs resume`): its completed steps are left out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resumes: Option<String>,
@@ -348,7 +399,7 @@ pub enum EventKind {
     /// A backfill moved to another state (`running`, `completed`, `failed`, `canceling`,
     /// `canceled`).
     BackfillUpdated {
-        backfill: String,
+        backfill: BackfillId,
         status: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
@@ -414,7 +465,7 @@ impl EventKind {
 /// What a backfill covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BackfillRequest {
-    pub backfill: String,
+    pub backfill: BackfillId,
     pub selection: String,
     /// Partition arguments as `materialize` takes them (keys, `FROM...TO`, `*`).
     pub partitions: Vec<String>,
