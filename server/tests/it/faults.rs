@@ -288,7 +288,7 @@ async fn pools_hold_across_runs_and_outlive_dead_holders() {
         .map(|_| {
             stemma_server::open_engine(AssetGraph::new(defs()).unwrap(), dir.path())
                 .unwrap()
-                .with_pool_lease(Duration::from_millis(300))
+                .with_pool_lease(Duration::from_secs(1))
         })
         .collect();
     let instance = engines[0].instance();
@@ -317,8 +317,8 @@ async fn pools_hold_across_runs_and_outlive_dead_holders() {
         "all released"
     );
 
-    // A live holder keeps its slot past the lease (300 ms) by renewing it: `short` waits for
-    // as long as `long` runs, here ten leases.
+    // A live holder keeps its slot past the lease (1 s, renewed every third of it) by renewing
+    // it: `short` waits for as long as `long` runs, here three leases.
     let long = engines[1].materialize(Materialize::new("long"), observer());
     let short = async {
         until("long to start", || long_running.load(Ordering::SeqCst)).await;
