@@ -9,13 +9,13 @@ use super::CliResult;
 use super::printer::{Printer, Table, age, count, dash, local_time, plural, truncate};
 use super::run::note_body_only_versions;
 use super::select::selected_nodes;
-use crate::views::{self, status::AssetStatusRow, status::CheckView};
+use crate::views::{self, status::AssetStatusRow, status::CheckView, status::Judged};
 
 pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) -> CliResult {
     let graph = engine.graph();
     note_body_only_versions(graph, printer);
-    let judged = views::status::snapshot(engine)?;
-    let nodes = selected_nodes(graph, select, || Ok(judged.0.clone()))?;
+    let judged = Judged::now(engine)?;
+    let nodes = selected_nodes(graph, select, || Ok(judged.snapshot.clone()))?;
     let rows = AssetStatusRow::gather(engine, &nodes, judged)?;
     if printer.json {
         printer.json_pretty(&views::json(&rows));

@@ -68,6 +68,33 @@ pub struct CheckView {
     pub run_id: Option<stemma::RunId>,
 }
 
+/// Every asset judged once: the snapshot a selection resolves against, and the versions and
+/// staleness the rows' causes are explained from.
+pub struct Judged {
+    pub snapshot: StatusSnapshot,
+    versions: VersionState,
+    staleness: Staleness,
+}
+
+impl Judged {
+    pub fn now(engine: &Engine) -> Result<Judged> {
+        let (versions, staleness) = engine.staleness()?;
+        let failures = engine.instance().latest_failures()?;
+        let snapshot = StatusSnapshot::from_state(
+            engine.graph(),
+            &versions,
+            &staleness,
+            &failures,
+            engine.now(),
+        );
+        Ok(Judged {
+            snapshot,
+            versions,
+            staleness,
+        })
+    }
+}
+
 /// What the rows of one status read share.
 struct Facts<'e> {
     engine: &'e Engine,
@@ -76,33 +103,14 @@ struct Facts<'e> {
     snapshot: StatusSnapshot,
 }
 
-/// The status of every asset and the snapshot it was judged on (for a selection to resolve
-/// against).
-pub fn snapshot(engine: &Engine) -> Result<(StatusSnapshot, VersionState, Staleness)> {
-    let (versions, staleness) = engine.staleness()?;
-    let failures = engine.instance().latest_failures()?;
-    let snapshot = StatusSnapshot::from_state(
-        engine.graph(),
-        &versions,
-        &staleness,
-        &failures,
-        engine.now(),
-    );
-    Ok((snapshot, versions, staleness))
-}
-
 impl AssetStatusRow {
-    /// The rows of `nodes` (in that order), judged on the state [`snapshot`] read.
-    pub fn gather(
-        engine: &Engine,
-        nodes: &[usize],
-        (snapshot, versions, staleness): (StatusSnapshot, VersionState, Staleness),
-    ) -> Result<Vec<AssetStatusRow>> {
+    /// The rows of `nodes` (in that order), as `judged` found them.
+    pub fn gather(engine: &Engine, nodes: &[usize], judged: Judged) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts {
             engine,
-            versions,
-            staleness,
-            snapshot,
+            versions: judged.versions,
+            staleness: judged.staleness,
+            snapshot: judged.snapshot,
         };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
         for m in engine.instance().latest_materializations(None)? {
