@@ -16,13 +16,8 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use stemma::AssetKey;
 
 use crate::header::Header;
-
-/// A position in a file, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub line: u64,
-    pub column: u64,
-}
+pub use crate::located::Position;
+use crate::located::{Located, located};
 
 /// A problem in a `.sql` file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +155,6 @@ impl SqlFile {
     }
 }
 
-type Located = (Option<Position>, String);
-
 /// The one query in the file.
 fn parse_query(text: &str) -> Result<Statement, Located> {
     let mut statements = Parser::new(&GenericDialect {})
@@ -214,22 +207,6 @@ fn at_end_if_unlocated(text: &str, (position, message): Located) -> Located {
     let line = trimmed.lines().count().max(1) as u64;
     let column = trimmed.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1;
     (Some(Position { line, column }), message)
-}
-
-/// sqlparser ends its messages with `at Line: L, Column: C`; split that off into a position.
-pub(crate) fn located(message: &str) -> Located {
-    let message = message.trim_start_matches("sql parser error: ").to_owned();
-    if let Some(at) = message.rfind(" at Line: ") {
-        let tail = &message[at + " at Line: ".len()..];
-        let mut numbers = tail
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| s.parse::<u64>().ok());
-        if let (Some(line), Some(column)) = (numbers.next(), numbers.next()) {
-            return (Some(Position { line, column }), message[..at].to_owned());
-        }
-    }
-    (None, message)
 }
 
 /// blake3 over the query's tokens, whitespace and comments dropped, so reformatting or

@@ -150,7 +150,7 @@ fn parse_checks(text: &str, first: usize) -> Result<Vec<SqlCheck>, String> {
     let statement = Parser::new(&GenericDialect {})
         .try_with_sql(&format!("SELECT {text}"))
         .and_then(|mut p| p.parse_statement())
-        .map_err(|e| crate::file::located(&e.to_string()).1)?;
+        .map_err(|e| crate::located::located(&e.to_string()).1)?;
     let Statement::Query(query) = statement else {
         return Err("expected check expressions".into());
     };

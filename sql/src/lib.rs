@@ -27,6 +27,7 @@
 pub mod file;
 pub mod header;
 pub mod lineage;
+mod located;
 pub mod query;
 pub mod run;
 

@@ -17,8 +17,9 @@ use stemma::instance::LatestMaterialization;
 use stemma::io::InputContext;
 use stemma::{AssetKey, Engine, Error, Result, Table, Value};
 
-use crate::file::{located, reference_key};
+use crate::file::reference_key;
 use crate::lineage::ColumnLineage;
+use crate::located::located;
 use crate::run;
 
 /// What a query returned.

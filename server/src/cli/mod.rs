@@ -11,6 +11,7 @@ mod graph;
 mod lifecycle;
 mod lineage;
 mod list;
+mod notes;
 mod partitions;
 mod pools;
 mod printer;

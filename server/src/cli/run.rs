@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use console::style;
 use serde_json::json;
-use stemma::{AssetGraph, Engine, Materialize, RunObserver, RunStatus};
+use stemma::{Engine, Materialize, RunObserver, RunStatus};
 use tokio_util::sync::CancellationToken;
 
 use super::CliResult;
-use super::printer::{Printer, duration, plural};
+use super::notes::note_left_out;
+use super::printer::{Printer, duration};
 use super::progress::Progress;
 
 /// Runs `start` (a materialize, a resume, a backfill) with the live progress view, and the
@@ -44,54 +45,11 @@ pub(crate) async fn materialize(
     })
     .await?;
     if outcome.nothing_to_do && !printer.json {
-        printer.out(super::versions::nothing_to_do(
-            &selection,
-            &outcome.left_out,
-        ));
+        printer.out(super::notes::nothing_to_do(&selection, &outcome.left_out));
         note_left_out(&outcome.left_out, printer);
         return Ok(ExitCode::SUCCESS);
     }
     report_run(&outcome, printer)
-}
-
-/// Says (once) when code versions cover only the asset functions' own bodies: the code
-/// location has no build step, so a change to a helper an asset calls is not seen.
-pub(crate) fn note_body_only_versions(graph: &AssetGraph, printer: Printer) {
-    let body_only = graph
-        .assets()
-        .filter(|(_, a)| a.spec().code_from_body)
-        .count();
-    if body_only == 0 || printer.json {
-        return;
-    }
-    printer.err(
-        style(format!(
-            "note: the code versions of {} cover only their own function bodies, not the \
-             helpers they call; add a build step to see those too (build.rs: \
-             `fn main() {{ stemma_build::code_versions(); }}`, with stemma-build in \
-             [build-dependencies])",
-            plural(body_only, "asset")
-        ))
-        .dim()
-        .for_stderr(),
-    );
-}
-
-/// Says which partitioned assets a run left out, and how to run them.
-pub(crate) fn note_left_out(left_out: &[stemma::AssetKey], printer: Printer) {
-    if left_out.is_empty() {
-        return;
-    }
-    let keys: Vec<&str> = left_out.iter().map(|k| k.as_str()).collect();
-    printer.err(
-        style(format!(
-            "Left out {} (partitioned): choose partitions with --partition, --partition-range \
-             or `assets backfill`",
-            keys.join(", "),
-        ))
-        .dim()
-        .for_stderr(),
-    );
 }
 
 /// Prints how a run went (a line, or JSON) and maps it to the exit code.

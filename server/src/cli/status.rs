@@ -6,8 +6,8 @@ use console::style;
 use stemma::Engine;
 
 use super::CliResult;
+use super::notes::note_body_only_versions;
 use super::printer::{Printer, Table, age, count, dash, local_time, plural, truncate};
-use super::run::note_body_only_versions;
 use super::select::selected_nodes;
 use crate::views::{self, status::AssetStatusRow, status::CheckView, status::Judged};
 

@@ -183,7 +183,7 @@ fn render(n: &WhyNode, prefix: &str, lines: &mut Vec<String>) {
 }
 
 pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> CliResult {
-    super::run::note_body_only_versions(engine.graph(), printer);
+    super::notes::note_body_only_versions(engine.graph(), printer);
     let Preview { steps, left_out } = engine.preview_plan(&request)?;
     let (mut run, mut maybe, mut skip) = (0, 0, 0);
     for s in &steps {
@@ -205,8 +205,8 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
         return Ok(ExitCode::SUCCESS);
     }
     if steps.is_empty() {
-        printer.out(nothing_to_do(request.selection(), &left_out));
-        super::run::note_left_out(&left_out, printer);
+        printer.out(super::notes::nothing_to_do(request.selection(), &left_out));
+        super::notes::note_left_out(&left_out, printer);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["STEP", "WOULD", "WHY"]);
@@ -225,22 +225,8 @@ pub(crate) fn plan(engine: &Engine, request: Materialize, printer: Printer) -> C
         .dim()
         .for_stderr(),
     );
-    super::run::note_left_out(&left_out, printer);
+    super::notes::note_left_out(&left_out, printer);
     Ok(ExitCode::SUCCESS)
-}
-
-/// What a plan or a run says when its selection matches nothing to run now.
-pub(crate) fn nothing_to_do(selection: &str, left_out: &[stemma::AssetKey]) -> String {
-    if left_out.is_empty() {
-        format!(
-            "Nothing to do: {selection:?} matches no assets now (it depends on the instance's \
-             state); nothing was run"
-        )
-    } else {
-        format!(
-            "Nothing to do without partitions: {selection:?} matches only partitioned assets now; nothing was run"
-        )
-    }
 }
 
 fn describe(s: &StepPreview) -> (String, String) {
