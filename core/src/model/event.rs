@@ -15,54 +15,63 @@ use crate::model::key::DataVersion;
 use crate::model::spec::{Metadata, PartitionKey};
 use crate::model::value::ValueKind;
 
-/// The id of a run: a random UUID (v4), so that its first 8 characters — the short form the
-/// CLI shows and accepts — are unique in practice. Runs are ordered by their start time.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RunId(Arc<str>);
+/// An id made of a random UUID (v4), so that its first 8 characters — the short form the CLI
+/// shows and accepts — are unique in practice.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
 
-/// The id of a backfill: a random UUID (v4), shown and accepted by its first 8 characters
-/// like a run's.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct BackfillId(Arc<str>);
+        impl $name {
+            pub fn new() -> Self {
+                $name(Arc::from(uuid::Uuid::new_v4().to_string()))
+            }
 
-impl BackfillId {
-    pub fn new() -> Self {
-        BackfillId(Arc::from(uuid::Uuid::new_v4().to_string()))
-    }
+            pub fn from_string(s: &str) -> Self {
+                $name(Arc::from(s))
+            }
 
-    pub fn from_string(s: &str) -> Self {
-        BackfillId(Arc::from(s))
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The first 8 characters, as the CLI shows it.
+            pub fn short(&self) -> &str {
+                short_id(&self.0)
+            }
+        }
 
-    /// The first 8 characters, as the CLI shows it.
-    pub fn short(&self) -> &str {
-        short_id(&self.0)
-    }
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
 }
 
-impl Default for BackfillId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+uuid_id!(
+    /// The id of a run. Runs are ordered by their start time.
+    RunId
+);
 
-impl fmt::Display for BackfillId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for BackfillId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BackfillId({})", self.0)
-    }
-}
+uuid_id!(
+    /// The id of a backfill.
+    BackfillId
+);
 
 impl std::ops::Deref for BackfillId {
     type Target = str;
@@ -75,43 +84,6 @@ impl std::ops::Deref for BackfillId {
 /// The first 8 characters of a run or backfill id: the short form the CLI shows and accepts.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
-}
-
-impl RunId {
-    pub fn new() -> Self {
-        RunId(Arc::from(uuid::Uuid::new_v4().to_string()))
-    }
-
-    pub fn from_string(s: &str) -> Self {
-        RunId(Arc::from(s))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 8 characters, as the CLI shows it.
-    pub fn short(&self) -> &str {
-        &self.0[..self.0.len().min(8)]
-    }
-}
-
-impl Default for RunId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RunId({})", self.0)
-    }
 }
 
 /// How a run ended (or that it has not).
