@@ -567,15 +567,14 @@ fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize>
 
 /// A partition key's error, said of the asset it was given for (its hint kept).
 fn of_asset(asset: &AssetKey, e: Error) -> Error {
-    match e {
-        Error::Hinted { error, hint } => of_asset(asset, *error).with_hint(hint),
+    e.map_keeping_hint(|e| match e {
         Error::NotFound { what, id, message } => Error::NotFound {
             what,
             id,
             message: format!("asset {asset}: {message}"),
         },
         e => Error::Plan(format!("asset {asset}: {e}")),
-    }
+    })
 }
 
 #[cfg(test)]

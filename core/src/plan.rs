@@ -276,12 +276,7 @@ fn step_partitions(
             };
             for p in partitions {
                 let in_asset = |e: Error| {
-                    let hint = e.hint().cloned();
-                    let error = Error::Plan(format!("asset {}: {e}", graph.key(n)));
-                    match hint {
-                        Some(hint) => error.with_hint(hint),
-                        None => error,
-                    }
+                    e.map_keeping_hint(|e| Error::Plan(format!("asset {}: {e}", graph.key(n))))
                 };
                 match p.split_once(RANGE_SEPARATOR) {
                     // `FROM...TO`, unless that is itself a key.

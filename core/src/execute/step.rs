@@ -335,6 +335,12 @@ async fn attempt_once(
     if run.cancel.is_cancelled() {
         return Err(Failure::Canceled);
     }
+    // About to be committed: its asset's current objects are published when the run ends.
+    if stored.location.is_some()
+        && let Ok(mut s) = run.stored.lock()
+    {
+        s.insert(step.node);
+    }
 
     let materialization = Materialization {
         data_version: data_version.clone(),
@@ -468,11 +474,6 @@ async fn store(
         )
         .await
         .map_err(|e| Failure::Retryable(format!("storing the value failed: {e}")))?;
-    if stored.location.is_some()
-        && let Ok(mut s) = run.stored.lock()
-    {
-        s.insert(step.node);
-    }
     Ok(stored)
 }
 

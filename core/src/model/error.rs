@@ -220,6 +220,15 @@ impl Error {
         }
     }
 
+    /// The error restated by `f` (which asset a partition key was given for, ...), its hint
+    /// kept: what can be done about it does not change with how it is said.
+    pub(crate) fn map_keeping_hint(self, f: impl FnOnce(Error) -> Error) -> Self {
+        match self {
+            Error::Hinted { error, hint } => error.map_keeping_hint(f).with_hint(hint),
+            e => f(e),
+        }
+    }
+
     /// What can be done about this error, if anything is said.
     pub fn hint(&self) -> Option<&Hint> {
         match self {

@@ -16,26 +16,24 @@ async fn local_files_conform() {
     conformance::run(&io).await;
     conformance::atomic_writes(io.store().clone(), io.prefix().clone(), &io.describe()).await;
     // Nothing but committed objects is left behind, in Hive-style partition directories.
-    let mut stack = vec![dir.path().to_path_buf()];
-    let mut partition_dirs = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                partition_dirs += usize::from(name.starts_with("partition="));
-                stack.push(p);
-            } else {
-                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-                assert!(
-                    matches!(ext, "parquet" | "json" | "bin"),
-                    "stray file {}",
-                    p.display()
-                );
-            }
-        }
+    let files = walk(dir.path());
+    for p in &files {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        assert!(
+            matches!(ext, "parquet" | "json" | "bin"),
+            "stray file {}",
+            p.display()
+        );
     }
-    assert!(partition_dirs >= 4, "{partition_dirs}");
+    let partition_dirs: std::collections::BTreeSet<_> = files
+        .iter()
+        .filter_map(|p| p.parent())
+        .filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("partition="))
+        })
+        .collect();
+    assert!(partition_dirs.len() >= 4, "{partition_dirs:?}");
     assert!(io.describe().starts_with("file:///"));
 }
 

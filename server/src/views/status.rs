@@ -98,20 +98,13 @@ impl Judged {
 /// What the rows of one status read share.
 struct Facts<'e> {
     engine: &'e Engine,
-    versions: VersionState,
-    staleness: Staleness,
-    snapshot: StatusSnapshot,
+    judged: Judged,
 }
 
 impl AssetStatusRow {
     /// The rows of `nodes` (in that order), as `judged` found them.
     pub fn gather(engine: &Engine, nodes: &[usize], judged: Judged) -> Result<Vec<AssetStatusRow>> {
-        let facts = Facts {
-            engine,
-            versions: judged.versions,
-            staleness: judged.staleness,
-            snapshot: judged.snapshot,
-        };
+        let facts = Facts { engine, judged };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
         for m in engine.instance().latest_materializations(None)? {
             latest.entry(m.asset.to_string()).or_default().push(m);
@@ -141,7 +134,7 @@ impl Facts<'_> {
         checks: &[CheckStatus],
     ) -> AssetStatusRow {
         let graph = self.engine.graph();
-        let status = self.snapshot.get(n).ok();
+        let status = self.judged.snapshot.get(n).ok();
         AssetStatusRow {
             external: graph.asset(n).is_external(),
             state: status.map_or("unknown", |s| s.state().as_str()),
@@ -163,7 +156,7 @@ impl Facts<'_> {
     /// partitioned one, how many partitions are stale (and why) or missing.
     fn causes(&self, n: usize) -> Vec<String> {
         let graph = self.engine.graph();
-        let Ok(s) = self.snapshot.get(n) else {
+        let Ok(s) = self.judged.snapshot.get(n) else {
             return Vec::new();
         };
         let p = s.partitions;
@@ -173,8 +166,8 @@ impl Facts<'_> {
             }
             return explain(
                 graph,
-                &self.versions,
-                &self.staleness,
+                &self.judged.versions,
+                &self.judged.staleness,
                 self.engine.instance(),
                 self.engine.config(),
                 n,
