@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use stemma::event::{InputVersion, Materialization, Provenance};
 use stemma::hash::StableHasher;
+use stemma::ids::NodeIx;
 use stemma::spec::{PartitionKey, PartitionMapping};
 use stemma::{
     AssetDef, AssetGraph, DataVersion, Definitions, Event, EventKind, PartitionsDefinition, Table,
@@ -94,7 +95,7 @@ pub fn partitioned_chains(chains: usize, length: usize, partitions: usize) -> De
 /// Materialization events for every asset partition of `graph`, upstream first, each recording
 /// the versions it read: a history in which everything is fresh.
 pub fn consistent_history(graph: &AssetGraph) -> Vec<Event> {
-    let mut current: HashMap<(usize, Option<PartitionKey>), DataVersion> = HashMap::new();
+    let mut current: HashMap<(NodeIx, Option<PartitionKey>), DataVersion> = HashMap::new();
     let mut events = Vec::new();
     for &node in graph.topo_order() {
         let spec = graph.spec(node);

@@ -23,6 +23,7 @@ use crate::execute::{Materialize, RunObserver, RunOutcome};
 use crate::instance::{BackfillRecord, BackfillStatus, PartitionState};
 use crate::model::error::{Error, Result};
 use crate::model::event::{BackfillId, BackfillRequest, Event, EventKind, RunStatus};
+use crate::model::ids::NodeIx;
 use crate::model::spec::PartitionKey;
 use crate::plan::{Plan, StepFilter, targets};
 
@@ -353,7 +354,7 @@ impl Engine {
             Some(id) => self.instance().backfill_done(id)?,
             None => Default::default(),
         };
-        let mut status: HashMap<usize, crate::instance::PartitionStatus> = HashMap::new();
+        let mut status: HashMap<NodeIx, crate::instance::PartitionStatus> = HashMap::new();
         let mut exclude = StepFilter::new();
         for (n, p) in all {
             let key = graph.key(n);
@@ -379,9 +380,9 @@ impl Engine {
 
     fn target_state(
         &self,
-        n: usize,
+        n: NodeIx,
         partition: Option<&PartitionKey>,
-        cache: &mut HashMap<usize, crate::instance::PartitionStatus>,
+        cache: &mut HashMap<NodeIx, crate::instance::PartitionStatus>,
     ) -> Result<PartitionState> {
         let graph = self.graph();
         let key = graph.key(n);

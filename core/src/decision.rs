@@ -16,6 +16,7 @@ use crate::hash::provenance_digests;
 use crate::hash::{DataVersion, deps_digest, inputs_digest};
 use crate::model::config::RunConfig;
 use crate::model::event::InputVersion;
+use crate::model::ids::{IxVec, NodeIx, StepIx};
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionKey;
 use crate::plan::{InputPart, Plan, Step};
@@ -124,7 +125,7 @@ pub struct StepFacts<'a> {
     pub config: &'a RunConfig,
     pub force: bool,
     /// External assets whose observation failed.
-    pub unobserved: &'a [usize],
+    pub unobserved: &'a [NodeIx],
 }
 
 impl StepFacts<'_> {
@@ -273,9 +274,9 @@ pub fn preview(
     plan: &Plan,
     config: &RunConfig,
     force: bool,
-    unobserved: &[usize],
+    unobserved: &[NodeIx],
 ) -> Vec<StepPreview> {
-    let mut out: Vec<StepPreview> = Vec::with_capacity(plan.steps.len());
+    let mut out: IxVec<StepIx, StepPreview> = IxVec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         let facts = StepFacts {
             graph,
@@ -331,5 +332,5 @@ pub fn preview(
             action,
         });
     }
-    out
+    out.into_raw()
 }

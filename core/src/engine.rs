@@ -17,6 +17,7 @@ use crate::model::clock::{Clock, SystemClock};
 use crate::model::config::RunConfig;
 use crate::model::error::{Error, Hint, Result};
 use crate::model::event::{Event, EventKind, RunStatus};
+use crate::model::ids::{IxVec, NodeIx};
 use crate::model::io::IoManagers;
 use crate::model::key::AssetKey;
 use crate::plan::{
@@ -306,8 +307,8 @@ impl Engine {
     /// are cheap by contract (a listing, a checksum, an ETag). An observer that fails is
     /// reported as a warning and its asset keeps its last version; the nodes whose observation
     /// failed are returned (a run never counts their readers as up to date).
-    pub fn observe_sources(&self, config: &RunConfig) -> Result<Vec<usize>> {
-        let observable: Vec<usize> = self
+    pub fn observe_sources(&self, config: &RunConfig) -> Result<Vec<NodeIx>> {
+        let observable: Vec<NodeIx> = self
             .graph
             .assets()
             .filter(|(_, d)| d.is_observable())
@@ -379,7 +380,7 @@ impl Engine {
     fn stored_state(&self, selected: &FixedBitSet) -> Result<(StoredIndex, PreviousIndex)> {
         let mut wanted = HashSet::new();
         let mut mine = HashSet::new();
-        for n in selected.ones() {
+        for n in selected.ones().map(NodeIx::new) {
             mine.insert(self.graph.key(n).clone());
             for &(up, _) in self.graph.deps(n) {
                 wanted.insert(self.graph.key(up).clone());
@@ -482,15 +483,19 @@ impl Engine {
             if request.partitions.is_empty() {
                 left_out = selected
                     .ones()
+                    .map(NodeIx::new)
                     .filter(|&n| self.graph.spec(n).partitions.is_some())
                     .collect();
                 for &n in &left_out {
-                    selected.set(n, false);
+                    selected.set(n.index(), false);
                 }
             }
-            if selected.ones().all(|n| self.graph.asset(n).is_external()) {
+            if selected
+                .ones()
+                .all(|n| self.graph.asset(NodeIx::new(n)).is_external())
+            {
                 return Ok(Plan {
-                    steps: Vec::new(),
+                    steps: IxVec::new(),
                     left_out,
                 });
             }
@@ -675,7 +680,7 @@ impl Engine {
     /// `code_version` events for the planned assets whose code version (with its items) the
     /// instance has not recorded yet: what lets staleness later name the items that changed.
     fn new_code_versions(&self, plan: &Plan) -> Result<Vec<Event>> {
-        let mut nodes: Vec<usize> = plan.steps.iter().map(|s| s.node).collect();
+        let mut nodes: Vec<NodeIx> = plan.steps.iter().map(|s| s.node).collect();
         nodes.sort_unstable();
         nodes.dedup();
         let mut out = Vec::new();
@@ -818,7 +823,10 @@ impl Engine {
     /// The event log keeps their history and the stored objects stay until garbage collection.
     pub async fn wipe(&self, selection: &str) -> Result<Vec<AssetKey>> {
         let (_, set) = self.select(selection)?;
-        let keys: Vec<AssetKey> = set.ones().map(|n| self.graph.key(n).clone()).collect();
+        let keys: Vec<AssetKey> = set
+            .ones()
+            .map(|n| self.graph.key(NodeIx::new(n)).clone())
+            .collect();
         let events: Vec<Event> = keys
             .iter()
             .map(|k| Event::new(self.clock.now(), EventKind::AssetWiped).asset(k, None))

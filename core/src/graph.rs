@@ -18,7 +18,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::model::config::ConfigSpec;
 use crate::model::definitions::{AssetDef, CheckDef, Definitions};
 use crate::model::error::{Error, Result, did_you_mean};
-use crate::model::ids::NodeIx;
+use crate::model::ids::{IxVec, NodeIx};
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionMapping;
 use crate::model::spec::{AssetSpec, DepKind};
@@ -26,19 +26,20 @@ use crate::model::spec::{AssetSpec, DepKind};
 /// Validated definitions, linked into a DAG.
 #[derive(Debug)]
 pub struct AssetGraph {
-    assets: Vec<AssetDef>,
-    index: HashMap<AssetKey, usize>,
+    assets: IxVec<NodeIx, AssetDef>,
+    index: HashMap<AssetKey, NodeIx>,
     /// Per asset, its dependencies as node ids, in spec order.
-    deps: Vec<Vec<(usize, DepKind)>>,
+    deps: IxVec<NodeIx, Vec<(NodeIx, DepKind)>>,
     /// Per asset, the assets that depend on it.
-    children: Vec<Vec<usize>>,
+    children: IxVec<NodeIx, Vec<NodeIx>>,
     materializable: FixedBitSet,
     external: FixedBitSet,
     attrs: AttrIndex,
-    topo: Vec<usize>,
-    layer: Vec<u32>,
+    topo: Vec<NodeIx>,
+    layer: IxVec<NodeIx, u32>,
     checks: Vec<CheckDef>,
-    checks_of: Vec<Vec<usize>>,
+    /// Per asset, its checks as positions in `checks`.
+    checks_of: IxVec<NodeIx, Vec<usize>>,
     config: Arc<ConfigSpec>,
     pub(crate) schedules: Vec<crate::model::schedule::ScheduleDef>,
     /// Per schedule, the time windows its ticks are cut from.
@@ -77,10 +78,11 @@ impl AssetGraph {
                 def.spec.retry.clone_from(&default_retry);
             }
         }
+        let assets: IxVec<NodeIx, AssetDef> = IxVec::from_raw(assets);
 
         let mut index = HashMap::with_capacity(assets.len());
         let mut attrs = AttrIndex::default();
-        for (i, def) in assets.iter().enumerate() {
+        for (i, def) in assets.iter_enumerated() {
             attrs.add(i, &def.spec);
             for p in def.problems.iter().chain(def.spec.problems().iter()) {
                 problems.push(format!("asset {}: {p}", def.spec.key));
@@ -94,8 +96,8 @@ impl AssetGraph {
         for _ in &assets {
             graph.add_node(());
         }
-        let mut deps = Vec::with_capacity(assets.len());
-        for (i, def) in assets.iter().enumerate() {
+        let mut deps: IxVec<NodeIx, _> = IxVec::with_capacity(assets.len());
+        for (i, def) in assets.iter_enumerated() {
             let mut mine = Vec::with_capacity(def.spec.deps.len());
             for dep in &def.spec.deps {
                 match index.get(&dep.key) {
@@ -103,7 +105,11 @@ impl AssetGraph {
                     // edge of the DAG: its steps are ordered partition by partition.
                     Some(&j) => {
                         if j != i {
-                            graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), dep.kind);
+                            graph.add_edge(
+                                NodeIndex::new(j.index()),
+                                NodeIndex::new(i.index()),
+                                dep.kind,
+                            );
                         }
                         mine.push((j, dep.kind));
                     }
@@ -124,7 +130,7 @@ impl AssetGraph {
             deps.push(mine);
         }
 
-        let mut checks_of = vec![Vec::new(); assets.len()];
+        let mut checks_of = IxVec::from_elem(Vec::new(), assets.len());
         for (c, check) in checks.iter().enumerate() {
             let label = format!("check {}:{}", check.spec.asset, check.spec.name);
             for p in &check.problems {
@@ -155,7 +161,7 @@ impl AssetGraph {
             }
         }
 
-        for (i, def) in assets.iter().enumerate() {
+        for (i, def) in assets.iter_enumerated() {
             for &(j, kind) in &deps[i] {
                 let declared = def
                     .spec
@@ -170,7 +176,7 @@ impl AssetGraph {
         }
 
         let topo = match petgraph::algo::toposort(&graph, None) {
-            Ok(order) => order.into_iter().map(NodeIndex::index).collect(),
+            Ok(order) => order.into_iter().map(|n| NodeIx::new(n.index())).collect(),
             Err(cycle) => {
                 let path = find_cycle(&graph, cycle.node_id());
                 let names: Vec<&str> = path.iter().map(|&i| assets[i].spec.key.as_str()).collect();
@@ -192,7 +198,7 @@ impl AssetGraph {
             )));
         }
 
-        let mut layer = vec![0u32; assets.len()];
+        let mut layer = IxVec::from_elem(0u32, assets.len());
         for &i in &topo {
             layer[i] = deps[i]
                 .iter()
@@ -201,19 +207,19 @@ impl AssetGraph {
                 .max()
                 .unwrap_or(0);
         }
-        let mut children = vec![Vec::new(); assets.len()];
+        let mut children = IxVec::from_elem(Vec::new(), assets.len());
         let mut materializable = FixedBitSet::with_capacity(assets.len());
         let mut external = FixedBitSet::with_capacity(assets.len());
-        for (i, def) in assets.iter().enumerate() {
+        for (i, def) in assets.iter_enumerated() {
             for &(j, _) in &deps[i] {
                 if j != i {
                     children[j].push(i);
                 }
             }
             if def.is_external() {
-                external.insert(i);
+                external.insert(i.index());
             } else {
-                materializable.insert(i);
+                materializable.insert(i.index());
             }
         }
 
@@ -284,6 +290,11 @@ impl AssetGraph {
 
     pub fn is_empty(&self) -> bool {
         self.assets.is_empty()
+    }
+
+    /// Every node id, in definition order.
+    pub fn nodes(&self) -> impl DoubleEndedIterator<Item = NodeIx> + ExactSizeIterator + use<> {
+        self.assets.indices()
     }
 
     /// The node id of `key`.
@@ -357,7 +368,7 @@ impl AssetGraph {
     }
 
     pub fn assets(&self) -> impl Iterator<Item = (NodeIx, &AssetDef)> {
-        self.assets.iter().enumerate()
+        self.assets.iter_enumerated()
     }
 
     /// Dependencies of `node` in spec order (data deps in parameter order first), including
@@ -470,7 +481,7 @@ pub struct AttrIndex {
 }
 
 impl AttrIndex {
-    fn add(&mut self, node: usize, spec: &AssetSpec) {
+    fn add(&mut self, node: NodeIx, spec: &AssetSpec) {
         fn add(map: &mut AttrMap, key: &str, node: u32) {
             match map.get_mut(key) {
                 Some(nodes) => nodes.push(node),
@@ -479,7 +490,7 @@ impl AttrIndex {
                 }
             }
         }
-        let node = node as u32;
+        let node = node.index() as u32;
         for (k, v) in &spec.tags {
             let values = match self.tags.get_mut(k.as_str()) {
                 Some(values) => values,
@@ -539,7 +550,7 @@ fn partition_problem(
 }
 
 /// A cycle through `start`: the shortest path back to it, first node repeated at the end.
-fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize> {
+fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<NodeIx> {
     let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(n) = queue.pop_front() {
@@ -552,8 +563,9 @@ fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize>
                     cur = p;
                 }
                 path.reverse();
-                let mut out: Vec<usize> = path.into_iter().map(NodeIndex::index).collect();
-                out.push(start.index());
+                let mut out: Vec<NodeIx> =
+                    path.into_iter().map(|n| NodeIx::new(n.index())).collect();
+                out.push(NodeIx::new(start.index()));
                 return out;
             }
             if next != start && !previous.contains_key(&next) {
@@ -562,7 +574,7 @@ fn find_cycle(graph: &DiGraph<(), DepKind, u32>, start: NodeIndex) -> Vec<usize>
             }
         }
     }
-    vec![start.index()]
+    vec![NodeIx::new(start.index())]
 }
 
 /// A partition key's error, said of the asset it was given for (its hint kept).

@@ -82,8 +82,8 @@ pub mod staleness;
 pub use execute::notify;
 pub use instance::status;
 pub use model::{
-    check, clock, config, context, definitions, error, event, io, key, ranges, record, schedule,
-    spec, state, value,
+    check, clock, config, context, definitions, error, event, ids, io, key, ranges, record,
+    schedule, spec, state, value,
 };
 
 /// The Arrow version Stemma's tables use, for code locations that build tables themselves.

@@ -15,7 +15,7 @@ use fixedbitset::FixedBitSet;
 use crate::graph::AssetGraph;
 use crate::model::error::{Error, Result};
 use crate::model::event::Provenance;
-use crate::model::ids::{NodeIx, StepIx};
+use crate::model::ids::{IxVec, NodeIx, StepIx};
 use crate::model::key::AssetKey;
 use crate::model::record::LatestMaterialization;
 use crate::model::spec::{DepKind, PartitionKey};
@@ -82,7 +82,7 @@ pub enum InputPart {
 /// Steps in dependency order (a step's upstream steps come before it).
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    pub steps: Vec<Step>,
+    pub steps: IxVec<StepIx, Step>,
     /// Selected partitioned assets left out because no partition was asked for while the
     /// selection also holds unpartitioned assets (`materialize --select '*'` runs the
     /// unpartitioned pipeline; partitions come from `--partition`, a backfill or a schedule).
@@ -94,12 +94,12 @@ pub struct Plan {
 /// plan, not the executor, because it is the plan's start-order rule: the dry run's order
 /// ([`Plan::start_order`]) and the executor's are the same by construction.
 pub struct ReadyQueue {
-    heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
-    positions: Option<Vec<usize>>,
+    heap: std::collections::BinaryHeap<(usize, std::cmp::Reverse<StepIx>)>,
+    positions: Option<IxVec<StepIx, usize>>,
 }
 
 impl ReadyQueue {
-    pub fn new(newest_first: bool, steps: &[Step]) -> Self {
+    pub fn new(newest_first: bool, steps: &IxVec<StepIx, Step>) -> Self {
         ReadyQueue {
             heap: std::collections::BinaryHeap::with_capacity(steps.len()),
             positions: newest_first.then(|| steps.iter().map(|s| s.position).collect()),
@@ -120,9 +120,10 @@ impl Plan {
     /// Step indices in the order they start when one runs at a time and every step succeeds
     /// (what a dry run shows).
     pub fn start_order(&self, newest_first: bool) -> Vec<StepIx> {
-        let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.upstream.len()).collect();
+        let mut waiting: IxVec<StepIx, usize> =
+            self.steps.iter().map(|s| s.upstream.len()).collect();
         let mut ready = ReadyQueue::new(newest_first, &self.steps);
-        for (i, &w) in waiting.iter().enumerate() {
+        for (i, &w) in waiting.iter_enumerated() {
             if w == 0 {
                 ready.push(i);
             }
@@ -164,7 +165,7 @@ impl From<Error> for PlanError {
 
 /// Steps of a selection to leave out, by (node, partition): a backfill leaves out what it
 /// need not reprocess. Readers of a left-out step read its committed materialization.
-pub type StepFilter = std::collections::HashSet<(usize, Option<PartitionKey>)>;
+pub type StepFilter = std::collections::HashSet<(NodeIx, Option<PartitionKey>)>;
 
 /// Separates the ends of a partition range, `2026-01-01...2026-01-31` (as Dagster writes it).
 pub const RANGE_SEPARATOR: &str = "...";
@@ -188,7 +189,7 @@ pub fn targets(
     graph: &AssetGraph,
     selected: &FixedBitSet,
     partitions: &[String],
-) -> Result<Vec<(usize, Option<PartitionKey>)>> {
+) -> Result<Vec<(NodeIx, Option<PartitionKey>)>> {
     let (nodes, _) = planned_nodes(graph, selected, partitions)?;
     let mut out = Vec::new();
     for &n in &nodes {
@@ -205,15 +206,18 @@ fn planned_nodes(
     graph: &AssetGraph,
     selected: &FixedBitSet,
     partitions: &[String],
-) -> Result<(Vec<usize>, Vec<usize>)> {
-    let nodes: Vec<usize> = graph
+) -> Result<(Vec<NodeIx>, Vec<NodeIx>)> {
+    let nodes: Vec<NodeIx> = graph
         .topo_order()
         .iter()
         .copied()
-        .filter(|&n| selected.contains(n) && !graph.asset(n).is_external())
+        .filter(|&n| selected.contains(n.index()) && !graph.asset(n).is_external())
         .collect();
     if nodes.is_empty() {
-        let externals: Vec<&str> = selected.ones().map(|n| graph.key(n).as_str()).collect();
+        let externals: Vec<&str> = selected
+            .ones()
+            .map(|n| graph.key(NodeIx::new(n)).as_str())
+            .collect();
         return Err(Error::Plan(if externals.is_empty() {
             "the selection matches no assets".into()
         } else {
@@ -242,7 +246,7 @@ fn planned_nodes(
         )));
     }
     if partitions.is_empty() && nodes.iter().any(|&n| graph.spec(n).partitions.is_none()) {
-        let (partitioned, unpartitioned): (Vec<usize>, Vec<usize>) = nodes
+        let (partitioned, unpartitioned): (Vec<NodeIx>, Vec<NodeIx>) = nodes
             .into_iter()
             .partition(|&n| graph.spec(n).partitions.is_some());
         return Ok((unpartitioned, partitioned));
@@ -253,8 +257,8 @@ fn planned_nodes(
 /// The partitions of node `n` that `partitions` (the request's arguments) name.
 fn step_partitions(
     graph: &AssetGraph,
-    nodes: &[usize],
-    n: usize,
+    nodes: &[NodeIx],
+    n: NodeIx,
     partitions: &[String],
 ) -> Result<Vec<Option<PartitionKey>>> {
     match &graph.spec(n).partitions {
@@ -319,7 +323,7 @@ fn step_partitions(
 /// `to` of another time-window definition among `nodes` (the one both keys belong to).
 fn windows_within(
     graph: &AssetGraph,
-    nodes: &[usize],
+    nodes: &[NodeIx],
     def: &crate::model::spec::PartitionsDefinition,
     from: &str,
     to: &str,
@@ -362,8 +366,8 @@ pub fn plan_excluding(
 ) -> Result<Plan, PlanError> {
     let (nodes, left_out) = planned_nodes(graph, selected, partitions)?;
 
-    let mut steps: Vec<Step> = Vec::with_capacity(nodes.len());
-    let mut step_of: HashMap<(usize, Option<PartitionKey>), usize> =
+    let mut steps: IxVec<StepIx, Step> = IxVec::with_capacity(nodes.len());
+    let mut step_of: HashMap<(NodeIx, Option<PartitionKey>), StepIx> =
         HashMap::with_capacity(nodes.len());
     for &n in &nodes {
         for (position, p) in step_partitions(graph, &nodes, n, partitions)?
@@ -373,7 +377,7 @@ pub fn plan_excluding(
             if exclude.is_some_and(|e| e.contains(&(n, p.clone()))) {
                 continue;
             }
-            step_of.insert((n, p.clone()), steps.len());
+            step_of.insert((n, p.clone()), StepIx::new(steps.len()));
             steps.push(Step {
                 node: n,
                 asset: graph.key(n).clone(),
@@ -437,7 +441,7 @@ pub fn plan_excluding(
     if !missing.is_empty() {
         return Err(PlanError::Missing(missing));
     }
-    for s in 0..steps.len() {
+    for s in steps.indices() {
         for u in steps[s].upstream.clone() {
             steps[u].downstream.push(s);
         }
@@ -447,7 +451,7 @@ pub fn plan_excluding(
 
 fn note_missing(
     missing: &mut Vec<MissingInput>,
-    node: usize,
+    node: NodeIx,
     partition: Option<PartitionKey>,
     reader: &AssetKey,
 ) {
@@ -500,9 +504,10 @@ mod tests {
         .unwrap();
         let labels: Vec<String> = p.steps.iter().map(Step::label).collect();
         assert_eq!(labels, ["a", "b", "c"]);
-        assert_eq!(p.steps[2].upstream, [0, 1]);
-        assert_eq!(p.steps[0].downstream, [1, 2]);
-        assert!(matches!(p.steps[2].inputs[1].parts[0], InputPart::Step(1)));
+        let s = StepIx::new;
+        assert_eq!(p.steps[s(2)].upstream, [s(0), s(1)]);
+        assert_eq!(p.steps[s(0)].downstream, [s(1), s(2)]);
+        assert!(matches!(p.steps[s(2)].inputs[1].parts[0], InputPart::Step(u) if u == s(1)));
     }
 
     #[test]
@@ -587,10 +592,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.steps.len(), 2);
-        assert_eq!(p.steps[1].label(), "per_region[eu]");
+        assert_eq!(p.steps[StepIx::new(1)].label(), "per_region[eu]");
         assert!(matches!(
-            p.steps[1].inputs[0].parts[..],
-            [InputPart::Step(0)]
+            p.steps[StepIx::new(1)].inputs[0].parts[..],
+            [InputPart::Step(u)] if u == StepIx::new(0)
         ));
         // Repeats collapse; `*` means every partition.
         let p = plan(

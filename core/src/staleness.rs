@@ -30,6 +30,7 @@ use crate::model::clock::Timestamp;
 use crate::model::config::{ConfigReads, RunConfig};
 use crate::model::error::Result;
 use crate::model::event::{Provenance, step_label};
+use crate::model::ids::{IxVec, NodeIx};
 use crate::model::key::AssetKey;
 use crate::model::spec::{PartitionKey, PartitionMapping};
 
@@ -81,7 +82,7 @@ enum StoredVersion {
 /// partition position. Assets and partitions the graph no longer has are ignored.
 #[derive(Debug)]
 pub struct VersionState {
-    rows: Vec<Vec<Option<VersionRow>>>,
+    rows: IxVec<NodeIx, Vec<Option<VersionRow>>>,
     /// Data versions that are not hex digests, concatenated.
     arena: String,
 }
@@ -133,7 +134,8 @@ impl VersionState {
     /// A state with no versions.
     pub fn new(graph: &AssetGraph) -> Self {
         VersionState {
-            rows: (0..graph.len())
+            rows: graph
+                .nodes()
                 .map(|n| vec![None; partition_count(graph, n)])
                 .collect(),
             arena: String::new(),
@@ -148,7 +150,7 @@ impl VersionState {
         instance: &dyn VersionSource,
         config: &RunConfig,
     ) -> Result<Self> {
-        let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
+        let total: usize = graph.nodes().map(|n| partition_count(graph, n)).sum();
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(8);
@@ -168,20 +170,19 @@ impl VersionState {
     ) -> Result<Self> {
         let mut state = Self::new(graph);
         if threads <= 1 {
-            let mut sweep = Sweep::take(&mut state, graph, config, (0..graph.len()).collect());
+            let mut sweep = Sweep::take(&mut state, graph, config, graph.nodes().collect());
             instance.for_each_version(&mut |row| sweep.add(graph, row))?;
             sweep.give_back(&mut state);
             return Ok(state);
         }
         // Ranges of asset keys holding about equal numbers of partitions.
-        let mut keyed: Vec<(&str, usize)> = (0..graph.len())
-            .map(|n| (graph.key(n).as_str(), n))
-            .collect();
+        let mut keyed: Vec<(&str, NodeIx)> =
+            graph.nodes().map(|n| (graph.key(n).as_str(), n)).collect();
         keyed.sort_unstable();
-        let total: usize = (0..graph.len()).map(|n| partition_count(graph, n)).sum();
+        let total: usize = graph.nodes().map(|n| partition_count(graph, n)).sum();
         let share = total.div_ceil(threads);
         let mut bounds: Vec<&str> = Vec::new();
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut groups: Vec<Vec<NodeIx>> = vec![Vec::new()];
         let mut seen = 0;
         for (key, n) in keyed {
             if seen >= share * (bounds.len() + 1) {
@@ -237,7 +238,7 @@ impl VersionState {
         sweep.give_back(self);
     }
 
-    pub fn row(&self, node: usize, partition: usize) -> Option<&VersionRow> {
+    pub fn row(&self, node: NodeIx, partition: usize) -> Option<&VersionRow> {
         self.rows.get(node)?.get(partition)?.as_ref()
     }
 
@@ -266,7 +267,7 @@ impl VersionState {
     }
 
     /// The rows of one asset, by partition position.
-    pub fn rows_of(&self, node: usize) -> &[Option<VersionRow>] {
+    pub fn rows_of(&self, node: NodeIx) -> &[Option<VersionRow>] {
         &self.rows[node]
     }
 }
@@ -278,14 +279,14 @@ pub const PARALLEL_LOAD: usize = 100_000;
 /// given back), so that sweeps over disjoint ranges of assets can run on several threads.
 struct Sweep {
     /// Per node of the graph, its position in `nodes`, or `u32::MAX` when not this sweep's.
-    slot: Vec<u32>,
-    nodes: Vec<usize>,
+    slot: IxVec<NodeIx, u32>,
+    nodes: Vec<NodeIx>,
     rows: Vec<Vec<Option<VersionRow>>>,
     /// Text versions of this sweep's rows, and which rows hold one (by slot and partition).
     arena: String,
     text_rows: Vec<(u32, u32)>,
     /// Rows arrive grouped by asset: the last asset looked up.
-    last: Option<(String, Option<usize>)>,
+    last: Option<(String, Option<NodeIx>)>,
     /// The config rows are judged under, and the verdict on each recorded config text seen
     /// (the partitions of an asset almost always read the same values).
     config: RunConfig,
@@ -297,9 +298,9 @@ impl Sweep {
         state: &mut VersionState,
         graph: &AssetGraph,
         config: &RunConfig,
-        nodes: Vec<usize>,
+        nodes: Vec<NodeIx>,
     ) -> Self {
-        let mut slot = vec![u32::MAX; graph.len()];
+        let mut slot = IxVec::from_elem(u32::MAX, graph.len());
         let rows = nodes
             .iter()
             .enumerate()
@@ -403,12 +404,12 @@ impl Sweep {
     }
 }
 
-fn partition_count(graph: &AssetGraph, node: usize) -> usize {
+fn partition_count(graph: &AssetGraph, node: NodeIx) -> usize {
     graph.spec(node).partitions.as_ref().map_or(1, |p| p.len())
 }
 
 /// The partition key at position `i` of an asset (`None` when unpartitioned).
-fn key_at(graph: &AssetGraph, node: usize, i: usize) -> Option<PartitionKey> {
+fn key_at(graph: &AssetGraph, node: NodeIx, i: usize) -> Option<PartitionKey> {
     graph
         .spec(node)
         .partitions
@@ -419,7 +420,7 @@ fn key_at(graph: &AssetGraph, node: usize, i: usize) -> Option<PartitionKey> {
 /// The state of every asset partition.
 #[derive(Debug, Clone)]
 pub struct Staleness {
-    states: Vec<Vec<PartitionState>>,
+    states: IxVec<NodeIx, Vec<PartitionState>>,
 }
 
 /// Partitions of one asset are independent given their upstream: above this many, check them
@@ -429,9 +430,11 @@ const PARALLEL_PARTITIONS: usize = 512;
 impl Staleness {
     /// Computes every asset partition's state, upstream first.
     pub fn compute(graph: &AssetGraph, versions: &VersionState) -> Self {
-        let mut states: Vec<Vec<PartitionState>> = vec![Vec::new(); graph.len()];
+        let mut states: IxVec<NodeIx, Vec<PartitionState>> =
+            IxVec::from_elem(Vec::new(), graph.len());
         // Each asset's upstream partitions in canonical (key) order, for the digest.
-        let by_key: Vec<Option<Vec<usize>>> = (0..graph.len())
+        let by_key: IxVec<NodeIx, Option<Vec<usize>>> = graph
+            .nodes()
             .map(|n| {
                 graph
                     .spec(n)
@@ -455,7 +458,7 @@ impl Staleness {
                 continue;
             }
             let spec = graph.spec(node);
-            let mut deps: Vec<usize> = graph.deps(node).iter().map(|&(u, _)| u).collect();
+            let mut deps: Vec<NodeIx> = graph.deps(node).iter().map(|&(u, _)| u).collect();
             deps.sort_by(|&a, &b| graph.key(a).cmp(graph.key(b)));
             let current_deps = *deps_digest(deps.iter().map(|&u| graph.key(u))).as_bytes();
             let mappings: Vec<PartitionMapping> =
@@ -478,7 +481,7 @@ impl Staleness {
                     causes |= cause::DEPS_CHANGED;
                 }
                 hasher.reset();
-                let mut visit = |up: usize, q: usize, causes: &mut Causes| {
+                let mut visit = |up: NodeIx, q: usize, causes: &mut Causes| {
                     match versions.row(up, q) {
                         Some(r) => hasher.add_bytes(
                             graph.key(up).as_str(),
@@ -552,17 +555,17 @@ impl Staleness {
     }
 
     /// The state of partition position `i` of `node` (0 for an unpartitioned asset).
-    pub fn state(&self, node: usize, i: usize) -> PartitionState {
+    pub fn state(&self, node: NodeIx, i: usize) -> PartitionState {
         self.states[node].get(i).copied().unwrap_or(MISSING)
     }
 
     /// The states of every partition of `node`.
-    pub fn states_of(&self, node: usize) -> &[PartitionState] {
+    pub fn states_of(&self, node: NodeIx) -> &[PartitionState] {
         &self.states[node]
     }
 
     /// Counts and the union of cause flags over an asset's partitions.
-    pub fn summary(&self, node: usize) -> Summary {
+    pub fn summary(&self, node: NodeIx) -> Summary {
         let mut s = Summary::default();
         for st in &self.states[node] {
             match st.freshness {
@@ -695,7 +698,7 @@ pub fn explain(
     staleness: &Staleness,
     instance: &dyn VersionSource,
     config: &RunConfig,
-    node: usize,
+    node: NodeIx,
     i: usize,
 ) -> Result<Explanation> {
     let spec = graph.spec(node);
@@ -864,7 +867,7 @@ pub fn why_stale(
     staleness: &Staleness,
     instance: &dyn VersionSource,
     config: &RunConfig,
-    node: usize,
+    node: NodeIx,
     i: usize,
 ) -> Result<WhyNode> {
     let judged = Judged {
@@ -889,9 +892,9 @@ struct Judged<'a> {
 
 fn why_node(
     j: &Judged<'_>,
-    node: usize,
+    node: NodeIx,
     i: usize,
-    seen: &mut HashSet<(usize, usize)>,
+    seen: &mut HashSet<(NodeIx, usize)>,
 ) -> Result<WhyNode> {
     let graph = j.graph;
     let explanation = explain(
@@ -913,7 +916,7 @@ fn why_node(
         repeated: false,
     };
     seen.insert((node, i));
-    let mut expanded: HashMap<usize, usize> = HashMap::new();
+    let mut expanded: HashMap<NodeIx, usize> = HashMap::new();
     for c in explanation.causes {
         let Cause::UpstreamStale { asset, partition } = c else {
             out.causes.push(c);

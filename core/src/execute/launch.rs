@@ -23,6 +23,7 @@ use crate::model::clock::Clock;
 use crate::model::config::RunConfig;
 use crate::model::error::{Error, Result};
 use crate::model::event::{Event, EventKind, LogLevel, RunId, RunStatus};
+use crate::model::ids::NodeIx;
 use crate::model::io::IoManagers;
 use crate::model::key::AssetKey;
 use crate::plan::Plan;
@@ -47,7 +48,7 @@ pub(crate) struct Launch {
     pub(crate) request: Materialize,
     pub(crate) config: RunConfig,
     /// External assets whose observation failed before the run: their readers always run.
-    pub(crate) unobserved: Vec<usize>,
+    pub(crate) unobserved: Vec<NodeIx>,
     pub(crate) plan: Plan,
     /// Recorded with the run's start (`code_version` events the instance has not seen).
     pub(crate) code_versions: Vec<Event>,
@@ -291,7 +292,7 @@ fn partition_text(request: &Materialize) -> Option<String> {
     (!request.partitions.is_empty()).then(|| request.partitions.join(","))
 }
 
-fn stored_keys(graph: &AssetGraph, nodes: &BTreeSet<usize>) -> HashSet<AssetKey> {
+fn stored_keys(graph: &AssetGraph, nodes: &BTreeSet<NodeIx>) -> HashSet<AssetKey> {
     nodes.iter().map(|&n| graph.key(n).clone()).collect()
 }
 

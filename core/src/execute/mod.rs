@@ -33,7 +33,7 @@ use crate::model::clock::Clock;
 use crate::model::config::RunConfig;
 use crate::model::error::Result;
 use crate::model::event::{BackfillId, Event, EventKind, RunId, RunStatus};
-use crate::model::ids::{NodeIx, StepIx};
+use crate::model::ids::{IxVec, NodeIx, StepIx};
 use crate::model::io::IoManagers;
 use crate::model::value::Value;
 use crate::plan::{InputPart, Plan};
@@ -412,12 +412,12 @@ pub(crate) async fn execute(run: Arc<Run>, concurrency: usize) -> RunOutcome {
 /// Where every step of a run stands: which may start, which values are still needed, and the
 /// outcome so far.
 struct Schedule {
-    state: Vec<State>,
+    state: IxVec<StepIx, State>,
     /// How many upstream steps each step still waits for.
-    waiting: Vec<usize>,
+    waiting: IxVec<StepIx, usize>,
     /// How many in-run consumers still need each step's value.
-    consumers: Vec<usize>,
-    produced: Vec<Option<Produced>>,
+    consumers: IxVec<StepIx, usize>,
+    produced: IxVec<StepIx, Option<Produced>>,
     ready: crate::plan::ReadyQueue,
     outcome: RunOutcome,
 }
@@ -426,7 +426,7 @@ impl Schedule {
     fn new(run: &Run) -> Self {
         let steps = &run.plan.steps;
         let n = steps.len();
-        let mut consumers = vec![0usize; n];
+        let mut consumers = IxVec::from_elem(0usize, n);
         for step in steps {
             for input in step.inputs.iter().chain(&step.order_inputs) {
                 for part in &input.parts {
@@ -436,16 +436,16 @@ impl Schedule {
                 }
             }
         }
-        let waiting: Vec<usize> = steps.iter().map(|s| s.upstream.len()).collect();
+        let waiting: IxVec<StepIx, usize> = steps.iter().map(|s| s.upstream.len()).collect();
         let mut ready = crate::plan::ReadyQueue::new(run.newest_first, steps);
-        for s in (0..n).filter(|&s| waiting[s] == 0) {
+        for s in steps.indices().filter(|&s| waiting[s] == 0) {
             ready.push(s);
         }
         Schedule {
-            state: vec![State::Pending; n],
+            state: IxVec::from_elem(State::Pending, n),
             waiting,
             consumers,
-            produced: vec![None; n],
+            produced: IxVec::from_elem(None, n),
             ready,
             outcome: RunOutcome {
                 run_id: run.run_id.clone(),
@@ -541,7 +541,7 @@ impl Schedule {
         let steps = &run.plan.steps;
         let outcome = &mut self.outcome;
         if canceled {
-            for (s, st) in self.state.iter_mut().enumerate() {
+            for (s, st) in self.state.iter_enumerated_mut() {
                 if *st == State::Pending {
                     *st = State::Skipped;
                     outcome.skipped += 1;
@@ -562,9 +562,9 @@ impl Schedule {
 }
 
 /// Marks everything downstream of `s` skipped (recording why); returns how many.
-fn skip_downstream(run: &Run, s: StepIx, reason: &str, state: &mut [State]) -> usize {
+fn skip_downstream(run: &Run, s: StepIx, reason: &str, state: &mut IxVec<StepIx, State>) -> usize {
     let steps = &run.plan.steps;
-    let mut queue: VecDeque<usize> = steps[s].downstream.iter().copied().collect();
+    let mut queue: VecDeque<StepIx> = steps[s].downstream.iter().copied().collect();
     let mut count = 0;
     while let Some(d) = queue.pop_front() {
         if state[d] != State::Pending {

@@ -19,6 +19,7 @@ use crate::model::error::BoxError;
 use crate::model::event::{
     CheckEvaluation, EventKind, InputVersion, Materialization, Provenance, StepPhases,
 };
+use crate::model::ids::{IxVec, StepIx};
 use crate::model::io::{InputContext, OutputContext, PartitionsContext, StoredPart};
 use crate::model::key::AssetKey;
 use crate::model::spec::{ColumnInfo, Metadata, MetadataValue, PartitionKey};
@@ -64,9 +65,9 @@ pub(crate) struct ResolvedInputs {
 }
 
 pub(crate) fn resolve_inputs(
-    steps: &[Step],
-    s: usize,
-    produced: &[Option<Produced>],
+    steps: &IxVec<StepIx, Step>,
+    s: StepIx,
+    produced: &IxVec<StepIx, Option<Produced>>,
 ) -> ResolvedInputs {
     let resolve = |inputs: &[crate::plan::PlannedInput]| -> Vec<Vec<ResolvedPart>> {
         inputs
@@ -128,7 +129,7 @@ enum Failure {
     Canceled,
 }
 
-pub(crate) async fn run_step(run: Arc<Run>, s: usize, inputs: ResolvedInputs) -> StepOutcome {
+pub(crate) async fn run_step(run: Arc<Run>, s: StepIx, inputs: ResolvedInputs) -> StepOutcome {
     let step = &run.plan.steps[s];
     let spec = run.graph.spec(step.node);
     let started = Instant::now();
@@ -297,7 +298,7 @@ impl Laps {
 /// One attempt: load → compute → hash → store → commit → checks.
 async fn attempt_once(
     run: &Arc<Run>,
-    s: usize,
+    s: StepIx,
     inputs: &ResolvedInputs,
     versions: &[InputVersion],
     attempt: u32,

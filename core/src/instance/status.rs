@@ -48,7 +48,8 @@ impl StatusSnapshot {
         for f in failures {
             failures_of.entry(f.asset.as_str()).or_default().push(f);
         }
-        let assets = (0..graph.len())
+        let assets = graph
+            .nodes()
             .map(|n| {
                 let summary = staleness.summary(n);
                 let rows = versions.rows_of(n);

@@ -4,6 +4,7 @@
 
 use crate::model::clock::Timestamp;
 use crate::model::error::{Error, Result};
+use crate::model::ids::NodeIx;
 
 /// Why an asset partition is stale: a small set of causes (one byte, as the staleness pass
 /// keeps one per asset partition).
@@ -208,10 +209,10 @@ impl StatusSnapshot {
     }
 
     /// The status of node `n`; an error when no instance was consulted.
-    pub fn get(&self, n: usize) -> Result<&AssetStatus> {
+    pub fn get(&self, n: NodeIx) -> Result<&AssetStatus> {
         self.assets
             .as_ref()
-            .and_then(|a| a.get(n))
+            .and_then(|a| a.get(n.index()))
             .ok_or_else(|| Error::Internal("asset status was not loaded for this selection".into()))
     }
 

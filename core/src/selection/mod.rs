@@ -38,6 +38,7 @@ pub use ast::{
 };
 
 use crate::graph::AssetGraph;
+use crate::model::ids::NodeIx;
 use crate::model::key::AssetKey;
 use crate::model::state::StatusSnapshot;
 
@@ -128,7 +129,10 @@ impl Selection {
         status: &StatusSnapshot,
     ) -> Result<Vec<AssetKey>, SelectionError> {
         let set = self.resolve(graph, status)?;
-        let mut keys: Vec<AssetKey> = set.ones().map(|n| graph.key(n).clone()).collect();
+        let mut keys: Vec<AssetKey> = set
+            .ones()
+            .map(|n| graph.key(NodeIx::new(n)).clone())
+            .collect();
         keys.sort();
         Ok(keys)
     }

@@ -17,6 +17,7 @@ use super::ast::{
 };
 use crate::graph::{AssetGraph, AttrMap};
 use crate::model::error::did_you_mean;
+use crate::model::ids::{IxVec, NodeIx};
 use crate::model::key::AssetKey;
 use crate::model::spec::PartitionsDefinition;
 use crate::model::state::{AssetStatus, StatusSnapshot};
@@ -32,10 +33,19 @@ impl Resolver<'_> {
         FixedBitSet::with_capacity(self.graph.len())
     }
 
-    fn of(&self, nodes: impl IntoIterator<Item = usize>) -> FixedBitSet {
+    fn of(&self, nodes: impl IntoIterator<Item = NodeIx>) -> FixedBitSet {
         let mut set = self.empty();
         for n in nodes {
-            set.insert(n);
+            set.insert(n.index());
+        }
+        set
+    }
+
+    /// The set of the index entries `nodes` (node ids kept as `u32`).
+    fn of_entries(&self, nodes: &[u32]) -> FixedBitSet {
+        let mut set = self.empty();
+        for &n in nodes {
+            set.insert(n as usize);
         }
         set
     }
@@ -110,26 +120,31 @@ impl Resolver<'_> {
     /// Members of `set` with no ancestor in `set`, looking through assets outside it.
     fn roots(&self, set: &FixedBitSet) -> FixedBitSet {
         let g = self.graph;
-        let mut has_ancestor_in = vec![false; g.len()];
+        let mut has_ancestor_in: IxVec<NodeIx, bool> = IxVec::from_elem(false, g.len());
         for &n in g.topo_order() {
-            has_ancestor_in[n] = g.parents(n).any(|p| set.contains(p) || has_ancestor_in[p]);
+            has_ancestor_in[n] = g
+                .parents(n)
+                .any(|p| set.contains(p.index()) || has_ancestor_in[p]);
         }
-        self.of(set.ones().filter(|&n| !has_ancestor_in[n]))
+        self.of(set.ones().map(NodeIx::new).filter(|&n| !has_ancestor_in[n]))
     }
 
     /// Members of `set` with no descendant in `set`, looking through assets outside it.
     fn sinks(&self, set: &FixedBitSet) -> FixedBitSet {
         let g = self.graph;
-        let mut has_descendant_in = vec![false; g.len()];
+        let mut has_descendant_in: IxVec<NodeIx, bool> = IxVec::from_elem(false, g.len());
         for &n in g.topo_order().iter().rev() {
             has_descendant_in[n] = g
                 .children(n)
-                .any(|c| set.contains(c) || has_descendant_in[c]);
+                .any(|c| set.contains(c.index()) || has_descendant_in[c]);
         }
-        self.of(set.ones().filter(|&n| !has_descendant_in[n]))
+        self.of(set
+            .ones()
+            .map(NodeIx::new)
+            .filter(|&n| !has_descendant_in[n]))
     }
 
-    fn exact_key(&self, name: &str, span: &Span) -> Result<usize, SelectionError> {
+    fn exact_key(&self, name: &str, span: &Span) -> Result<NodeIx, SelectionError> {
         if let Some(n) = AssetKey::parse(name).ok().and_then(|k| self.graph.node(&k)) {
             return Ok(n);
         }
@@ -163,7 +178,7 @@ impl Resolver<'_> {
 
     /// The materializable members of an index entry.
     fn materializable_of(&self, nodes: &[u32]) -> FixedBitSet {
-        let mut set = self.of(nodes.iter().map(|&n| n as usize));
+        let mut set = self.of_entries(nodes);
         set.intersect_with(self.graph.materializable());
         set
     }
@@ -207,7 +222,7 @@ impl Resolver<'_> {
                     format!("no asset is owned by `{owner}`"),
                     "owners",
                 )?;
-                self.of(nodes.iter().map(|&n| n as usize))
+                self.of_entries(nodes)
             }
             Attr::Group(Value::Null) => self.empty(),
             Attr::Group(Value::Text(group)) => {
@@ -311,9 +326,9 @@ impl Resolver<'_> {
             ));
         }
         let mut set = self.empty();
-        for n in 0..self.graph.len() {
+        for n in self.graph.nodes() {
             if self.status.get(n).is_ok_and(&keep) {
-                set.insert(n);
+                set.insert(n.index());
             }
         }
         Ok(set)
@@ -356,7 +371,7 @@ enum Dir {
 /// is reached again). Breadth-first, so a depth limit counts the shortest distance.
 fn walk(graph: &AssetGraph, from: &FixedBitSet, depth: Depth, dir: Dir) -> FixedBitSet {
     let mut seen = FixedBitSet::with_capacity(graph.len());
-    let mut frontier: Vec<usize> = from.ones().collect();
+    let mut frontier: Vec<NodeIx> = from.ones().map(NodeIx::new).collect();
     let max = depth.unwrap_or(u32::MAX);
     let mut level = 0;
     let mut next = Vec::new();
@@ -365,14 +380,14 @@ fn walk(graph: &AssetGraph, from: &FixedBitSet, depth: Depth, dir: Dir) -> Fixed
             match dir {
                 Dir::Up => {
                     for p in graph.parents(n) {
-                        if !seen.put(p) {
+                        if !seen.put(p.index()) {
                             next.push(p);
                         }
                     }
                 }
                 Dir::Down => {
                     for c in graph.children(n) {
-                        if !seen.put(c) {
+                        if !seen.put(c.index()) {
                             next.push(c);
                         }
                     }

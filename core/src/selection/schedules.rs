@@ -4,6 +4,7 @@
 use crate::graph::AssetGraph;
 use crate::model::definitions::Definitions;
 use crate::model::error::{Error, Result};
+use crate::model::ids::NodeIx;
 use crate::model::spec::PartitionsDefinition;
 use crate::model::state::StatusSnapshot;
 
@@ -49,6 +50,7 @@ impl AssetGraph {
             };
             let defs: Vec<&PartitionsDefinition> = set
                 .ones()
+                .map(NodeIx::new)
                 .filter(|&n| !self.asset(n).is_external())
                 .filter_map(|n| self.spec(n).partitions.as_ref())
                 .collect();
@@ -105,6 +107,7 @@ impl AssetGraph {
             .resolve(self, &StatusSnapshot::unavailable())
             .ok()?;
         set.ones()
+            .map(NodeIx::new)
             .filter(|&n| !self.asset(n).is_external())
             .find_map(|n| match self.spec(n).partitions.as_ref() {
                 Some(PartitionsDefinition::TimeWindow(t)) => Some(t.clone()),

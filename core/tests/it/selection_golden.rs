@@ -135,7 +135,7 @@ fn load(path: &Path) -> Golden {
             .node_by_str(&name)
             .unwrap_or_else(|| panic!("status of unknown asset {name}"));
         st.last_materialized = st.last_materialized.map(|h| (now_hours - h) * hour);
-        all[n] = st;
+        all[n.index()] = st;
     }
     Golden {
         graph,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use stemma::AssetGraph;
+use stemma::ids::NodeIx;
 use stemma::spec::DepKind;
 
 use super::printer::Printer;
@@ -22,7 +23,7 @@ pub(crate) fn graph(
     printer: Printer,
 ) -> CliResult {
     let nodes = selected_nodes(graph, select, || status_from_home(graph, home, config))?;
-    let included: std::collections::HashSet<usize> = nodes.iter().copied().collect();
+    let included: std::collections::HashSet<NodeIx> = nodes.iter().copied().collect();
     let edges: Vec<Edge> = nodes
         .iter()
         .flat_map(|&n| {
@@ -48,14 +49,14 @@ pub(crate) fn graph(
     Ok(ExitCode::SUCCESS)
 }
 
-type Edge = (usize, usize, DepKind);
+type Edge = (NodeIx, NodeIx, DepKind);
 
 /// The graph in Graphviz DOT: one cluster per group, order-only deps dashed.
-fn dot(graph: &AssetGraph, nodes: &[usize], edges: &[Edge]) -> String {
+fn dot(graph: &AssetGraph, nodes: &[NodeIx], edges: &[Edge]) -> String {
     let mut out = String::from(
         "digraph assets {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
     );
-    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<NodeIx>> = BTreeMap::new();
     for &n in nodes {
         groups
             .entry(graph.spec(n).group.as_str())
@@ -93,7 +94,7 @@ fn dot(graph: &AssetGraph, nodes: &[usize], edges: &[Edge]) -> String {
 }
 
 /// The graph as a Mermaid flowchart: external assets slanted, order-only deps dotted.
-fn mermaid(graph: &AssetGraph, nodes: &[usize], edges: &[Edge]) -> String {
+fn mermaid(graph: &AssetGraph, nodes: &[NodeIx], edges: &[Edge]) -> String {
     let mut out = String::from("flowchart LR\n");
     for &n in nodes {
         let shape = if graph.asset(n).is_external() {

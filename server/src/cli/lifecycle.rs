@@ -7,6 +7,7 @@ use std::time::Duration;
 use console::style;
 use serde_json::json;
 use stemma::Engine;
+use stemma::ids::NodeIx;
 use stemma::lifecycle::GcOptions;
 
 use super::printer::{Printer, bytes, count};
@@ -131,7 +132,11 @@ pub(crate) async fn verify(
     let only: Option<HashSet<stemma::AssetKey>> = match select {
         Some(text) => {
             let (_, set) = engine.select(text)?;
-            Some(set.ones().map(|n| engine.graph().key(n).clone()).collect())
+            Some(
+                set.ones()
+                    .map(|n| engine.graph().key(NodeIx::new(n)).clone())
+                    .collect(),
+            )
         }
         None => None,
     };

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use stemma::Engine;
+use stemma::ids::NodeIx;
 
 use super::CliResult;
 use super::printer::Printer;
@@ -53,7 +54,7 @@ pub(crate) fn lineage(engine: &Engine, key: &str, columns: bool, printer: Printe
 }
 
 /// Every asset up- or downstream of `node`, breadth first, with its distance.
-fn walk(engine: &Engine, node: usize, direction: Direction) -> Vec<(usize, String)> {
+fn walk(engine: &Engine, node: NodeIx, direction: Direction) -> Vec<(usize, String)> {
     let graph = engine.graph();
     let mut seen = BTreeSet::from([node]);
     let mut out = Vec::new();
@@ -63,7 +64,7 @@ fn walk(engine: &Engine, node: usize, direction: Direction) -> Vec<(usize, Strin
         depth += 1;
         let mut next = Vec::new();
         for n in frontier {
-            let neighbours: Vec<usize> = match direction {
+            let neighbours: Vec<NodeIx> = match direction {
                 Direction::Upstream => graph.parents(n).collect(),
                 Direction::Downstream => graph.children(n).collect(),
             };

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stemma::AssetGraph;
+use stemma::ids::NodeIx;
 use stemma::selection::Selection;
 use stemma::status::StatusSnapshot;
 
@@ -15,7 +16,7 @@ pub(crate) fn selected_nodes(
     graph: &AssetGraph,
     select: Option<&str>,
     status: impl FnOnce() -> stemma::Result<StatusSnapshot>,
-) -> Result<Vec<usize>, Failure> {
+) -> Result<Vec<NodeIx>, Failure> {
     let Some(text) = select else {
         return Ok(graph.topo_order().to_vec());
     };
@@ -32,7 +33,7 @@ pub(crate) fn selected_nodes(
         .topo_order()
         .iter()
         .copied()
-        .filter(|&n| set.contains(n))
+        .filter(|&n| set.contains(n.index()))
         .collect())
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use console::style;
 use serde_json::json;
 use stemma::decision::{Action, Preview, StepPreview};
+use stemma::ids::NodeIx;
 use stemma::staleness::{Freshness, WhyNode, why_stale as explain_tree};
 use stemma::{Engine, Materialize};
 
@@ -61,7 +62,7 @@ fn first_stale(
     key: &str,
     def: &stemma::spec::PartitionsDefinition,
     staleness: &stemma::staleness::Staleness,
-    node: usize,
+    node: NodeIx,
 ) -> Result<(usize, Option<String>), String> {
     let states = staleness.states_of(node);
     let stale: Vec<usize> = (0..states.len())

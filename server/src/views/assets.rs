@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use stemma::AssetGraph;
+use stemma::ids::NodeIx;
 use stemma::spec::{AssetDep, RetryPolicy};
 
 /// One asset as its code defines it.
@@ -37,7 +38,7 @@ pub struct Partitioning {
 const KEYS_SHOWN: usize = 1000;
 
 impl AssetDefinition {
-    pub fn of(graph: &AssetGraph, node: usize) -> Self {
+    pub fn of(graph: &AssetGraph, node: NodeIx) -> Self {
         let spec = graph.spec(node);
         AssetDefinition {
             key: spec.key.to_string(),
@@ -86,7 +87,7 @@ pub struct GraphNode {
 
 impl LineageGraph {
     /// The graph of `nodes` (in the order given).
-    pub fn of(graph: &AssetGraph, nodes: &[usize]) -> Self {
+    pub fn of(graph: &AssetGraph, nodes: &[NodeIx]) -> Self {
         let assets = nodes
             .iter()
             .map(|&n| {

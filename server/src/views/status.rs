@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use stemma::ids::NodeIx;
 use stemma::instance::{CheckStatus, LatestMaterialization};
 use stemma::staleness::{Staleness, VersionState, brief, cause, explain};
 use stemma::status::StatusSnapshot;
@@ -103,7 +104,11 @@ struct Facts<'e> {
 
 impl AssetStatusRow {
     /// The rows of `nodes` (in that order), as `judged` found them.
-    pub fn gather(engine: &Engine, nodes: &[usize], judged: Judged) -> Result<Vec<AssetStatusRow>> {
+    pub fn gather(
+        engine: &Engine,
+        nodes: &[NodeIx],
+        judged: Judged,
+    ) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts { engine, judged };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
         for m in engine.instance().latest_materializations(None)? {
@@ -128,7 +133,7 @@ impl AssetStatusRow {
 impl Facts<'_> {
     fn row(
         &self,
-        n: usize,
+        n: NodeIx,
         key: String,
         mats: &[LatestMaterialization],
         checks: &[CheckStatus],
@@ -154,7 +159,7 @@ impl Facts<'_> {
 
     /// Why an asset is stale, in a few words: the causes of an unpartitioned one; for a
     /// partitioned one, how many partitions are stale (and why) or missing.
-    fn causes(&self, n: usize) -> Vec<String> {
+    fn causes(&self, n: NodeIx) -> Vec<String> {
         let graph = self.engine.graph();
         let Ok(s) = self.judged.snapshot.get(n) else {
             return Vec::new();

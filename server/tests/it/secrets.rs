@@ -106,7 +106,12 @@ async fn a_secret_is_used_and_recorded_nowhere() {
         .with_config(&["api_key=sk-rotated-0000"])
         .unwrap();
     let status = judged.status().unwrap();
-    assert!(status.get(0).unwrap().fresh(), "{:?}", status.get(0));
+    let first = stemma::ids::NodeIx::new(0);
+    assert!(
+        status.get(first).unwrap().fresh(),
+        "{:?}",
+        status.get(first)
+    );
 
     // A resume of the failed run takes the key from its own config, not the record.
     let resumed = engine

@@ -573,7 +573,7 @@ async fn versions_read_in_parallel_ranges_equal_one_sweep() {
     for threads in [2, 3, 7] {
         let many =
             VersionState::load_in_ranges(graph, fx.engine.instance(), config, threads).unwrap();
-        for n in 0..graph.len() {
+        for n in graph.nodes() {
             let (a, b) = (one.rows_of(n), many.rows_of(n));
             assert_eq!(a.len(), b.len());
             for (x, y) in a.iter().zip(b) {
@@ -588,7 +588,7 @@ async fn versions_read_in_parallel_ranges_equal_one_sweep() {
             Staleness::compute(graph, &one),
             Staleness::compute(graph, &many),
         );
-        for n in 0..graph.len() {
+        for n in graph.nodes() {
             assert_eq!(s1.states_of(n), s2.states_of(n));
         }
     }
@@ -639,7 +639,7 @@ async fn changed_selections_compare_the_code_with_the_instance() {
     let keys = |engine: &stemma::Engine, selection: &str| -> Vec<String> {
         let (_, set) = engine.select(selection).unwrap();
         set.ones()
-            .map(|n| engine.graph().key(n).to_string())
+            .map(|n| engine.graph().key(stemma::ids::NodeIx::new(n)).to_string())
             .collect()
     };
     for selection in ["changed:code", "changed:deps", "changed:any"] {
