@@ -16,7 +16,7 @@ use crate::instance::status::StatusSnapshot;
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::config::RunConfig;
 use crate::model::error::{Error, Hint, Result};
-use crate::model::event::{Event, EventKind, RunStatus};
+use crate::model::event::{Event, EventKind, RunId, RunStatus};
 use crate::model::ids::{IxVec, NodeIx};
 use crate::model::io::IoManagers;
 use crate::model::key::AssetKey;
@@ -758,6 +758,12 @@ impl Engine {
         cancel: CancellationToken,
         observer: Arc<dyn RunObserver>,
     ) -> Result<RunOutcome> {
+        self.resume_run_as(id, None, cancel, observer).await
+    }
+
+    /// The ended run `id` names, if it can be resumed: not one still running, one that
+    /// succeeded, or one that works for a backfill (resume that instead).
+    pub fn resumable(&self, id: &str) -> Result<crate::instance::RunRecord> {
         let record = self.instance.find_run(id)?;
         match record.status {
             RunStatus::Started => {
@@ -775,6 +781,30 @@ impl Engine {
             }
             _ => {}
         }
+        if let Some(EventKind::RunStarted {
+            backfill: Some(b), ..
+        }) = self.instance.run_started(&record.run_id)?
+        {
+            let backfill = crate::model::event::short_id(&b).to_owned();
+            let error = Error::Conflict(format!(
+                "run {} works for backfill {backfill}: resume that",
+                record.run_id.short(),
+            ));
+            return Err(error.with_hint(Hint::ResumeBackfill { backfill }));
+        }
+        Ok(record)
+    }
+
+    /// [`resume_run`](Self::resume_run), the new run getting the id `run_id` (a new one when
+    /// `None`).
+    pub async fn resume_run_as(
+        &self,
+        id: &str,
+        run_id: Option<RunId>,
+        cancel: CancellationToken,
+        observer: Arc<dyn RunObserver>,
+    ) -> Result<RunOutcome> {
+        let record = self.resumable(id)?;
         // The steps this run and the runs it resumed completed.
         let mut exclude = crate::plan::StepFilter::new();
         let mut next = Some(record.run_id.clone());
@@ -816,6 +846,9 @@ impl Engine {
             request = request.partitions(p.split(','));
         }
         request = request.excluding(exclude).resuming(&record.run_id);
+        if let Some(run_id) = run_id {
+            request = request.run_id(run_id);
+        }
         self.materialize(request, observer).await
     }
 

@@ -26,6 +26,7 @@
 //!   and says its hint as the command line's flags and commands.
 
 pub mod cli;
+pub mod http;
 pub mod project;
 pub mod testing;
 pub mod views;

@@ -347,6 +347,7 @@ fn every_command_prints_json_that_parses() {
         .as_str()
         .unwrap()
         .to_owned();
+    let project = home.path().join("stemma.toml").display().to_string();
     // (command, args, exit code): in order, each on what the ones before it left.
     let table: Vec<(&str, Vec<&str>, i32)> = vec![
         ("materialize", vec!["materialize", "--select", "*"], 0),
@@ -413,6 +414,31 @@ fn every_command_prints_json_that_parses() {
         ("verify", vec!["verify"], 0),
         ("gc", vec!["gc", "--dry-run"], 0),
         ("wipe", vec!["wipe", "--select", "predictions", "--yes"], 0),
+        // A server that would be open to the network refuses to start, as JSON.
+        (
+            "serve",
+            vec!["serve", "--host", "0.0.0.0", "--port", "0"],
+            2,
+        ),
+        (
+            "token create",
+            vec![
+                "--project",
+                &project,
+                "token",
+                "create",
+                "--role",
+                "viewer",
+                "--name",
+                "ci",
+            ],
+            0,
+        ),
+        (
+            "token list",
+            vec!["--project", &project, "token", "list"],
+            0,
+        ),
     ];
     let mut listed = commands_listed(&home, &[]);
     for group in [
@@ -421,6 +447,7 @@ fn every_command_prints_json_that_parses() {
         "pools",
         "schedules",
         "dynamic-partitions",
+        "token",
     ] {
         listed.retain(|c| c != group);
         listed.extend(commands_listed(&home, &[group]));

@@ -7,6 +7,7 @@ mod crash;
 mod newcomer;
 mod pipeline;
 mod selection;
+mod serve;
 mod snapshots;
 mod tour;
 mod versions;

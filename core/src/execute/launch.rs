@@ -76,7 +76,7 @@ impl Launcher<'_> {
         let concurrency = request.concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
-        let run_id = RunId::new();
+        let run_id = request.run_id.clone().unwrap_or_else(RunId::new);
         let slots = self
             .take_slots(&run_id, &request.cancel, &*observer)
             .await?;
@@ -187,6 +187,7 @@ impl Launcher<'_> {
             process_start: me.start,
             backfill: request.backfill.clone(),
             resumes: request.resumes.clone(),
+            tags: request.tags.clone(),
         })
     }
 

@@ -16,7 +16,7 @@ pub(crate) mod publish;
 pub(crate) mod slots;
 mod step;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,10 @@ pub struct Materialize {
     pub(crate) resumes: Option<String>,
     /// Start the newest partitions first.
     pub(crate) newest_first: bool,
+    /// Labels recorded with the run.
+    pub(crate) tags: BTreeMap<String, String>,
+    /// The id the run gets (a new one when `None`).
+    pub(crate) run_id: Option<RunId>,
 }
 
 impl Materialize {
@@ -84,6 +88,8 @@ impl Materialize {
             exclude: None,
             resumes: None,
             newest_first: false,
+            tags: BTreeMap::new(),
+            run_id: None,
         }
     }
 
@@ -163,6 +169,19 @@ impl Materialize {
     /// Records the run as working for backfill `id`.
     pub(crate) fn for_backfill(mut self, id: Option<&str>) -> Self {
         self.backfill = id.map(BackfillId::from_string);
+        self
+    }
+
+    /// Labels recorded with the run (`team=ml`), to find it by.
+    pub fn tags(mut self, tags: BTreeMap<String, String>) -> Self {
+        self.tags.extend(tags);
+        self
+    }
+
+    /// The id the run gets, chosen by whoever launches it (an API answers with it before the
+    /// run's process starts). An id already used is refused when the run starts.
+    pub fn run_id(mut self, id: RunId) -> Self {
+        self.run_id = Some(id);
         self
     }
 

@@ -14,6 +14,7 @@ mod orchestration;
 mod partition_status;
 mod pools;
 mod process;
+mod queries;
 mod readers;
 mod retention;
 mod schema;
@@ -33,6 +34,7 @@ pub use orchestration::{BackfillRecord, BackfillStatus, HeartbeatRecord, TickRec
 pub use partition_status::{PartitionState, PartitionStatus};
 pub use pools::{PoolRecord, RUNS_POOL, STORAGE_GC_POOL, STORAGE_RUNS_POOL, Slot, StorageUse};
 pub use process::ProcessIdentity;
+pub use queries::{EventQuery, RunQuery};
 pub use retention::{PruneReport, Referenced, Retention};
 pub use store::InstanceStore;
 
@@ -1444,6 +1446,7 @@ mod tests {
                             process_start: Some(1),
                             backfill: None,
                             resumes: None,
+                            tags: BTreeMap::new(),
                         },
                     )
                     .run(&run),

@@ -18,9 +18,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::{
-    BackfillRecord, CheckStatus, FailureRecord, HeartbeatRecord, LatestMaterialization, OpenMode,
-    PartitionStatus, PoolRecord, PruneReport, Referenced, Retention, RunRecord, Slot, SqliteStore,
-    StorageUse, TickRecord,
+    BackfillRecord, CheckStatus, EventQuery, FailureRecord, HeartbeatRecord, LatestMaterialization,
+    OpenMode, PartitionStatus, PoolRecord, PruneReport, Referenced, Retention, RunQuery, RunRecord,
+    Slot, SqliteStore, StorageUse, TickRecord,
 };
 use crate::model::clock::Timestamp;
 use crate::model::error::Result;
@@ -119,6 +119,18 @@ pub trait InstanceStore: VersionSource + Send + Sync + std::fmt::Debug {
 
     /// The most recent runs, newest first.
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
+
+    /// A page of runs, newest first, filtered as `query` asks.
+    fn runs_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>>;
+
+    /// How many runs are in each status.
+    fn run_status_counts(&self) -> Result<Vec<(String, u64)>>;
+
+    /// A page of the event log, filtered as `query` asks.
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+
+    /// The id of the newest event (0 when there is none).
+    fn last_event_id(&self) -> Result<i64>;
 
     /// The version of check `check` that last evaluated `asset` (`partition`): `None` when it
     /// was never evaluated there, `Some(None)` when that evaluation recorded no version.
@@ -363,6 +375,22 @@ impl InstanceStore for SqliteStore {
 
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         SqliteStore::runs(self, limit)
+    }
+
+    fn runs_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>> {
+        SqliteStore::runs_page(self, query)
+    }
+
+    fn run_status_counts(&self) -> Result<Vec<(String, u64)>> {
+        SqliteStore::run_status_counts(self)
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+        SqliteStore::events(self, query)
+    }
+
+    fn last_event_id(&self) -> Result<i64> {
+        SqliteStore::last_event_id(self)
     }
 
     fn check_code_version(

@@ -167,6 +167,10 @@ pub enum Hint {
     },
     /// The run works for a backfill: resume the backfill.
     ResumeBackfill { backfill: String },
+    /// Where every asset (its key) is listed.
+    ListAssets,
+    /// Where the selection language is described.
+    SelectionSyntax,
 }
 
 /// What kind of failure an [`Error`] is, for a front end choosing an exit code or an HTTP status.
@@ -233,6 +237,7 @@ impl Error {
     pub fn hint(&self) -> Option<&Hint> {
         match self {
             Error::Hinted { hint, .. } => Some(hint),
+            Error::Selection(s) => s.hint.as_deref(),
             _ => None,
         }
     }
@@ -331,6 +336,8 @@ pub struct SelectionError {
     span: Range<usize>,
     message: String,
     help: Option<String>,
+    /// Where to look next, for a front end to say in its own terms (after the help).
+    hint: Option<Box<Hint>>,
 }
 
 impl SelectionError {
@@ -345,7 +352,14 @@ impl SelectionError {
             span,
             message,
             help,
+            hint: None,
         }
+    }
+
+    /// The same error, pointing to `hint` (where every asset, or the syntax, is listed).
+    pub(crate) fn pointing_to(mut self, hint: Hint) -> Self {
+        self.hint = Some(Box::new(hint));
+        self
     }
 
     /// The same error, placed at `offset` within the larger string `input`.
@@ -355,6 +369,11 @@ impl SelectionError {
             span: self.span.start + offset..self.span.end + offset,
             ..self
         }
+    }
+
+    /// The selection as it was given.
+    pub fn input(&self) -> &str {
+        &self.input
     }
 
     /// Byte range of the offending part of the input.

@@ -305,6 +305,9 @@ pub enum EventKind {
         /// The run this one resumes (`assets runs resume`): its completed steps are left out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resumes: Option<String>,
+        /// Labels the launcher gave the run (`--tag team=ml`), to find it by.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<String, String>,
     },
     /// Somebody asked a running run to stop (`assets runs cancel`); the process running it
     /// cancels it.

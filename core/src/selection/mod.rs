@@ -228,11 +228,9 @@ fn split_clauses(text: &str) -> Result<Vec<Span>, SelectionError> {
             text,
             0..text.len().max(1),
             "empty selection".into(),
-            Some(
-                "select assets with NAME, key:NAME, tag:K=V, group:G, `*`, ... (`assets --help`)"
-                    .into(),
-            ),
-        ));
+            Some("select assets with NAME, key:NAME, tag:K=V, group:G, `*`, ...".into()),
+        )
+        .pointing_to(crate::model::error::Hint::SelectionSyntax));
     }
     for (i, span) in spans.iter().enumerate() {
         if text[span.clone()].trim().is_empty() {

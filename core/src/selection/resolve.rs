@@ -149,17 +149,19 @@ impl Resolver<'_> {
             return Ok(n);
         }
         let help = match (self.graph.suggest(name), name.to_ascii_lowercase().as_str()) {
-            (Some(s), _) => format!("did you mean \"{s}\"?"),
-            (None, op @ ("not" | "and" | "or")) => {
-                format!(
-                    "`{op}` is an operator (lower or upper case): it needs a selection beside \
+            (Some(s), _) => Some(format!("did you mean \"{s}\"?")),
+            (None, op @ ("not" | "and" | "or")) => Some(format!(
+                "`{op}` is an operator (lower or upper case): it needs a selection beside \
                      it, e.g. not key:a"
-                )
-            }
-            (None, "roots" | "sinks") => format!("`{name}` is a function: {name}(SELECTION)"),
-            (None, _) => "`assets list` shows every asset".into(),
+            )),
+            (None, "roots" | "sinks") => Some(format!("`{name}` is a function: {name}(SELECTION)")),
+            (None, _) => None,
         };
-        Err(self.error(span, format!("unknown asset \"{name}\""), Some(help)))
+        let error = self.error(span, format!("unknown asset \"{name}\""), help.clone());
+        Err(match help {
+            Some(_) => error,
+            None => error.pointing_to(crate::model::error::Hint::ListAssets),
+        })
     }
 
     /// The assets an attribute value has, or an error naming the value and its near misses.

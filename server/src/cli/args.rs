@@ -92,6 +92,12 @@ pub(crate) enum Command {
         /// At most N steps at once (default: the number of cores).
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         concurrency: Option<u32>,
+        /// A label recorded with the run, KEY=VALUE (repeatable); runs are found by it.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// The run's id, chosen by whoever launched it (`assets serve` does).
+        #[arg(long, hide = true)]
+        run_id: Option<String>,
     },
     /// Show each asset's state (fresh, stale with its cause, missing, failed), last
     /// materialization and check results.
@@ -233,6 +239,46 @@ pub(crate) enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Serve the HTTP API (/api/v1, its event stream, /metrics) and run the scheduler daemon,
+    /// until Ctrl-C or SIGTERM; runs launched from the API keep running after it stops.
+    Serve {
+        /// The address to listen on. Anything but loopback needs tokens (or --insecure).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port (0: any free one; the address is printed).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Do not run the scheduler daemon in this process.
+        #[arg(long)]
+        no_daemon: bool,
+        /// Seconds between the daemon's evaluations.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        daemon_interval: u64,
+        /// Serve without tokens on an address that is not loopback (something in front of
+        /// the server authenticates).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Tokens for `assets serve`: stored in stemma.toml as hashes.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token, print it once, and add its hash to stemma.toml.
+    Create {
+        /// viewer (reads), operator (launch, cancel, resume, report), admin (everything).
+        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+        /// Who holds it: the name the access log shows.
+        #[arg(long)]
+        name: String,
+    },
+    /// The tokens stemma.toml holds (names and roles; never the tokens).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -411,6 +457,22 @@ impl Targets {
     }
 }
 
+/// `--tag KEY=VALUE` pairs as a map.
+pub(crate) fn tags(
+    pairs: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+            _ => Err(Failure {
+                code: 2,
+                message: format!("--tag {p:?}: write KEY=VALUE"),
+            }),
+        })
+        .collect()
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RunsCommand {
     /// Recent runs, newest first.
@@ -439,6 +501,9 @@ pub(crate) enum RunsCommand {
         /// a resume runs, refused for a run that crashed or was canceled).
         #[arg(long)]
         from_failure: bool,
+        /// The new run's id, chosen by whoever launched it (`assets serve` does).
+        #[arg(long, hide = true)]
+        run_id: Option<String>,
     },
     /// The log lines of a run.
     Logs {

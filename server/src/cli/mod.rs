@@ -20,6 +20,7 @@ mod run;
 mod runs;
 mod schedules;
 mod select;
+mod serve;
 #[cfg(feature = "sql")]
 mod sql;
 mod status;
@@ -96,6 +97,9 @@ pub(crate) fn with_hint(e: &Error) -> String {
             format!("; include them in the selection: --select '{selection}'{or_all}")
         }
         Hint::ResumeBackfill { backfill } => format!(" (assets backfill resume {backfill})"),
+        // The selection's own help is the last line of its message; these end or follow it.
+        Hint::ListAssets => "\n  help: `assets list` shows every asset".to_owned(),
+        Hint::SelectionSyntax => " (`assets --help`)".to_owned(),
         _ => String::new(),
     };
     format!("{e}{said}")
@@ -160,12 +164,15 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
     // on the way out costs ~15 ms, as much as listing them.
     std::mem::forget(Arc::clone(&graph));
     let home = cli.home.unwrap_or_else(crate::default_home);
+    // What a run launched as a child process of this one is given again.
+    let global = serve::child_globals(&home, &cli.project, &cli.storage, &cli.config);
     match cli.command {
         // What needs no instance (the selection may still read one).
         Command::List { select } => {
             list::list(&graph, select.as_deref(), &home, &cli.config, printer)
         }
         Command::Config => config::config(&graph, printer),
+        Command::Token { command } => serve::token(command, cli.project.as_deref(), printer),
         Command::Graph { format, select } => {
             let select = select.as_deref();
             graph::graph(&graph, select, &home, &cli.config, format, printer)
@@ -182,7 +189,7 @@ async fn dispatch(cli: Cli, definitions: Definitions, printer: Printer) -> CliRe
             if let Some(clock) = crate::project::clock_from_env()? {
                 engine = engine.with_clock(clock);
             }
-            on_engine(command, &engine, &project, printer).await
+            on_engine(command, &engine, &project, global, printer).await
         }
     }
 }
@@ -192,6 +199,7 @@ async fn on_engine(
     command: Command,
     engine: &Engine,
     project: &crate::ProjectConfig,
+    global: Vec<std::ffi::OsString>,
     printer: Printer,
 ) -> CliResult {
     match command {
@@ -199,10 +207,15 @@ async fn on_engine(
             targets,
             force,
             concurrency,
+            tags,
+            run_id,
         } => {
-            let mut request = targets.request()?.force(force);
+            let mut request = targets.request()?.force(force).tags(args::tags(&tags)?);
             if let Some(n) = concurrency {
                 request = request.concurrency(n as usize);
+            }
+            if let Some(id) = run_id {
+                request = request.run_id(stemma::RunId::from_string(&id));
             }
             run::materialize(engine, request, printer).await
         }
@@ -263,7 +276,22 @@ async fn on_engine(
             let interval = std::time::Duration::from_secs(interval);
             schedules::daemon(engine, interval, once, printer).await
         }
-        Command::List { .. } | Command::Config | Command::Graph { .. } => {
+        Command::Serve {
+            host,
+            port,
+            no_daemon,
+            daemon_interval,
+            insecure,
+        } => {
+            let options = serve::Options {
+                addr: std::net::SocketAddr::new(host, port),
+                daemon: !no_daemon,
+                daemon_interval: std::time::Duration::from_secs(daemon_interval),
+                insecure,
+            };
+            serve::serve(engine, project, options, global).await
+        }
+        Command::List { .. } | Command::Config | Command::Graph { .. } | Command::Token { .. } => {
             unreachable!("dispatch runs these without an engine")
         }
     }
@@ -276,6 +304,7 @@ fn access(command: &Command) -> Access {
         Command::List { .. }
         | Command::Config
         | Command::Graph { .. }
+        | Command::Token { .. }
         | Command::Status { .. }
         | Command::WhyStale { .. }
         | Command::Plan { .. }

@@ -17,8 +17,13 @@ pub(crate) async fn command(engine: &Engine, command: RunsCommand, printer: Prin
         RunsCommand::List { limit } => list(engine, limit, printer),
         RunsCommand::Show { id } => show(engine, &id, printer),
         RunsCommand::Cancel { id } => cancel(engine, &id, printer).await,
-        RunsCommand::Resume { id, from_failure } => {
-            resume(engine, &id, from_failure, printer).await
+        RunsCommand::Resume {
+            id,
+            from_failure,
+            run_id,
+        } => {
+            let run_id = run_id.as_deref().map(stemma::RunId::from_string);
+            resume(engine, &id, from_failure, run_id, printer).await
         }
         RunsCommand::Logs { id, step } => logs(engine, &id, step.as_deref(), printer),
     }
@@ -279,6 +284,7 @@ pub(crate) async fn resume(
     engine: &Engine,
     id: &str,
     from_failure: bool,
+    run_id: Option<stemma::RunId>,
     printer: Printer,
 ) -> CliResult {
     if from_failure {
@@ -306,7 +312,7 @@ pub(crate) async fn resume(
         }
     }
     let outcome = super::run::run_with_progress(engine, printer, |cancel, progress| {
-        engine.resume_run(id, cancel, progress)
+        engine.resume_run_as(id, run_id, cancel, progress)
     })
     .await?;
     super::run::report_run(&outcome, printer)

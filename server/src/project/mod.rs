@@ -29,6 +29,7 @@ use stemma_io::ObjectStoreIoManager;
 
 pub mod alerts;
 mod open;
+pub mod tokens;
 
 pub use open::{clock_from_env, open_engine, open_engine_for, open_engine_with};
 
@@ -46,6 +47,14 @@ pub struct StorageConfig {
     pub url: String,
     #[serde(default)]
     pub options: BTreeMap<String, toml::Value>,
+}
+
+/// The `[server]` table of `stemma.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub tokens: Vec<tokens::TokenConfig>,
 }
 
 /// The project config, `stemma.toml`.
@@ -70,6 +79,9 @@ pub struct ProjectConfig {
     /// Webhooks and commands told when runs fail (`[[alerts]]`).
     #[serde(default)]
     pub alerts: Vec<alerts::AlertConfig>,
+    /// What `assets serve` reads: its tokens (`[[server.tokens]]`).
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Where relative paths in the file are relative to.
     #[serde(skip)]
     pub dir: PathBuf,

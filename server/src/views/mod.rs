@@ -9,9 +9,11 @@
 //! of the fields here.
 
 pub mod assets;
+pub mod catalog;
 pub mod partitions;
 pub mod runs;
 pub mod status;
+pub mod why;
 
 /// A view as JSON, with its object keys sorted (serde_json's map without `preserve_order`).
 pub fn json(view: &impl serde::Serialize) -> serde_json::Value {

@@ -1,13 +1,13 @@
 //! Each asset's state, why, its latest materializations and checks (`assets status --json`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use stemma::ids::NodeIx;
 use stemma::instance::{CheckStatus, LatestMaterialization};
 use stemma::staleness::{Staleness, VersionState, brief, cause, explain};
 use stemma::status::StatusSnapshot;
-use stemma::{Engine, Result};
+use stemma::{AssetKey, Engine, Result};
 
 /// One asset's status row.
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ pub struct AssetStatusRow {
 
 /// How many of an asset's partitions are fresh, stale and missing (1 or 0 for an
 /// unpartitioned one).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct PartitionCounts {
     pub fresh: usize,
     pub stale: usize,
@@ -109,9 +109,29 @@ impl AssetStatusRow {
         nodes: &[NodeIx],
         judged: Judged,
     ) -> Result<Vec<AssetStatusRow>> {
+        Self::gather_from(engine, nodes, judged, None)
+    }
+
+    /// [`gather`](Self::gather) for a few assets (`only` holds their keys): only their
+    /// materializations are read.
+    pub fn gather_only(
+        engine: &Engine,
+        nodes: &[NodeIx],
+        judged: Judged,
+        only: &HashSet<AssetKey>,
+    ) -> Result<Vec<AssetStatusRow>> {
+        Self::gather_from(engine, nodes, judged, Some(only))
+    }
+
+    fn gather_from(
+        engine: &Engine,
+        nodes: &[NodeIx],
+        judged: Judged,
+        only: Option<&HashSet<AssetKey>>,
+    ) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts { engine, judged };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
-        for m in engine.instance().latest_materializations(None)? {
+        for m in engine.instance().latest_materializations(only)? {
             latest.entry(m.asset.to_string()).or_default().push(m);
         }
         let mut checks: HashMap<String, Vec<CheckStatus>> = HashMap::new();

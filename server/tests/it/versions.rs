@@ -482,6 +482,7 @@ async fn gc_keeps_what_the_policy_says_and_verify_finds_what_changed_on_disk() {
                     process_start: me.start,
                     backfill: None,
                     resumes: None,
+                    tags: Default::default(),
                 },
             )
             .run(&stemma::RunId::new()),

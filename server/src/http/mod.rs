@@ -1,0 +1,239 @@
+//! `assets serve`: the HTTP API under `/api/v1`, its event stream, `/metrics`, `/healthz` and
+//! `/readyz`, with the scheduler daemon in the same process.
+//!
+//! ```text
+//! request ─► auth::guard (Host, cross-site, token role; access log, latency) ─► handler
+//!              handler ─► Engine::read (the instance's reader pool, off the runtime)
+//!                      └─► views/ (the read models --json prints) ─► JSON
+//!              errors ──► problem::ApiError (application/problem+json, status by ErrorKind)
+//! POST /runs ─► launch::Launcher ─► a child process of this binary (`materialize --run-id`)
+//! instance ─► events::EventFeed (one tail of the event log) ─► every SSE stream
+//! ```
+//!
+//! Nothing is reloaded at run time: the definitions are compiled into the binary. SIGINT or
+//! SIGTERM stops accepting, finishes requests in flight, ends event streams, stops the daemon
+//! after its runs in flight; runs launched as child processes keep running.
+
+pub mod assets;
+pub mod auth;
+pub mod events;
+pub mod extract;
+pub mod launch;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod page;
+pub mod problem;
+pub mod runs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use stemma::Engine;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use auth::{Guard, Role, Tokens};
+use events::EventFeed;
+use launch::Launcher;
+use metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub feed: Arc<EventFeed>,
+    pub metrics: Arc<Metrics>,
+    pub launcher: Arc<Launcher>,
+}
+
+/// How `assets serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub tokens: Tokens,
+    /// Serve without tokens on a non-loopback address.
+    pub insecure: bool,
+    /// Run the scheduler daemon in this process.
+    pub daemon: bool,
+    /// How often the daemon evaluates schedules.
+    pub daemon_interval: Duration,
+    /// How often the event feed reads new events.
+    pub feed_interval: Duration,
+    /// How a child run process is started: this binary and the global arguments it was given.
+    pub child: launch::ChildCommand,
+}
+
+/// The router: `/api/v1` behind the guard (reads need `viewer`, launches `operator`,
+/// administration `admin`), and the unguarded probes.
+pub fn router(state: AppState, tokens: Arc<Tokens>, loopback: bool) -> Router {
+    let guard = |role| Guard {
+        tokens: Arc::clone(&tokens),
+        role,
+        loopback,
+        metrics: Arc::clone(&state.metrics),
+    };
+    let layer = |role| axum::middleware::from_fn_with_state(guard(role), auth::guard);
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(openapi::viewer_routes().route_layer(layer(Role::Viewer)))
+        .merge(openapi::operator_routes().route_layer(layer(Role::Operator)))
+        .merge(openapi::admin_routes().route_layer(layer(Role::Admin)))
+        .split_for_parts();
+    let document = Arc::new(document.to_json().unwrap_or_default());
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let document = Arc::clone(&document);
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    (*document).clone(),
+                )
+            }
+        }),
+    )
+    .route(
+        "/metrics",
+        get(metrics_text).route_layer(layer(Role::Viewer)),
+    )
+    .route("/healthz", get(healthz))
+    .route("/readyz", get(readyz))
+    .fallback(not_found)
+    .with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> {
+    auth::check_bind(options.addr.ip(), &options.tokens, options.insecure)?;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| stemma::Error::io(format!("listening on {}", options.addr), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| stemma::Error::io("reading the listening address", e))?;
+    let shutdown = CancellationToken::new();
+    spawn_signal_watch(shutdown.clone());
+    let metrics = Arc::new(Metrics::new());
+    let feed = EventFeed::start(
+        engine.clone(),
+        options.feed_interval,
+        shutdown.clone(),
+        Arc::clone(&metrics),
+    )
+    .await?;
+    let launcher = Arc::new(Launcher::new(
+        options.child.clone(),
+        engine.instance().home(),
+    ));
+    let state = AppState {
+        engine: engine.clone(),
+        feed,
+        metrics,
+        launcher,
+    };
+    let daemon = options.daemon.then(|| {
+        let daemon = stemma::daemon::Daemon::new(engine.clone());
+        let stop = shutdown.clone();
+        let every = options.daemon_interval;
+        tokio::spawn(async move {
+            if let Err(e) = daemon.run(every, stop).await {
+                tracing::error!("the scheduler daemon stopped: {e}");
+            }
+        })
+    });
+    let open = if options.tokens.is_open() {
+        "open (no tokens)"
+    } else {
+        "tokens required"
+    };
+    // The line scripts and tests wait for: the address actually bound (port 0 picks one).
+    eprintln!(
+        "Serving {} assets on http://{addr} ({open}; daemon {}); Ctrl-C stops it",
+        engine.graph().len(),
+        if daemon.is_some() { "on" } else { "off" }
+    );
+    let app = router(state, Arc::new(options.tokens), addr.ip().is_loopback());
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .map_err(|e| stemma::Error::io("serving HTTP", e))?;
+    if let Some(daemon) = daemon {
+        let _ = daemon.await;
+    }
+    eprintln!("Stopped; runs launched from the API keep running.");
+    Ok(())
+}
+
+/// SIGINT and SIGTERM cancel `shutdown`.
+fn spawn_signal_watch(shutdown: CancellationToken) {
+    let ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        ctrl_c.cancel();
+    });
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::spawn(async move {
+            term.recv().await;
+            shutdown.cancel();
+        });
+    }
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: the instance answers a read.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.engine.read(|e| e.instance().last_event_id()).await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => problem::ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let alive = state.launcher.alive();
+    let scrape = state
+        .engine
+        .read(move |e| {
+            let instance = e.instance();
+            let queued = alive
+                .iter()
+                .filter(|run| matches!(instance.run_started(run), Ok(None)))
+                .count();
+            Ok(metrics::ScrapeState {
+                runs_by_status: instance.run_status_counts()?,
+                queued,
+                alive: alive.len(),
+                pools: instance.pools()?,
+            })
+        })
+        .await;
+    match scrape {
+        Ok(scrape) => state.metrics.set_state(&scrape),
+        Err(e) => return problem::ApiError::from(e).into_response(),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> problem::ApiError {
+    problem::ApiError::not_found("no such route (GET /api/v1/openapi.json lists them)")
+}
