@@ -66,6 +66,8 @@ impl Reprocess {
 pub struct Backfill {
     request: Materialize,
     reprocess: Reprocess,
+    /// The id it is recorded with (a new one when `None`).
+    id: Option<BackfillId>,
 }
 
 impl Backfill {
@@ -73,7 +75,15 @@ impl Backfill {
         Backfill {
             request: Materialize::new(selection).newest_first(true),
             reprocess: Reprocess::Missing,
+            id: None,
         }
+    }
+
+    /// The id the backfill is recorded with, chosen by whoever launches it (an API answers
+    /// with it before the backfill's process starts).
+    pub fn id(mut self, id: BackfillId) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// Partition arguments as `materialize` takes them: keys, `FROM...TO`, `*`.
@@ -181,7 +191,7 @@ impl Engine {
         // Plan first: a backfill that cannot be planned is not recorded.
         let (exclude, targets) = self.left_out(&backfill, None)?;
         self.plan(&backfill.request(exclude.clone(), None))?;
-        let id = BackfillId::new();
+        let id = backfill.id.clone().unwrap_or_default();
         let request = BackfillRequest {
             backfill: id.clone(),
             selection: backfill.request.selection.clone(),
@@ -208,6 +218,15 @@ impl Engine {
         cancel: CancellationToken,
         observer: Arc<dyn RunObserver>,
     ) -> Result<BackfillOutcome> {
+        let record = self.resumable_backfill(id)?;
+        let backfill = Backfill::from_record(&record)?.cancel_token(cancel);
+        let left_out = self.left_out(&backfill, Some(&record.id))?;
+        self.run_backfill(&record.id, backfill, left_out, observer)
+            .await
+    }
+
+    /// The backfill `id` names, if it can be resumed: not running, not completed.
+    pub fn resumable_backfill(&self, id: &str) -> Result<BackfillRecord> {
         let record = self.instance().find_backfill(id)?;
         if self.instance().backfill_is_live(&record.id)? {
             return Err(Error::Conflict(format!(
@@ -225,10 +244,7 @@ impl Engine {
                 short(&record.id)
             )));
         }
-        let backfill = Backfill::from_record(&record)?.cancel_token(cancel);
-        let left_out = self.left_out(&backfill, Some(&record.id))?;
-        self.run_backfill(&record.id, backfill, left_out, observer)
-            .await
+        Ok(record)
     }
 
     /// Asks a backfill to stop: its running process cancels the run (within a quarter of a

@@ -350,6 +350,7 @@ impl Engine {
                         self.clock.now(),
                         EventKind::Observation {
                             data_version: version,
+                            metadata: Default::default(),
                         },
                     )
                     .asset(key, None),

@@ -24,7 +24,7 @@
 //! and line, on an upward import or a circle.
 //!
 //! ```text
-//! services   backfill · daemon · lifecycle          (built on the Engine)
+//! services   backfill · daemon · lifecycle · report (built on the Engine)
 //! engine     engine                                 (the facade: config → observe → plan → launch;
 //!                                                    status, resolve, resume, wipe)
 //! execute    execute/: launch · step · slots ·      (a run's lifecycle: slots, start/end events,
@@ -75,6 +75,7 @@ pub mod instance;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod selection;
 pub mod staleness;
 
@@ -94,7 +95,7 @@ pub use config::{ConfigField, ConfigKind, RunConfig};
 pub use definitions::{AssetBuilder, AssetDef, CheckBuilder, CheckDef, Definitions, Inputs};
 pub use engine::Engine;
 pub use error::{BoxError, Error, ErrorKind, Hint, NoRetry, Result};
-pub use event::{Event, EventKind, LogLevel, RunId, RunStatus};
+pub use event::{BackfillId, Event, EventKind, LogLevel, RunId, RunStatus};
 pub use execute::{AssetContext, Materialize, NoObserver, RunObserver, RunOutcome, StepLogLayer};
 pub use graph::AssetGraph;
 pub use hash::DataVersion;

@@ -4,7 +4,9 @@
 //! * `STEMMA_FIXTURE_EDIT=a,b` — the named assets get a new code version (an explicit bump);
 //! * `STEMMA_FIXTURE_EDIT_ITEM=fn embed` — the item of that name changes in the closure of
 //!   every asset that reaches it, and those assets get the code version the build step would
-//!   compute, so that staleness can name the item.
+//!   compute, so that staleness can name the item;
+//! * `STEMMA_FIXTURE_VENDOR=1` — adds `vendor_feed`, an external asset nothing observes (another
+//!   system reports its versions over HTTP), and `vendor_summary`, which reads it.
 
 use std::process::ExitCode;
 
@@ -39,5 +41,17 @@ fn main() -> ExitCode {
         );
         asset.with_code_closure(version, items)
     });
+    let definitions = if std::env::var_os("STEMMA_FIXTURE_VENDOR").is_some() {
+        definitions.assets([
+            stemma::AssetDef::external("vendor_feed").build(),
+            stemma::AssetDef::builder("vendor_summary")
+                .dep("vendor_feed")
+                .code_version("1")
+                .compute_blocking(|_, _| Ok::<_, stemma::Error>(stemma::Json(1)))
+                .build(),
+        ])
+    } else {
+        definitions
+    };
     stemma_server::cli::run(definitions)
 }

@@ -18,10 +18,22 @@ struct Server {
 
 impl Server {
     fn start(home: &Home, extra: &[&str]) -> Server {
+        Server::spawn(home.command(&[]), extra)
+    }
+
+    /// The fixture binary with `vendor_feed` (external, reported over HTTP) and its reader.
+    fn start_vendor(home: &Home, extra: &[&str]) -> Server {
+        let mut command =
+            stemma_server::testing::command(env!("CARGO_BIN_EXE_assets-fixture"), home.path());
+        command.env("STEMMA_FIXTURE_VENDOR", "1");
+        Server::spawn(command, extra)
+    }
+
+    fn spawn(mut command: std::process::Command, extra: &[&str]) -> Server {
         let mut args = vec!["serve", "--port", "0", "--no-daemon"];
         args.extend_from_slice(extra);
-        let mut child = home
-            .command(&args)
+        let mut child = command
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -628,5 +640,133 @@ fn the_openapi_document_lists_every_route() {
             );
         }
         assert!(paths["/api/v1/runs"]["post"].is_object());
+    });
+}
+
+#[test]
+fn a_materialization_reported_from_outside_makes_its_readers_stale() {
+    let home = Home::new();
+    let server = Server::start_vendor(&home, &[]);
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let report = |version: &str| {
+            json!({"version": version, "rows": 12, "metadata": {"source": {"type": "text", "value": "vendor sftp"}}})
+        };
+        let (status, event) = post(&client, &server.url("/api/v1/assets/vendor_feed/materializations"), report("2026-12-01")).await;
+        assert_eq!(status, 201, "{event}");
+        assert_eq!(event["type"], "materialization");
+        assert_eq!(event["metadata"]["source"]["value"], "vendor sftp");
+        let (status, launched) = post(&client, &server.url("/api/v1/runs"), json!({"selection": "vendor_summary"})).await;
+        assert_eq!(status, 202, "{launched}");
+        let run = launched["run_id"].as_str().unwrap().to_owned();
+        let end = follow(&server.url(&format!("/api/v1/events?after=0&run={run}")), None, Duration::from_secs(60), ended(&run)).await;
+        assert_eq!(end.last().unwrap().data["status"], "success", "{end:?}");
+        let state = |body: &Value| body["status"]["state"].as_str().unwrap_or_default().to_owned();
+        let (_, summary) = get(&client, &server.url("/api/v1/assets/vendor_summary")).await;
+        assert_eq!(state(&summary), "fresh", "{summary}");
+        // The same version again changes nothing; a new one makes the reader stale.
+        post(&client, &server.url("/api/v1/assets/vendor_feed/materializations"), report("2026-12-01")).await;
+        let (_, summary) = get(&client, &server.url("/api/v1/assets/vendor_summary")).await;
+        assert_eq!(state(&summary), "fresh", "{summary}");
+        post(&client, &server.url("/api/v1/assets/vendor_feed/observations"), json!({"version": "2026-12-02"})).await;
+        let (_, summary) = get(&client, &server.url("/api/v1/assets/vendor_summary")).await;
+        assert_eq!(state(&summary), "stale", "{summary}");
+        let (_, why) = get(&client, &server.url("/api/v1/assets/vendor_summary/why-stale")).await;
+        assert!(why.to_string().contains("vendor_feed"), "{why}");
+        // A check result from outside shows with the asset.
+        let (status, _) = post(&client, &server.url("/api/v1/assets/vendor_feed/checks"), json!({"check": "row_count", "passed": false, "severity": "warn", "description": "12 rows, expected 100"})).await;
+        assert_eq!(status, 201);
+        let (_, feed) = get(&client, &server.url("/api/v1/assets/vendor_feed")).await;
+        assert_eq!(feed["status"]["checks"][0]["check"], "row_count", "{feed}");
+        assert_eq!(feed["status"]["checks"][0]["passed"], false);
+        let (_, history) = get(&client, &server.url("/api/v1/assets/vendor_feed/history?kind=all")).await;
+        let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["check_evaluation", "observation", "materialization", "materialization"]);
+        // What cannot be reported records nothing.
+        let (status, refused) = post(&client, &server.url("/api/v1/assets/chunks/materializations"), report("x")).await;
+        assert_eq!(status, 409, "{refused}");
+        let (status, _) = post(&client, &server.url("/api/v1/assets/nope/observations"), report("x")).await;
+        assert_eq!(status, 404);
+        let (status, _) = post(&client, &server.url("/api/v1/assets/vendor_feed/observations"), json!({"version": " "})).await;
+        assert_eq!(status, 400);
+        let (status, _) = post(&client, &server.url("/api/v1/assets/vendor_feed/observations"), json!({"version": "1", "colour": "red"})).await;
+        assert_eq!(status, 400);
+        let (_, history) = get(&client, &server.url("/api/v1/assets/vendor_feed/history?kind=all")).await;
+        assert_eq!(history["items"].as_array().unwrap().len(), 4);
+    });
+}
+
+#[test]
+fn a_backfill_is_launched_and_followed_over_http() {
+    let home = Home::new();
+    let setup = home.run(&["materialize", "--select", "*", "-c", "synthetic_docs=30"]);
+    assert!(setup.ok(), "{}", setup.all());
+    let list = home.json(&["list"]);
+    let days: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "daily_quality")
+        .unwrap()["partitions"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    let server = Server::start(&home, &["-c", "synthetic_docs=30"]);
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let (status, bad) = post(
+            &client,
+            &server.url("/api/v1/backfills"),
+            json!({"selection": "daily_quality", "reprocess": "sometimes"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        let (status, launched) = post(
+            &client,
+            &server.url("/api/v1/backfills"),
+            json!({"selection": "daily_quality", "partitions": days}),
+        )
+        .await;
+        assert_eq!(status, 202, "{launched}");
+        assert_eq!(launched["steps"], 2, "{launched}");
+        let id = launched["backfill"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let shown = loop {
+            let (status, shown) =
+                get(&client, &server.url(&format!("/api/v1/backfills/{id}"))).await;
+            if status == 200 && (shown["status"] == "completed" || shown["status"] == "failed")
+                || Instant::now() > deadline
+            {
+                break shown;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(shown["status"], "completed", "{shown}");
+        assert_eq!(shown["runs"][0]["status"], "success", "{shown}");
+        let (_, list) = get(&client, &server.url("/api/v1/backfills")).await;
+        assert_eq!(list["items"][0]["backfill"], id.as_str());
+        let (status, _) = post(
+            &client,
+            &server.url(&format!("/api/v1/backfills/{id}/cancel")),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 409);
+        let (status, _) = post(
+            &client,
+            &server.url(&format!("/api/v1/backfills/{id}/resume")),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 409);
+        let (_, partitions) = get(
+            &client,
+            &server.url("/api/v1/assets/daily_quality/partitions"),
+        )
+        .await;
+        assert!(partitions.to_string().contains(&days[0]), "{partitions}");
     });
 }

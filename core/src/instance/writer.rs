@@ -256,7 +256,7 @@ fn project(tx: &Transaction<'_>, id: i64, event: &Event) -> rusqlite::Result<()>
                 config
             ])?;
         }
-        EventKind::Observation { data_version } => {
+        EventKind::Observation { data_version, .. } => {
             tx.prepare_cached(
                 "INSERT INTO asset_latest (asset_key, partition, event_id, run_id, ts, data_version,
                      value_kind, io_manager)

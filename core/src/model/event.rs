@@ -353,6 +353,9 @@ pub enum EventKind {
     /// An external asset's version, as its observer reported it.
     Observation {
         data_version: DataVersion,
+        /// What the observer (or the system reporting it) said about it.
+        #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+        metadata: Metadata,
     },
     Materialization(Materialization),
     CheckEvaluation(CheckEvaluation),
@@ -432,6 +435,7 @@ impl EventKind {
                 metadata(&mut c.metadata);
             }
             EventKind::Materialization(m) => metadata(&mut m.metadata),
+            EventKind::Observation { metadata: m, .. } => metadata(m),
             _ => {}
         }
     }

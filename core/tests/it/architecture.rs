@@ -16,7 +16,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("instance", &["instance"]),
     ("execute", &["execute"]),
     ("engine", &["engine"]),
-    ("services", &["backfill", "daemon", "lifecycle"]),
+    ("services", &["backfill", "daemon", "lifecycle", "report"]),
 ];
 
 /// One import that breaks the layering.

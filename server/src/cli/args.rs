@@ -380,6 +380,9 @@ pub(crate) struct BackfillArgs {
     /// Print what would run, in order; run nothing and record nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// The backfill's id, chosen by whoever launched it (`assets serve` does).
+    #[arg(long, hide = true)]
+    pub(crate) backfill_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

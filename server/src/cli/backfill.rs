@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use crate::views::backfills::BackfillView;
 use console::style;
 use serde_json::json;
 use stemma::backfill::{BackfillOutcome, BackfillPlan, short};
-use stemma::instance::BackfillRecord;
 use stemma::{Backfill, Engine};
 
 use super::args::{BackfillArgs, BackfillCommand, ReprocessArg};
@@ -56,6 +56,9 @@ fn request(args: BackfillArgs) -> Result<Backfill, Failure> {
             ReprocessArg::All => stemma::Reprocess::All,
         })
         .newest_first(!args.oldest_first);
+    if let Some(id) = &args.backfill_id {
+        request = request.id(stemma::BackfillId::from_string(id));
+    }
     if let Some(n) = args.concurrency {
         request = request.concurrency(n as usize);
     }
@@ -162,7 +165,8 @@ fn report(outcome: &BackfillOutcome, printer: Printer) -> CliResult {
 pub(crate) fn list(engine: &Engine, limit: usize, printer: Printer) -> CliResult {
     let backfills = engine.instance().backfills(limit)?;
     if printer.json {
-        printer.json_pretty(&backfills.iter().map(record_json).collect::<Vec<_>>());
+        let views: Vec<BackfillView> = backfills.iter().map(BackfillView::from).collect();
+        printer.json_pretty(&crate::views::json(&views));
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = printer.table(&["BACKFILL", "STATUS", "CREATED", "SELECTION", "PARTITIONS"]);
@@ -186,13 +190,8 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
     let record = engine.instance().find_backfill(id)?;
     let runs = engine.instance().backfill_runs(&record.id)?;
     if printer.json {
-        let mut out = record_json(&record);
-        out["runs"] = json!(
-            runs.iter()
-                .map(|r| json!({"run_id": r.run_id, "status": r.status, "steps": r.steps}))
-                .collect::<Vec<_>>()
-        );
-        printer.json_pretty(&out);
+        let view = BackfillView::with_runs(&record, &runs);
+        printer.json_pretty(&crate::views::json(&view));
         return Ok(ExitCode::SUCCESS);
     }
     printer.out(format!("Backfill {}  {}", record.id, record.status));
@@ -229,7 +228,7 @@ pub(crate) fn show(engine: &Engine, id: &str, printer: Printer) -> CliResult {
 pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliResult {
     let record = engine.cancel_backfill(id).await?;
     if printer.json {
-        printer.json_line(&record_json(&record));
+        printer.json_line(&crate::views::json(&BackfillView::from(&record)));
     } else if record.status == stemma::instance::BackfillStatus::Canceling {
         printer.out(format!(
             "Backfill {}: asked its run to stop (no new steps start).",
@@ -239,21 +238,6 @@ pub(crate) async fn cancel(engine: &Engine, id: &str, printer: Printer) -> CliRe
         printer.out(format!("Backfill {} canceled.", short(&record.id)));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn record_json(b: &BackfillRecord) -> serde_json::Value {
-    json!({
-        "backfill": b.id,
-        "status": b.status,
-        "selection": b.selection,
-        "partitions": b.partitions,
-        "reprocess": b.reprocess,
-        "newest_first": b.newest_first,
-        "concurrency": b.concurrency,
-        "created_at": b.created_at,
-        "updated_at": b.updated_at,
-        "message": b.message,
-    })
 }
 
 /// The partitions of `--from/--to` and `--partition`.

@@ -35,7 +35,8 @@ pub struct Launcher {
     child: ChildCommand,
     /// Where each child's output goes: `<home>/logs/launched/<run id>.log`.
     logs: PathBuf,
-    alive: Mutex<HashMap<RunId, u32>>,
+    /// The live children by name (a run id, or a backfill's).
+    alive: Mutex<HashMap<String, u32>>,
 }
 
 impl Launcher {
@@ -47,19 +48,26 @@ impl Launcher {
         }
     }
 
-    /// The runs launched by this server whose process is alive.
-    pub fn alive(&self) -> Vec<RunId> {
+    /// The processes launched by this server that are alive, by name (a run's is its id).
+    pub fn alive(&self) -> Vec<String> {
         self.alive
             .lock()
             .map(|a| a.keys().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Starts `args` (a subcommand and its arguments) as run `run`; returns its pid.
-    pub fn launch(self: &Arc<Self>, run: &RunId, args: Vec<String>) -> Result<u32> {
+    /// Starts `args` (a subcommand and its arguments) as run `run` (`--run-id`); returns its
+    /// pid.
+    pub fn launch(self: &Arc<Self>, run: &RunId, mut args: Vec<String>) -> Result<u32> {
+        args.extend(["--run-id".to_owned(), run.to_string()]);
+        self.launch_as(run.as_str(), args)
+    }
+
+    /// Starts `args` as a process named `name` (its log is `<name>.log`); returns its pid.
+    pub fn launch_as(self: &Arc<Self>, name: &str, args: Vec<String>) -> Result<u32> {
         std::fs::create_dir_all(&self.logs)
             .map_err(|e| Error::io(format!("creating {}", self.logs.display()), e))?;
-        let path = self.logs.join(format!("{run}.log"));
+        let path = self.logs.join(format!("{name}.log"));
         let log = std::fs::File::create(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         let err = log
@@ -69,8 +77,6 @@ impl Launcher {
         command
             .args(&self.child.global)
             .args(&args)
-            .arg("--run-id")
-            .arg(run.as_str())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log)
@@ -80,17 +86,17 @@ impl Launcher {
         command.process_group(0);
         let mut child = command.spawn().map_err(|e| {
             Error::io(
-                format!("starting {} for run {run}", self.child.exe.display()),
+                format!("starting {} for {name}", self.child.exe.display()),
                 e,
             )
         })?;
         let pid = child.id().unwrap_or_default();
         if let Ok(mut alive) = self.alive.lock() {
-            alive.insert(run.clone(), pid);
+            alive.insert(name.to_owned(), pid);
         }
         // Reap it (no zombie), and forget it when it exits.
         let launcher = Arc::clone(self);
-        let run = run.clone();
+        let run = name.to_owned();
         tokio::spawn(async move {
             let status = child.wait().await;
             if let Ok(mut alive) = launcher.alive.lock() {

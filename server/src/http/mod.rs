@@ -16,6 +16,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod backfills;
 pub mod events;
 pub mod extract;
 pub mod launch;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod problem;
+pub mod report;
 pub mod runs;
 
 use std::net::SocketAddr;
@@ -210,7 +212,13 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             let instance = e.instance();
             let queued = alive
                 .iter()
-                .filter(|run| matches!(instance.run_started(run), Ok(None)))
+                .filter(|name| uuid::Uuid::parse_str(name).is_ok())
+                .filter(|run| {
+                    matches!(
+                        instance.run_started(&stemma::RunId::from_string(run)),
+                        Ok(None)
+                    )
+                })
                 .count();
             Ok(metrics::ScrapeState {
                 runs_by_status: instance.run_status_counts()?,

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, assets, events, ops, runs};
+use super::{AppState, assets, backfills, events, ops, report, runs};
 
 /// The document's frame: title, version, tags; the paths come from the routers.
 #[derive(OpenApi)]
@@ -23,7 +23,9 @@ use super::{AppState, assets, events, ops, runs};
         (name = "assets", description = "The catalog, one asset, its history, partitions, staleness and lineage"),
         (name = "runs", description = "Runs: list, show, events, logs; launch, cancel, resume; plan"),
         (name = "events", description = "The event log as Server-Sent Events"),
+        (name = "backfills", description = "Backfills: list, show; launch, cancel, resume"),
         (name = "operations", description = "Schedules, pools, dynamic partitions, wipe"),
+        (name = "report", description = "Observations, materializations and check results reported from outside"),
     ),
     components(schemas(super::problem::Problem))
 )]
@@ -44,6 +46,8 @@ pub fn viewer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::events))
         .routes(routes!(runs::logs))
         .routes(routes!(runs::plan))
+        .routes(routes!(backfills::list))
+        .routes(routes!(backfills::one))
         .routes(routes!(events::events))
         .routes(routes!(ops::schedules))
         .routes(routes!(ops::pools))
@@ -56,6 +60,12 @@ pub fn operator_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::launch))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::resume))
+        .routes(routes!(backfills::launch))
+        .routes(routes!(backfills::cancel))
+        .routes(routes!(backfills::resume))
+        .routes(routes!(report::observation))
+        .routes(routes!(report::materialization))
+        .routes(routes!(report::check))
 }
 
 /// What only the role `admin` may call.

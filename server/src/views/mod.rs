@@ -9,6 +9,7 @@
 //! of the fields here.
 
 pub mod assets;
+pub mod backfills;
 pub mod catalog;
 pub mod partitions;
 pub mod runs;
