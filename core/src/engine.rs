@@ -214,6 +214,16 @@ impl Engine {
         &self.graph
     }
 
+    /// The graph, instance and IO managers, shared: for what outlives a borrow of the engine
+    /// (a notifier that names datasets by where their objects are).
+    pub fn shared(&self) -> (Arc<AssetGraph>, Arc<Instance>, Arc<IoManagers>) {
+        (
+            Arc::clone(&self.graph),
+            Arc::clone(&self.instance),
+            Arc::clone(&self.io),
+        )
+    }
+
     pub fn instance(&self) -> &Instance {
         &self.instance
     }
@@ -651,6 +661,14 @@ impl Engine {
             });
         }
         let code_versions = self.new_code_versions(&plan)?;
+        let observer: Arc<dyn RunObserver> = if self.notifiers.is_empty() {
+            observer
+        } else {
+            Arc::new(crate::execute::notify::Tee {
+                observer,
+                notifiers: Arc::clone(&self.notifiers),
+            })
+        };
         let launch = Launch {
             request,
             config,

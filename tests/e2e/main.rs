@@ -5,6 +5,7 @@ mod cli;
 mod code_versions;
 mod crash;
 mod newcomer;
+mod openlineage;
 mod pipeline;
 mod selection;
 mod serve;

@@ -88,6 +88,25 @@ impl RunReport {
 /// Receives every run's report once the run is recorded.
 pub trait RunNotifier: Send + Sync + fmt::Debug {
     fn run_ended<'a>(&'a self, report: &'a RunReport) -> BoxFuture<'a, ()>;
+
+    /// Every event of a run, as it is recorded (what follows steps, as OpenLineage does).
+    /// Called on the run's own tasks: it must not block; the default ignores them.
+    fn on_event(&self, _event: &crate::model::event::Event) {}
+}
+
+/// The run's observer, then every notifier: what a run tells as it goes.
+pub(crate) struct Tee {
+    pub(crate) observer: std::sync::Arc<dyn super::RunObserver>,
+    pub(crate) notifiers: std::sync::Arc<[std::sync::Arc<dyn RunNotifier>]>,
+}
+
+impl super::RunObserver for Tee {
+    fn on_event(&self, event: &crate::model::event::Event) {
+        self.observer.on_event(event);
+        for n in self.notifiers.iter() {
+            n.on_event(event);
+        }
+    }
 }
 
 /// `[[step, error], …]`: the alert payload's form of the failed steps.

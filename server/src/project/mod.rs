@@ -29,6 +29,7 @@ use stemma_io::ObjectStoreIoManager;
 
 pub mod alerts;
 mod open;
+pub mod openlineage;
 pub mod tokens;
 
 pub use open::{clock_from_env, open_engine, open_engine_for, open_engine_with};
@@ -79,6 +80,9 @@ pub struct ProjectConfig {
     /// Webhooks and commands told when runs fail (`[[alerts]]`).
     #[serde(default)]
     pub alerts: Vec<alerts::AlertConfig>,
+    /// Where OpenLineage events go (`[openlineage]`).
+    #[serde(default)]
+    pub openlineage: Option<openlineage::OpenLineageConfig>,
     /// What `assets serve` reads: its tokens (`[[server.tokens]]`).
     #[serde(default)]
     pub server: ServerConfig,

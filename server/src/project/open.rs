@@ -63,6 +63,10 @@ pub fn open_engine_for(
     if let Some(secs) = project.pool_lease_seconds {
         engine = engine.with_pool_lease(std::time::Duration::from_secs(secs));
     }
+    if let Some(config) = &project.openlineage {
+        let emitter = super::openlineage::OpenLineage::new(config.clone(), &project.dir, &engine);
+        engine = engine.with_notifier(Arc::new(emitter));
+    }
     if !project.alerts.is_empty() {
         let alerts = super::alerts::Alerts::new(project.alerts.clone())?;
         engine = engine.with_notifier(Arc::new(alerts));
