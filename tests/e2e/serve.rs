@@ -14,6 +14,8 @@ use crate::Home;
 struct Server {
     child: Child,
     base: String,
+    /// What it printed on stderr after its first line (the access log).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -46,8 +48,18 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in {first:?}"))
             .to_owned();
         // Keep draining stderr (the access log) so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server { child, base, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     fn url(&self, path: &str) -> String {
@@ -392,6 +404,24 @@ fn errors_are_problem_documents_with_the_clis_message_and_position() {
         assert_eq!(runs["items"], json!([]));
         let (status, _) = get(&client, &server.url("/api/v1/nowhere")).await;
         assert_eq!(status, 404);
+        // chunks is a Rust asset: it records no column lineage.
+        let (status, columns) = get(&client, &server.url("/api/v1/assets/chunks/columns")).await;
+        assert_eq!(status, 400, "{columns}");
+        assert!(
+            columns["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no recorded column lineage"),
+            "{columns}"
+        );
+        let (status, ticks) = get(
+            &client,
+            &server.url("/api/v1/schedules/nightly_quality/ticks"),
+        )
+        .await;
+        assert_eq!((status, ticks), (200, json!([])));
+        let (status, _) = get(&client, &server.url("/api/v1/schedules/nope/ticks")).await;
+        assert_eq!(status, 404);
     });
 }
 
@@ -515,6 +545,46 @@ fn tokens_and_roles_guard_every_route() {
             assert!(![401, 403].contains(&through), "{path}: {through}");
         }
     });
+    // Every request is logged with who made it.
+    let log = server.log();
+    assert!(
+        log.contains("GET /api/v1/assets 200") && log.contains("token=viewer"),
+        "{log}"
+    );
+    assert!(
+        log.contains("POST /api/v1/wipe 403") && log.contains("token=operator"),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_and_ends_its_streams() {
+    let home = Home::new();
+    let mut server = Server::start(&home, &[]);
+    let url = server.url("/api/v1/events");
+    let pid = server.child.id().to_string();
+    runtime().block_on(async {
+        let stream = follow(&url, None, Duration::from_secs(60), |_| false);
+        let stop = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let killed = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap();
+            assert!(killed.success());
+        };
+        let started = Instant::now();
+        let (events, ()) = tokio::join!(stream, stop);
+        assert!(events.is_empty());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stream ended with the server"
+        );
+    });
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.log().contains("Stopped"), "{}", server.log());
 }
 
 #[test]
@@ -769,4 +839,50 @@ fn a_backfill_is_launched_and_followed_over_http() {
         .await;
         assert!(partitions.to_string().contains(&days[0]), "{partitions}");
     });
+}
+
+/// schemathesis fuzzes every operation of the served OpenAPI document (a fixed seed, a bounded
+/// number of examples): no answer is a 5xx, and every answer matches its documented schema and
+/// content type. The event stream is left out (it never ends).
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_off_its_schema() {
+    let Some(python) = stemma_io::testing::test_python() else {
+        return;
+    };
+    let schemathesis = python.with_file_name("schemathesis");
+    let home = Home::new();
+    home.run(&[
+        "materialize",
+        "--select",
+        "raw_documents+",
+        "-c",
+        "synthetic_docs=30",
+    ])
+    .assert_ok();
+    let server = Server::start(&home, &["-c", "synthetic_docs=30"]);
+    let output = std::process::Command::new(&schemathesis)
+        .args(["run", &server.url("/api/v1/openapi.json")])
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance,content_type_conformance",
+            "--seed",
+            "1",
+            "--max-examples",
+            "10",
+            "--exclude-path",
+            "/api/v1/events",
+            "--request-timeout",
+            "10",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", schemathesis.display()));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains(" passed"), "{report}");
+    assert!(!report.contains("failed"), "{report}");
 }

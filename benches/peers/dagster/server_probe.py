@@ -3,7 +3,7 @@ server as a child process on 127.0.0.1, polls until it answers, sends the query,
 child by its PID and prints one JSON line `{"metrics": {...}, "counts": {...}}`.
 
     python server_probe.py dagster            # dagster-webserver over dagster_location.py
-    python server_probe.py stemma BINARY      # BINARY serve (Stemma's server, when it lands)
+    python server_probe.py stemma BINARY      # BINARY serve: /healthz, then /api/v1/lineage
 """
 
 import json
@@ -63,10 +63,9 @@ def main():
             f"{base}/graphql", json.dumps({"query": DAGSTER_GRAPH_QUERY}).encode())
         count = lambda body: len(json.loads(body)["data"]["assetNodes"])
     else:
-        # Stemma's server: `serve --port`, answering `/` and the asset graph at `/api/graph`
-        # (adjust here if the server issue settles on other paths).
+        # Stemma's server: `serve --port`, alive at /healthz, the asset graph at /api/v1/lineage.
         argv = [sys.argv[2], "serve", "--host", "127.0.0.1", "--port", str(port)]
-        ready, graph = f"{base}/", (f"{base}/api/graph", None)
+        ready, graph = f"{base}/healthz", (f"{base}/api/v1/lineage", None)
         count = lambda body: len(json.loads(body)["assets"])
     start = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

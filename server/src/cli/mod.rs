@@ -343,14 +343,16 @@ fn init_tracing() {
     // Colour only on a terminal (and not under NO_COLOR): piped output is plain.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let diagnostics =
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(colour)
-            .with_target(true)
-            .with_filter(EnvFilter::try_from_env("STEMMA_LOG").unwrap_or_else(|_| {
-                EnvFilter::new("stemma=warn,stemma_io=warn,stemma_server=warn")
-            }));
+    let diagnostics = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(true)
+        .with_filter(EnvFilter::try_from_env("STEMMA_LOG").unwrap_or_else(|_| {
+            // `assets serve` logs every request (with its token's name) at info.
+            EnvFilter::new(
+                "stemma=warn,stemma_io=warn,stemma_server=warn,stemma_server::access=info",
+            )
+        }));
     // A step's log is what the asset's code says, not the chatter of the libraries it runs
     // (DataFusion logs every plan at debug level).
     let steps = StepLogLayer::new().with_filter(

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde::Serialize;
-use stemma::{AssetKey, Engine, Error, MetadataValue};
-use stemma_sql::{COLUMN_LINEAGE, ColumnLineage, QueryResult, Transform};
+use stemma::{AssetKey, Engine, Error};
+use stemma_sql::QueryResult;
 
 use super::printer::Printer;
 use super::{CliResult, QueryFormat};
+use crate::views::columns::ColumnTree;
 
 pub(crate) async fn query(
     engine: &Engine,
@@ -138,39 +138,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         })
 }
 
-/// One column's lineage, followed upstream through other SQL assets.
-#[derive(Debug, Serialize)]
-struct ColumnTree {
-    asset: String,
-    column: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    transform: Option<Transform>,
-    from: Vec<ColumnTree>,
-}
-
 /// `assets lineage KEY --columns`: where each column of `asset` comes from, column by column.
 pub(crate) fn column_lineage(engine: &Engine, asset: &AssetKey, printer: Printer) -> CliResult {
-    let asset = asset.clone();
-    let direct = recorded_lineage(engine, &asset)?.ok_or_else(|| {
-        Error::Plan(format!(
-            "{asset} has no recorded column lineage: SQL assets record it when they are \
-             materialized (run `assets materialize --select {asset}`); Rust assets do not"
-        ))
-    })?;
-    let mut cache = std::collections::BTreeMap::new();
-    let trees: Vec<ColumnTree> = direct
-        .iter()
-        .map(|c| ColumnTree {
-            asset: asset.to_string(),
-            column: c.column.clone(),
-            transform: Some(c.transform),
-            from: c
-                .from
-                .iter()
-                .map(|s| follow(engine, &s.asset, &s.column, &mut cache, 0))
-                .collect(),
-        })
-        .collect();
+    let trees = ColumnTree::gather(engine, asset)?;
     if printer.json {
         printer.json_pretty(&serde_json::json!({ "asset": asset.as_str(), "columns": trees }));
         return Ok(ExitCode::SUCCESS);
@@ -179,46 +149,6 @@ pub(crate) fn column_lineage(engine: &Engine, asset: &AssetKey, printer: Printer
         print_tree(&printer, tree, 0);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Each asset's recorded lineage, read once per command however often it is followed.
-type LineageCache = std::collections::BTreeMap<String, Option<std::rc::Rc<[ColumnLineage]>>>;
-
-fn follow(
-    engine: &Engine,
-    asset: &str,
-    column: &str,
-    cache: &mut LineageCache,
-    depth: usize,
-) -> ColumnTree {
-    let lineage = match cache.get(asset) {
-        Some(l) => l.clone(),
-        None => {
-            let l: Option<std::rc::Rc<[ColumnLineage]>> = AssetKey::parse(asset)
-                .ok()
-                .and_then(|k| recorded_lineage(engine, &k).ok().flatten())
-                .map(Into::into);
-            cache.insert(asset.to_owned(), l.clone());
-            l
-        }
-    };
-    let entry = lineage
-        .as_ref()
-        .and_then(|l| l.iter().find(|c| c.column == column))
-        .filter(|_| depth < 64);
-    ColumnTree {
-        asset: asset.to_owned(),
-        column: column.to_owned(),
-        transform: entry.map(|c| c.transform),
-        from: entry
-            .map(|c| {
-                c.from
-                    .iter()
-                    .map(|s| follow(engine, &s.asset, &s.column, cache, depth + 1))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
 }
 
 fn print_tree(printer: &Printer, tree: &ColumnTree, depth: usize) {
@@ -246,30 +176,5 @@ fn print_tree(printer: &Printer, tree: &ColumnTree, depth: usize) {
     }
     for child in &tree.from {
         print_tree(printer, child, depth + 1);
-    }
-}
-
-/// The column lineage the latest materialization of `asset` (any partition) recorded.
-fn recorded_lineage(
-    engine: &Engine,
-    asset: &AssetKey,
-) -> Result<Option<Vec<ColumnLineage>>, Error> {
-    let only = [asset.clone()].into();
-    let latest = engine
-        .instance()
-        .latest_materializations(Some(&only))?
-        .into_iter()
-        .max_by_key(|m| (m.timestamp, m.event_id));
-    let Some(latest) = latest else {
-        return Ok(None);
-    };
-    let Some(m) = engine.instance().materialization(latest.event_id)? else {
-        return Ok(None);
-    };
-    match m.metadata.get(COLUMN_LINEAGE) {
-        Some(MetadataValue::Json(v)) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
-            Error::Internal(format!("the column lineage of {asset} cannot be read: {e}"))
-        }),
-        _ => Ok(None),
     }
 }

@@ -350,3 +350,41 @@ pub async fn graph(
         .await?;
     Ok(Json(graph))
 }
+
+/// Where each column of a SQL asset comes from, followed upstream through other SQL assets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{key}/columns",
+    tag = "assets",
+    params(("key" = String, Path, description = "The asset key")),
+    responses(
+        (status = 200, description = "Each column with the columns it is derived from", body = Object),
+        (status = 400, description = "No column lineage recorded (not a SQL asset, or never materialized), or SQL is not built in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn columns(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let view = state
+        .engine
+        .read(move |engine| {
+            let node = node_of(engine, &key)?;
+            let asset = engine.graph().key(node).clone();
+            #[cfg(feature = "sql")]
+            {
+                let trees = crate::views::columns::ColumnTree::gather(engine, &asset)?;
+                Ok(serde_json::json!({ "asset": asset.as_str(), "columns": trees }))
+            }
+            #[cfg(not(feature = "sql"))]
+            {
+                Err(stemma::Error::Config(format!(
+                    "the column lineage of {asset} needs SQL (DataFusion), which this code \
+                     location was built without"
+                )))
+            }
+        })
+        .await?;
+    Ok(Json(view))
+}

@@ -50,6 +50,8 @@ pub fn viewer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(backfills::one))
         .routes(routes!(events::events))
         .routes(routes!(ops::schedules))
+        .routes(routes!(ops::ticks))
+        .routes(routes!(assets::columns))
         .routes(routes!(ops::pools))
         .routes(routes!(ops::dynamic_partitions))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::page::PageParams;
 use super::problem::{ApiResult, Problem};
 
 /// A schedule and whether it runs.
@@ -273,4 +274,55 @@ pub async fn wipe(
     Ok(Json(Wiped {
         wiped: keys.iter().map(|k| k.to_string()).collect(),
     }))
+}
+
+/// One tick of a schedule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TickView {
+    pub schedule: String,
+    /// The instant it ticked for (RFC 3339).
+    pub tick: Option<String>,
+    /// claimed, launched, succeeded, failed or skipped.
+    pub state: String,
+    pub run_id: Option<String>,
+    pub partition: Option<String>,
+    pub daemon: String,
+    pub message: Option<String>,
+}
+
+impl From<&stemma::instance::TickRecord> for TickView {
+    fn from(t: &stemma::instance::TickRecord) -> Self {
+        TickView {
+            schedule: t.schedule.clone(),
+            tick: chrono::DateTime::from_timestamp_micros(t.tick).map(|d| d.to_rfc3339()),
+            state: t.state.clone(),
+            run_id: t.run_id.clone(),
+            partition: t.partition.clone(),
+            daemon: t.daemon.clone(),
+            message: t.message.clone(),
+        }
+    }
+}
+
+/// A schedule's recent ticks, newest first (at most `limit`, default 100).
+#[utoipa::path(get, path = "/api/v1/schedules/{name}/ticks", tag = "operations",
+    params(("name" = String, Path, description = "The schedule"), PageParams),
+    responses(
+        (status = 200, description = "Its ticks, newest first", body = Vec<TickView>),
+        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ticks(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    super::extract::Params(page): super::extract::Params<PageParams>,
+) -> ApiResult<Json<Vec<TickView>>> {
+    let limit = page.limit()?;
+    let ticks = state
+        .engine
+        .read(move |e| {
+            e.graph().schedule(&name)?;
+            e.instance().ticks(Some(&name), limit)
+        })
+        .await?;
+    Ok(Json(ticks.iter().map(TickView::from).collect()))
 }

@@ -11,6 +11,8 @@
 pub mod assets;
 pub mod backfills;
 pub mod catalog;
+#[cfg(feature = "sql")]
+pub mod columns;
 pub mod partitions;
 pub mod runs;
 pub mod status;

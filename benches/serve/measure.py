@@ -1,0 +1,174 @@
+"""`assets serve` measured from outside, on 127.0.0.1:
+
+    python measure.py catalog BINARY        # GET /api/v1/assets over 10,000 assets (PEER_ASSETS)
+    python measure.py sse BINARY            # commit → client latency of the event stream
+    python measure.py load BINARY           # a 1,000-step run alone, then while wrk loads the
+                                            # catalog and one asset's page for 30 s
+
+BINARY is a code location built in release (`peer_location`: generated no-op assets). Each
+starts the server on a fresh instance, prints JSON lines of numbers, and stops it by its PID."""
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, body=None):
+    headers = {"Content-Type": "application/json"} if body else {}
+    with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=120) as r:
+        return r.read()
+
+
+class Server:
+    def __init__(self, binary, env, args=()):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.child = subprocess.Popen(
+            [binary, "serve", "--port", str(self.port), "--no-daemon", *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get(self.base + "/healthz")
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def stop(self):
+        os.kill(self.child.pid, signal.SIGTERM)
+        self.child.wait(timeout=30)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def timed(url, n):
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        get(url)
+        out.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": round(statistics.median(out), 2), "p99_ms": round(percentile(out, 99), 2)}
+
+
+def catalog(binary, env):
+    server = Server(binary, env)
+    try:
+        count = 0
+        cursor = ""
+        start = time.perf_counter()
+        while True:
+            page = json.loads(get(f"{server.base}/api/v1/assets?limit=1000{cursor}"))
+            count += len(page["items"])
+            if "next" not in page:
+                break
+            cursor = "&cursor=" + page["next"]
+        all_pages = (time.perf_counter() - start) * 1000
+        print(json.dumps({
+            "assets": count,
+            "first page of 100": timed(f"{server.base}/api/v1/assets", 50),
+            "a page of 1000": timed(f"{server.base}/api/v1/assets?limit=1000", 20),
+            "all pages of 1000, ms": round(all_pages, 1),
+            "lineage graph of all": timed(f"{server.base}/api/v1/lineage", 20),
+        }))
+    finally:
+        server.stop()
+
+
+def sse(binary, env):
+    server = Server(binary, env)
+    try:
+        stream = urllib.request.urlopen(server.base + "/api/v1/events?type=step_succeeded,materialization,run_ended", timeout=300)
+        get(server.base + "/api/v1/runs", json.dumps({"selection": "*"}).encode())
+        lags = []
+        data = None
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                data = json.loads(line[6:])
+                lags.append(time.time() * 1000 - data["timestamp"] / 1000)
+                if data["type"] == "run_ended":
+                    break
+        print(json.dumps({
+            "events": len(lags),
+            "commit → client p50_ms": round(statistics.median(lags), 2),
+            "p99_ms": round(percentile(lags, 99), 2),
+            "max_ms": round(max(lags), 2),
+        }))
+    finally:
+        server.stop()
+
+
+def wrk(url, seconds):
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True).stdout
+    pick = lambda prefix: next((l.split()[1] for l in out.splitlines() if l.strip().startswith(prefix)), "?")
+    errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+    return {"requests/s": pick("Requests/sec:"), "p50": pick("50%"), "p99": pick("99%"), "errors": errors}
+
+
+def load(binary, env):
+    """A 1,000-step run (peer_location's 1,000 no-op assets, --force so each step runs),
+    alone, then while wrk loads the catalog and one asset's page for 30 s."""
+    import threading
+
+    def run(e):
+        start = time.perf_counter()
+        subprocess.run([binary, "materialize", "--select", "*", "--force"], env=e, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    alone_env = dict(env, STEMMA_HOME=tempfile.mkdtemp())
+    run(alone_env)
+    alone = [run(alone_env) for _ in range(3)]
+    e = dict(env, STEMMA_HOME=tempfile.mkdtemp())
+    run(e)
+    server = Server(binary, e)
+    try:
+        results = {}
+        threads = [
+            threading.Thread(target=lambda: results.setdefault("catalog", wrk(server.base + "/api/v1/assets", 30))),
+            threading.Thread(target=lambda: results.setdefault("one asset", wrk(server.base + "/api/v1/assets/a500", 30))),
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(3)
+        loaded = [run(e) for _ in range(3)]
+        for t in threads:
+            t.join()
+        print(json.dumps({
+            "1000-step run alone s": [round(x, 3) for x in alone],
+            "under load s": [round(x, 3) for x in loaded],
+            "load": results,
+        }))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    what, binary = sys.argv[1], sys.argv[2]
+    env = dict(os.environ, STEMMA_HOME=tempfile.mkdtemp(), NO_COLOR="1")
+    env.setdefault("PEER_ASSETS", "10000" if what == "catalog" else "1000")
+    if what == "catalog":
+        catalog(binary, env)
+    elif what == "sse":
+        sse(binary, env)
+    else:
+        load(binary, env)
