@@ -176,7 +176,7 @@ pub async fn history(
     tag = "assets",
     params(("key" = String, Path, description = "The asset key")),
     responses(
-        (status = 200, description = "Ranges of partition keys by state", body = Object),
+        (status = 200, description = "Ranges of partition keys by state", body = crate::views::partitions::PartitionsView),
         (status = 400, description = "The asset is not partitioned", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
     )
@@ -220,7 +220,7 @@ pub struct PartitionParam {
     tag = "assets",
     params(("key" = String, Path, description = "The asset key"), PartitionParam),
     responses(
-        (status = 200, description = "The tree of causes", body = Object),
+        (status = 200, description = "The tree of causes", body = WhyStale),
         (status = 400, description = "A partition of an unpartitioned asset, or an unknown one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
     )
@@ -253,7 +253,7 @@ pub struct DepthParam {
     tag = "assets",
     params(("key" = String, Path, description = "The asset key"), DepthParam),
     responses(
-        (status = 200, description = "The neighbourhood's assets with their layers and deps", body = Object),
+        (status = 200, description = "The neighbourhood's assets with their layers and deps", body = LineageGraph),
         (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -318,7 +318,7 @@ fn neighbourhood(graph: &stemma::AssetGraph, node: NodeIx, depth: u32) -> fixedb
     tag = "assets",
     params(SelectParams),
     responses(
-        (status = 200, description = "Assets with their layers and deps", body = Object),
+        (status = 200, description = "Assets with their layers and deps", body = LineageGraph),
         (status = 400, description = "A bad selection", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -19,7 +19,7 @@ use crate::views::backfills::BackfillView;
 #[utoipa::path(get, path = "/api/v1/backfills", tag = "backfills",
     params(PageParams),
     responses(
-        (status = 200, description = "One page of backfills", body = Object),
+        (status = 200, description = "One page of backfills", body = Page<BackfillView>),
         (status = 400, description = "A bad cursor or limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(

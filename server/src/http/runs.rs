@@ -83,7 +83,7 @@ impl RunFilter {
     tag = "runs",
     params(RunFilter, PageParams),
     responses(
-        (status = 200, description = "One page of runs", body = Object),
+        (status = 200, description = "One page of runs", body = Page<RunView>),
         (status = 400, description = "A bad filter or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -114,7 +114,7 @@ pub async fn list(
     tag = "runs",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`")),
     responses(
-        (status = 200, description = "The run and each step's outcome, phases and checks", body = Object),
+        (status = 200, description = "The run and each step's outcome, phases and checks", body = RunDetail),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -349,7 +349,7 @@ pub async fn launch(
     tag = "runs",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`")),
     responses(
-        (status = 202, description = "Cancel requested: the run's process stops it", body = Object),
+        (status = 202, description = "Cancel requested: the run's process stops it", body = RunView),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"),
     )

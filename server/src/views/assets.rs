@@ -6,20 +6,23 @@ use stemma::ids::NodeIx;
 use stemma::spec::{AssetDep, RetryPolicy};
 
 /// One asset as its code defines it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AssetDefinition {
     pub key: String,
     pub group: String,
     pub description: Option<String>,
+    #[schema(value_type = Vec<Object>)]
     pub deps: Vec<AssetDep>,
     pub owners: Vec<String>,
     pub tags: std::collections::BTreeMap<String, String>,
     pub kinds: Vec<String>,
     pub code_version: Option<String>,
+    #[schema(value_type = Object)]
     pub metadata: stemma::spec::Metadata,
     pub io_manager: String,
     pub pool: Option<String>,
     pub partitions: Option<Partitioning>,
+    #[schema(value_type = Object)]
     pub retry: RetryPolicy,
     pub external: bool,
     /// The names of its checks.
@@ -27,7 +30,7 @@ pub struct AssetDefinition {
 }
 
 /// How an asset is partitioned: its kind, how many partitions, the first 1,000 keys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Partitioning {
     pub kind: &'static str,
     pub count: usize,
@@ -68,13 +71,13 @@ impl AssetDefinition {
 }
 
 /// The lineage graph of some assets: each with its layer and its deps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LineageGraph {
     pub assets: Vec<GraphNode>,
 }
 
 /// One asset in the lineage graph.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GraphNode {
     pub key: String,
     pub group: String,
@@ -82,6 +85,8 @@ pub struct GraphNode {
     pub external: bool,
     /// Its depth from the roots: 0 for an asset with no deps.
     pub layer: u32,
+    /// `{key, kind}`: the assets it reads (`data`) or waits for (`order`).
+    #[schema(value_type = Vec<Object>)]
     pub deps: Vec<AssetDep>,
 }
 

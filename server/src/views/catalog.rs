@@ -76,12 +76,9 @@ pub const NEWEST_SHOWN: usize = 20;
 /// One asset: its definition, state and why, newest materializations, checks, partitions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AssetDetail {
-    #[schema(value_type = Object)]
     pub definition: AssetDefinition,
-    #[schema(value_type = Object)]
     pub status: AssetStatusRow,
     /// Its partitions as ranges of keys by state, if partitioned.
-    #[schema(value_type = Option<Object>)]
     pub partitions: Option<PartitionsView>,
 }
 

@@ -15,7 +15,7 @@ pub const STATES: [PartitionState; 4] = [
 ];
 
 /// An asset's partitions by state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartitionsView {
     pub asset: String,
     /// The partitions definition, in words.
@@ -28,9 +28,11 @@ pub struct PartitionsView {
 }
 
 /// The partitions in one state: how many, and as inclusive ranges of keys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StateRanges {
     pub count: u64,
+    /// `[first, last]` keys of each range.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub ranges: Vec<(String, String)>,
 }
 

@@ -6,9 +6,12 @@ use stemma::instance::RunRecord;
 use stemma::{RunId, RunStatus};
 
 /// A run as it was recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunView {
+    #[schema(value_type = String)]
     pub run_id: RunId,
+    /// started, success, failure, canceled.
+    #[schema(value_type = String)]
     pub status: RunStatus,
     pub selection: String,
     pub partition: Option<String>,
@@ -40,7 +43,7 @@ impl From<&RunRecord> for RunView {
 }
 
 /// A run and what happened to each of its steps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunDetail {
     #[serde(flatten)]
     pub run: RunView,
@@ -58,7 +61,7 @@ impl RunDetail {
 }
 
 /// What happened to one step, rebuilt from the run's events.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct StepView {
     /// `asset` or `asset[partition]`.
     pub step: String,
@@ -69,6 +72,7 @@ pub struct StepView {
     pub duration_ms: Option<f64>,
     /// Where a succeeded step's time went.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub phases: Option<StepPhases>,
     pub rows: Option<u64>,
     pub data_version: Option<String>,

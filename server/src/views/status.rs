@@ -10,7 +10,7 @@ use stemma::status::StatusSnapshot;
 use stemma::{AssetKey, Engine, Result};
 
 /// One asset's status row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AssetStatusRow {
     pub key: String,
     pub external: bool,
@@ -41,13 +41,18 @@ pub struct PartitionCounts {
 }
 
 /// One materialization as status shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MaterializationView {
+    #[schema(value_type = Option<String>)]
     pub partition: Option<stemma::spec::PartitionKey>,
     pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<String>)]
     pub run_id: Option<stemma::RunId>,
+    #[schema(value_type = String)]
     pub data_version: stemma::DataVersion,
     pub code_version: Option<String>,
+    /// table, json, bytes or nothing.
+    #[schema(value_type = String)]
     pub kind: stemma::ValueKind,
     pub rows: Option<u64>,
     pub bytes: Option<u64>,
@@ -59,13 +64,17 @@ pub struct MaterializationView {
 }
 
 /// One check's latest evaluation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckView {
     pub check: String,
+    #[schema(value_type = Option<String>)]
     pub partition: Option<stemma::spec::PartitionKey>,
     pub passed: bool,
+    /// warn or error.
+    #[schema(value_type = String)]
     pub severity: stemma::Severity,
     pub description: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub run_id: Option<stemma::RunId>,
 }
 
