@@ -258,6 +258,10 @@ pub(crate) enum Command {
         /// the server authenticates).
         #[arg(long)]
         insecure: bool,
+        /// Reads of the instance at once (default: one less than the cores, at least one):
+        /// more requests queue, so runs launched on this machine keep their share of it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        read_threads: Option<u32>,
     },
     /// Tokens for `assets serve`: stored in stemma.toml as hashes.
     Token {

@@ -282,12 +282,14 @@ async fn on_engine(
             no_daemon,
             daemon_interval,
             insecure,
+            read_threads,
         } => {
             let options = serve::Options {
                 addr: std::net::SocketAddr::new(host, port),
                 daemon: !no_daemon,
                 daemon_interval: std::time::Duration::from_secs(daemon_interval),
                 insecure,
+                read_threads: read_threads.map(|n| n as usize),
             };
             serve::serve(engine, project, options, global).await
         }

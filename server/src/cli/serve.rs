@@ -20,6 +20,7 @@ pub(crate) struct Options {
     pub(crate) daemon: bool,
     pub(crate) daemon_interval: std::time::Duration,
     pub(crate) insecure: bool,
+    pub(crate) read_threads: Option<usize>,
 }
 
 /// The global arguments a child run process is given again: the instance, the project, the
@@ -57,6 +58,9 @@ pub(crate) async fn serve(
         daemon: options.daemon,
         daemon_interval: options.daemon_interval,
         feed_interval: std::time::Duration::from_millis(10),
+        read_threads: options.read_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+        }),
         child: ChildCommand::this_binary(global)?,
     };
     serve_http(engine.clone(), options).await?;

@@ -61,7 +61,6 @@ pub async fn list(
     let limit = page.limit()?;
     let after: Option<String> = page.after()?;
     let rows = state
-        .engine
         .read(move |engine| {
             let nodes = selected(engine, select.select.as_deref())?;
             let graph = engine.graph();
@@ -97,7 +96,6 @@ pub async fn one(
     Path(key): Path<String>,
 ) -> ApiResult<Json<AssetDetail>> {
     let detail = state
-        .engine
         .read(move |engine| {
             let node = node_of(engine, &key)?;
             AssetDetail::gather(engine, node)
@@ -151,7 +149,6 @@ pub async fn history(
         }
     };
     let events = state
-        .engine
         .read(move |engine| {
             let node = node_of(engine, &key)?;
             let query = EventQuery {
@@ -186,7 +183,6 @@ pub async fn partitions(
     Path(key): Path<String>,
 ) -> ApiResult<Json<crate::views::partitions::PartitionsView>> {
     let view = state
-        .engine
         .read(move |engine| {
             let graph = engine.graph();
             let node = node_of(engine, &key)?;
@@ -231,7 +227,6 @@ pub async fn why_stale(
     Params(param): Params<PartitionParam>,
 ) -> ApiResult<Json<WhyStale>> {
     let view = state
-        .engine
         .read(move |engine| WhyStale::gather(engine, &key, param.partition.as_deref()))
         .await?;
     Ok(Json(view))
@@ -264,7 +259,6 @@ pub async fn lineage(
 ) -> ApiResult<Json<LineageGraph>> {
     let depth = param.depth.unwrap_or(2).min(1000);
     let graph = state
-        .engine
         .read(move |engine| {
             let node = node_of(engine, &key)?;
             let graph = engine.graph();
@@ -327,7 +321,6 @@ pub async fn graph(
     Params(select): Params<SelectParams>,
 ) -> ApiResult<Json<LineageGraph>> {
     let graph = state
-        .engine
         .read(move |engine| {
             let set = match select
                 .select
@@ -368,7 +361,6 @@ pub async fn columns(
     Path(key): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let view = state
-        .engine
         .read(move |engine| {
             let node = node_of(engine, &key)?;
             let asset = engine.graph().key(node).clone();

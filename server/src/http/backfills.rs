@@ -29,7 +29,6 @@ pub async fn list(
     let limit = page.limit()?;
     let skip: usize = page.after()?.unwrap_or(0);
     let records = state
-        .engine
         .read(move |e| e.instance().backfills(skip + limit + 1))
         .await?;
     let views: Vec<(usize, BackfillView)> = records
@@ -57,7 +56,6 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<BackfillView>> {
     let view = state
-        .engine
         .read(move |e| {
             let record = e.instance().find_backfill(&id)?;
             let runs = e.instance().backfill_runs(&record.id)?;
@@ -161,10 +159,7 @@ pub async fn launch(
     Body(body): Body<BackfillRequest>,
 ) -> ApiResult<(StatusCode, Json<BackfillLaunched>)> {
     let backfill = body.backfill()?;
-    let plan = state
-        .engine
-        .read(move |e| e.plan_backfill(&backfill))
-        .await?;
+    let plan = state.read(move |e| e.plan_backfill(&backfill)).await?;
     let id = BackfillId::new();
     // The child is named after the backfill's first run; its log is the backfill's.
     let pid = state.launcher.launch_as(&id.to_string(), body.args(&id))?;
@@ -208,10 +203,7 @@ pub async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<BackfillView>)> {
-    let record = state
-        .engine
-        .read(move |e| e.resumable_backfill(&id))
-        .await?;
+    let record = state.read(move |e| e.resumable_backfill(&id)).await?;
     let args = vec![
         "backfill".to_owned(),
         "resume".to_owned(),

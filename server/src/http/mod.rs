@@ -54,6 +54,24 @@ pub struct AppState {
     pub feed: Arc<EventFeed>,
     pub metrics: Arc<Metrics>,
     pub launcher: Arc<Launcher>,
+    /// Reads of the instance at once: the server's share of the machine, so that requests
+    /// queue rather than starve the runs it launched (`--read-threads`).
+    pub reads: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// Runs a read of the instance on the blocking pool, within the server's share.
+    pub async fn read<T, F>(&self, read: F) -> stemma::Result<T>
+    where
+        F: FnOnce(&Engine) -> stemma::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit =
+            self.reads.acquire().await.map_err(|_| {
+                stemma::Error::Internal("the server's read permits were closed".into())
+            })?;
+        self.engine.read(read).await
+    }
 }
 
 /// How `assets serve` was asked to run.
@@ -69,6 +87,8 @@ pub struct ServeOptions {
     pub daemon_interval: Duration,
     /// How often the event feed reads new events.
     pub feed_interval: Duration,
+    /// Reads of the instance at once (default: one less than the cores, at least one).
+    pub read_threads: usize,
     /// How a child run process is started: this binary and the global arguments it was given.
     pub child: launch::ChildCommand,
 }
@@ -139,6 +159,7 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         feed,
         metrics,
         launcher,
+        reads: Arc::new(tokio::sync::Semaphore::new(options.read_threads.max(1))),
     };
     let daemon = options.daemon.then(|| {
         let daemon = stemma::daemon::Daemon::new(engine.clone());
@@ -198,7 +219,7 @@ async fn healthz() -> &'static str {
 
 /// Ready: the instance answers a read.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.engine.read(|e| e.instance().last_event_id()).await {
+    match state.read(|e| e.instance().last_event_id()).await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => problem::ApiError::from(e).into_response(),
     }
@@ -207,7 +228,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     let alive = state.launcher.alive();
     let scrape = state
-        .engine
         .read(move |e| {
             let instance = e.instance();
             let queued = alive

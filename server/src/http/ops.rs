@@ -29,7 +29,6 @@ pub struct ScheduleView {
     responses((status = 200, description = "The schedules", body = Vec<ScheduleView>)))]
 pub async fn schedules(State(state): State<AppState>) -> ApiResult<Json<Vec<ScheduleView>>> {
     let views = state
-        .engine
         .read(|engine| {
             engine
                 .graph()
@@ -113,7 +112,7 @@ pub struct PoolView {
 #[utoipa::path(get, path = "/api/v1/pools", tag = "operations",
     responses((status = 200, description = "The pools", body = Vec<PoolView>)))]
 pub async fn pools(State(state): State<AppState>) -> ApiResult<Json<Vec<PoolView>>> {
-    let pools = state.engine.read(|e| e.instance().pools()).await?;
+    let pools = state.read(|e| e.instance().pools()).await?;
     Ok(Json(
         pools
             .into_iter()
@@ -151,7 +150,6 @@ pub async fn set_pool(
 ) -> ApiResult<Json<PoolView>> {
     let pool = name.clone();
     state
-        .engine
         .read(move |e| e.instance().set_pool_limit(&pool, limit.slots))
         .await?;
     let Json(all) = pools(State(state)).await?;
@@ -182,10 +180,7 @@ pub struct DynamicPartitions {
 
 async fn dynamic_keys(state: &AppState, definition: String) -> ApiResult<Json<DynamicPartitions>> {
     let name = definition.clone();
-    let keys = state
-        .engine
-        .read(move |e| e.dynamic_partitions(&name))
-        .await?;
+    let keys = state.read(move |e| e.dynamic_partitions(&name)).await?;
     Ok(Json(DynamicPartitions { definition, keys }))
 }
 
@@ -318,7 +313,6 @@ pub async fn ticks(
 ) -> ApiResult<Json<Vec<TickView>>> {
     let limit = page.limit()?;
     let ticks = state
-        .engine
         .read(move |e| {
             e.graph().schedule(&name)?;
             e.instance().ticks(Some(&name), limit)

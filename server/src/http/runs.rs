@@ -95,7 +95,6 @@ pub async fn list(
     let limit = page.limit()?;
     let query = filter.query(&page, limit)?;
     let runs = state
-        .engine
         .read(move |engine| engine.instance().runs_page(&query))
         .await?;
     let views: Vec<RunView> = runs.iter().map(RunView::from).collect();
@@ -123,7 +122,6 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunDetail>> {
     let detail = state
-        .engine
         .read(move |engine| {
             let record = engine.instance().find_run(&id)?;
             let events = engine.instance().run_events(&record.run_id)?;
@@ -194,7 +192,6 @@ async fn run_events(
     let limit = page.limit()?;
     let after: Option<i64> = page.after()?;
     let events = state
-        .engine
         .read(move |engine| {
             let record = engine.instance().find_run(&id)?;
             engine.instance().events(&EventQuery {
@@ -316,7 +313,6 @@ pub async fn launch(
     // Plan here first: bad input is a 400 now, not a failed child later.
     let request = body.materialize();
     let steps = state
-        .engine
         .read(move |engine| Ok(engine.plan(&request)?.steps.len()))
         .await?;
     if steps == 0 {
@@ -378,10 +374,7 @@ pub async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Launched>)> {
-    let record = state
-        .engine
-        .read(move |engine| engine.resumable(&id))
-        .await?;
+    let record = state.read(move |engine| engine.resumable(&id)).await?;
     let run = RunId::new();
     let args = vec![
         "runs".to_owned(),
@@ -426,7 +419,6 @@ pub async fn plan(
 ) -> ApiResult<Json<serde_json::Value>> {
     let request = body.materialize();
     let preview = state
-        .engine
         .read(move |engine| engine.preview_plan(&request))
         .await?;
     Ok(Json(crate::views::json(&preview)))
