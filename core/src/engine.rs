@@ -307,6 +307,12 @@ impl Engine {
     /// as the instance has them now (observing external sources first).
     pub fn staleness(&self) -> Result<(VersionState, Staleness)> {
         self.observe_sources(&self.config)?;
+        self.staleness_recorded()
+    }
+
+    /// [`staleness`](Self::staleness) on the observations already recorded, running no
+    /// observer: what a server answers many reads with while it observes on its own clock.
+    pub fn staleness_recorded(&self) -> Result<(VersionState, Staleness)> {
         let versions = VersionState::load(&self.graph, &*self.instance, &self.config)?;
         let staleness = Staleness::compute(&self.graph, &versions);
         Ok((versions, staleness))

@@ -68,7 +68,7 @@ pub async fn list(
                 nodes.partition_point(|n| graph.key(*n).as_str() <= last.as_str())
             });
             let end = (start + limit + 1).min(nodes.len());
-            let judged = Judged::now(engine)?;
+            let judged = Judged::recorded(engine)?;
             Ok(AssetSummary::gather(engine, &nodes[start..end], &judged))
         })
         .await?;

@@ -161,6 +161,7 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         launcher,
         reads: Arc::new(tokio::sync::Semaphore::new(options.read_threads.max(1))),
     };
+    spawn_observer(engine.clone(), options.daemon_interval, shutdown.clone());
     let daemon = options.daemon.then(|| {
         let daemon = stemma::daemon::Daemon::new(engine.clone());
         let stop = shutdown.clone();
@@ -193,6 +194,27 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
     }
     eprintln!("Stopped; runs launched from the API keep running.");
     Ok(())
+}
+
+/// Observes the external sources every `every` (and at once), so that the API's reads, which
+/// run no observer, judge on recent observations.
+fn spawn_observer(engine: Engine, every: Duration, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let observed = engine
+                .read(|e| e.observe_sources(e.config()).map(|_| ()))
+                .await;
+            if let Err(e) = observed {
+                tracing::warn!("observing the external sources: {e}");
+            }
+        }
+    });
 }
 
 /// SIGINT and SIGTERM cancel `shutdown`.

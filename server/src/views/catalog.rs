@@ -85,7 +85,7 @@ pub struct AssetDetail {
 impl AssetDetail {
     pub fn gather(engine: &Engine, node: NodeIx) -> Result<AssetDetail> {
         let graph = engine.graph();
-        let judged = Judged::now(engine)?;
+        let judged = Judged::recorded(engine)?;
         let key: &AssetKey = graph.key(node);
         let only: HashSet<AssetKey> = [key.clone()].into();
         let mut status = AssetStatusRow::gather_only(engine, &[node], judged, &only)?

@@ -87,8 +87,20 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Every asset judged now, observing external sources first.
     pub fn now(engine: &Engine) -> Result<Judged> {
         let (versions, staleness) = engine.staleness()?;
+        Judged::judge(engine, versions, staleness)
+    }
+
+    /// Every asset judged on the observations already recorded (no observer runs): what the
+    /// HTTP API answers with, while `assets serve` observes on its own clock.
+    pub fn recorded(engine: &Engine) -> Result<Judged> {
+        let (versions, staleness) = engine.staleness_recorded()?;
+        Judged::judge(engine, versions, staleness)
+    }
+
+    fn judge(engine: &Engine, versions: VersionState, staleness: Staleness) -> Result<Judged> {
         let failures = engine.instance().latest_failures()?;
         let snapshot = StatusSnapshot::from_state(
             engine.graph(),
