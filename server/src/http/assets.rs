@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::page::{Page, PageParams};
-use super::problem::{ApiError, ApiResult, Problem};
+use super::problem::{ApiError, ApiResult};
 use crate::views::assets::LineageGraph;
 use crate::views::catalog::{AssetDetail, AssetSummary};
 use crate::views::status::Judged;
@@ -50,7 +50,7 @@ fn selected(engine: &stemma::Engine, select: Option<&str>) -> stemma::Result<Vec
     params(SelectParams, PageParams),
     responses(
         (status = 200, description = "One page of the catalog", body = Page<AssetSummary>),
-        (status = 400, description = "A bad selection (with its position) or cursor", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn list(
@@ -88,7 +88,7 @@ fn node_of(engine: &stemma::Engine, key: &str) -> stemma::Result<NodeIx> {
     params(("key" = String, Path, description = "The asset key (`/` in it as %2F)")),
     responses(
         (status = 200, description = "The asset", body = AssetDetail),
-        (status = 404, description = "No such asset (with the nearest key)", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     )
 )]
 pub async fn one(
@@ -123,8 +123,8 @@ pub struct HistoryParams {
     params(("key" = String, Path, description = "The asset key"), HistoryParams, PageParams),
     responses(
         (status = 200, description = "Events newest first: each as the event log holds it", body = Object),
-        (status = 400, description = "A bad kind or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     )
 )]
 pub async fn history(
@@ -174,8 +174,8 @@ pub async fn history(
     params(("key" = String, Path, description = "The asset key")),
     responses(
         (status = 200, description = "Ranges of partition keys by state", body = crate::views::partitions::PartitionsView),
-        (status = 400, description = "The asset is not partitioned", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     )
 )]
 pub async fn partitions(
@@ -217,8 +217,8 @@ pub struct PartitionParam {
     params(("key" = String, Path, description = "The asset key"), PartitionParam),
     responses(
         (status = 200, description = "The tree of causes", body = WhyStale),
-        (status = 400, description = "A partition of an unpartitioned asset, or an unknown one", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     )
 )]
 pub async fn why_stale(
@@ -249,7 +249,7 @@ pub struct DepthParam {
     params(("key" = String, Path, description = "The asset key"), DepthParam),
     responses(
         (status = 200, description = "The neighbourhood's assets with their layers and deps", body = LineageGraph),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     )
 )]
 pub async fn lineage(
@@ -313,7 +313,7 @@ fn neighbourhood(graph: &stemma::AssetGraph, node: NodeIx, depth: u32) -> fixedb
     params(SelectParams),
     responses(
         (status = 200, description = "Assets with their layers and deps", body = LineageGraph),
-        (status = 400, description = "A bad selection", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn graph(
@@ -352,8 +352,8 @@ pub async fn graph(
     params(("key" = String, Path, description = "The asset key")),
     responses(
         (status = 200, description = "Each column with the columns it is derived from", body = Object),
-        (status = 400, description = "No column lineage recorded (not a SQL asset, or never materialized), or SQL is not built in", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     )
 )]
 pub async fn columns(

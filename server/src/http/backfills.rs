@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::extract::{Body, Params};
 use super::page::{Page, PageParams};
-use super::problem::{ApiError, ApiResult, Problem};
+use super::problem::{ApiError, ApiResult};
 use super::runs::PartitionRange;
 use crate::views::backfills::BackfillView;
 
@@ -20,7 +20,7 @@ use crate::views::backfills::BackfillView;
     params(PageParams),
     responses(
         (status = 200, description = "One page of backfills", body = Page<BackfillView>),
-        (status = 400, description = "A bad cursor or limit", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -49,7 +49,7 @@ pub async fn list(
     params(("id" = String, Path, description = "A backfill id, a unique prefix of one, or `latest`")),
     responses(
         (status = 200, description = "The backfill and its runs", body = BackfillView),
-        (status = 404, description = "No such backfill", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn one(
     State(state): State<AppState>,
@@ -152,7 +152,7 @@ pub struct BackfillLaunched {
     request_body = BackfillRequest,
     responses(
         (status = 202, description = "Launched", body = BackfillLaunched),
-        (status = 400, description = "A bad selection, partitions or reprocess: nothing was launched", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     ))]
 pub async fn launch(
     State(state): State<AppState>,
@@ -180,8 +180,8 @@ pub async fn launch(
     params(("id" = String, Path, description = "A backfill id, a unique prefix of one, or `latest`")),
     responses(
         (status = 202, description = "Cancel requested", body = BackfillView),
-        (status = 404, description = "No such backfill", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It has ended", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
+        super::problem::Conflict,
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -196,8 +196,8 @@ pub async fn cancel(
     params(("id" = String, Path, description = "A backfill id, a unique prefix of one, or `latest`")),
     responses(
         (status = 202, description = "Resumed", body = BackfillView),
-        (status = 404, description = "No such backfill", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It is running or has completed", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
+        super::problem::Conflict,
     ))]
 pub async fn resume(
     State(state): State<AppState>,

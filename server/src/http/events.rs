@@ -246,7 +246,7 @@ impl Client {
     params(EventFilter, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
     responses(
         (status = 200, description = "A stream of events: `id` is the event id, `event` its type, `data` the event as JSON", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Bad Last-Event-ID", body = super::problem::Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn events(

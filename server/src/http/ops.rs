@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::page::PageParams;
-use super::problem::{ApiResult, Problem};
+use super::problem::ApiResult;
 
 /// A schedule and whether it runs.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,7 +62,7 @@ pub async fn schedules(State(state): State<AppState>) -> ApiResult<Json<Vec<Sche
     params(("name" = String, Path, description = "The schedule")),
     responses(
         (status = 200, description = "Started", body = ScheduleView),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn start_schedule(
     State(state): State<AppState>,
@@ -76,7 +76,7 @@ pub async fn start_schedule(
     params(("name" = String, Path, description = "The schedule")),
     responses(
         (status = 200, description = "Stopped", body = ScheduleView),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn stop_schedule(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub struct PoolLimit {
     request_body = PoolLimit,
     responses(
         (status = 200, description = "The pool as it is now", body = PoolView),
-        (status = 400, description = "A bad pool name", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     ))]
 pub async fn set_pool(
     State(state): State<AppState>,
@@ -189,7 +189,7 @@ async fn dynamic_keys(state: &AppState, definition: String) -> ApiResult<Json<Dy
     params(("definition" = String, Path, description = "The dynamic partitions definition")),
     responses(
         (status = 200, description = "Its keys", body = DynamicPartitions),
-        (status = 404, description = "No such definition", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn dynamic_partitions(
     State(state): State<AppState>,
@@ -204,8 +204,8 @@ pub async fn dynamic_partitions(
     request_body = PartitionKeys,
     responses(
         (status = 200, description = "Its keys now", body = DynamicPartitions),
-        (status = 400, description = "A bad key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such definition", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     ))]
 pub async fn add_dynamic_partitions(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ pub async fn add_dynamic_partitions(
     request_body = PartitionKeys,
     responses(
         (status = 200, description = "Its keys now", body = DynamicPartitions),
-        (status = 404, description = "No such definition", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn remove_dynamic_partitions(
     State(state): State<AppState>,
@@ -259,7 +259,7 @@ pub struct Wiped {
     request_body = WipeRequest,
     responses(
         (status = 200, description = "What was wiped", body = Wiped),
-        (status = 400, description = "A bad selection", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     ))]
 pub async fn wipe(
     State(state): State<AppState>,
@@ -304,7 +304,7 @@ impl From<&stemma::instance::TickRecord> for TickView {
     params(("name" = String, Path, description = "The schedule"), PageParams),
     responses(
         (status = 200, description = "Its ticks, newest first", body = Vec<TickView>),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     ))]
 pub async fn ticks(
     State(state): State<AppState>,

@@ -171,3 +171,30 @@ impl IntoResponse for ApiError {
 
 /// What a handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// 400 in the OpenAPI document: bad input — the problem says what, where and what to do.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "Bad input (a selection, partition, config, cursor or body): the problem says what, where and what to do; nothing was done",
+    content_type = "application/problem+json"
+)]
+pub struct BadInput(#[to_schema] pub Problem);
+
+/// 404 in the OpenAPI document: what the request names does not exist.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 404,
+    description = "What the request names does not exist (the problem names it, and the nearest match)",
+    content_type = "application/problem+json"
+)]
+pub struct NotFound(#[to_schema] pub Problem);
+
+/// 409 in the OpenAPI document: the state of what is named forbids the request.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 409,
+    description = "The state of what the request names forbids it (a run that has ended or still runs, an asset Stemma computes)",
+    content_type = "application/problem+json"
+)]
+pub struct Conflict(#[to_schema] pub Problem);

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::extract::Body;
-use super::problem::{ApiResult, Problem};
+use super::problem::ApiResult;
 
 /// An observation or a materialization: the asset's version now.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,8 +65,8 @@ async fn record(state: AppState, report: Report) -> ApiResult<(StatusCode, Json<
     request_body = ReportedVersion,
     responses(
         (status = 201, description = "Recorded: the event", body = Object),
-        (status = 400, description = "A bad partition or an empty version", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     ))]
 pub async fn observation(
     State(state): State<AppState>,
@@ -90,9 +90,9 @@ pub async fn observation(
     request_body = ReportedVersion,
     responses(
         (status = 201, description = "Recorded: the event", body = Object),
-        (status = 400, description = "A bad partition or an empty version", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The asset is computed by Stemma", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
+        super::problem::Conflict,
     ))]
 pub async fn materialization(
     State(state): State<AppState>,
@@ -117,8 +117,8 @@ pub async fn materialization(
     request_body = ReportedCheck,
     responses(
         (status = 201, description = "Recorded: the event", body = Object),
-        (status = 400, description = "A bad partition or check name", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
+        super::problem::NotFound,
     ))]
 pub async fn check(
     State(state): State<AppState>,

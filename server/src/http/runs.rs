@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::page::{Page, PageParams};
-use super::problem::{ApiError, ApiResult, Problem};
+use super::problem::{ApiError, ApiResult};
 use crate::views::runs::{RunDetail, RunView};
 
 /// Filters of the run list.
@@ -84,7 +84,7 @@ impl RunFilter {
     params(RunFilter, PageParams),
     responses(
         (status = 200, description = "One page of runs", body = Page<RunView>),
-        (status = 400, description = "A bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn list(
@@ -114,7 +114,7 @@ pub async fn list(
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`")),
     responses(
         (status = 200, description = "The run and each step's outcome, phases and checks", body = RunDetail),
-        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     )
 )]
 pub async fn one(
@@ -148,7 +148,7 @@ pub struct TypeFilter {
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`"), TypeFilter, PageParams),
     responses(
         (status = 200, description = "Events in commit order", body = Object),
-        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     )
 )]
 pub async fn events(
@@ -172,7 +172,7 @@ pub async fn events(
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`"), PageParams),
     responses(
         (status = 200, description = "Log events in order", body = Object),
-        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
     )
 )]
 pub async fn logs(
@@ -303,7 +303,7 @@ pub struct Launched {
     responses(
         (status = 202, description = "Launched: follow it on /api/v1/events?run=ID", body = Launched),
         (status = 200, description = "Nothing to do", body = Launched),
-        (status = 400, description = "A bad selection, partition or config: nothing was launched", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn launch(
@@ -346,8 +346,8 @@ pub async fn launch(
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`")),
     responses(
         (status = 202, description = "Cancel requested: the run's process stops it", body = RunView),
-        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
+        super::problem::Conflict,
     )
 )]
 pub async fn cancel(
@@ -366,8 +366,8 @@ pub async fn cancel(
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`")),
     responses(
         (status = 202, description = "The resuming run was launched", body = Launched),
-        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is still running, succeeded, or works for a backfill", body = Problem, content_type = "application/problem+json"),
+        super::problem::NotFound,
+        super::problem::Conflict,
     )
 )]
 pub async fn resume(
@@ -410,7 +410,7 @@ pub struct PlannedStep {
     request_body = LaunchRequest,
     responses(
         (status = 200, description = "The plan", body = Object),
-        (status = 400, description = "A bad selection, partition or config", body = Problem, content_type = "application/problem+json"),
+        super::problem::BadInput,
     )
 )]
 pub async fn plan(
