@@ -574,8 +574,9 @@ fn sigterm_stops_the_server_and_ends_its_streams() {
             assert!(killed.success());
         };
         let started = Instant::now();
-        let (events, ()) = tokio::join!(stream, stop);
-        assert!(events.is_empty());
+        // The stream ends with the server (follow gives up only after 60 s); what it saw
+        // before does not matter (the server observes its sources as it starts).
+        let (_seen, ()) = tokio::join!(stream, stop);
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the stream ended with the server"
@@ -875,6 +876,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_its_schema() {
             "10",
         ])
         .env("NO_COLOR", "1")
+        // Its cache of found failures goes to the test's own directory, not the repository.
+        .current_dir(home.path())
         .output()
         .unwrap_or_else(|e| panic!("{} runs: {e}", schemathesis.display()));
     let report = String::from_utf8_lossy(&output.stdout);

@@ -173,13 +173,14 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         })
     });
     let open = if options.tokens.is_open() {
-        "open (no tokens)"
+        "open, no tokens"
     } else {
         "tokens required"
     };
     // The line scripts and tests wait for: the address actually bound (port 0 picks one).
     eprintln!(
-        "Serving {} assets on http://{addr} ({open}; daemon {}); Ctrl-C stops it",
+        "Serving {} assets on http://{addr} — {open}, daemon {}, OpenAPI at /api/v1/openapi.json; \
+         Ctrl-C stops it",
         engine.graph().len(),
         if daemon.is_some() { "on" } else { "off" }
     );
