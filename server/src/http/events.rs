@@ -31,6 +31,9 @@ use super::problem::{ApiError, ApiResult};
 /// Events read from the instance in one query (catching up, or one tick of the tail).
 const PAGE: usize = 1000;
 
+/// The longest wait between two reads of a quiet event log.
+const QUIET_WAIT: Duration = Duration::from_millis(40);
+
 /// One committed event, as every stream sends it.
 #[derive(Debug)]
 pub struct Fed {
@@ -96,35 +99,49 @@ impl EventFeed {
         self.last.load(Ordering::Acquire)
     }
 
+    /// Reads new events every `every` while they flow; when the log is quiet the wait doubles
+    /// up to [`QUIET_WAIT`], so an idle server costs little and the first event after a quiet
+    /// spell still arrives within it.
     async fn tail(self: Arc<Self>, every: Duration) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut wait = every;
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            // Drain: a burst of events is sent in pages without waiting a tick between them.
-            loop {
-                let after = self.last_id();
-                let page = match self.page(after).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        tracing::warn!("the event stream cannot read the instance: {e}");
-                        break;
-                    }
-                };
-                let full = page.len() >= PAGE;
-                let now = self.engine.now();
-                for (event, fed) in page {
-                    let lag = now - event.timestamp;
-                    self.metrics.observe_feed(&event, lag as f64 / 1e6);
-                    self.last.store(fed.id, Ordering::Release);
-                    let _ = self.sender.send(fed);
+            let sent = self.drain().await;
+            wait = if sent > 0 {
+                every
+            } else {
+                (wait * 2).min(QUIET_WAIT.max(every))
+            };
+        }
+    }
+
+    /// Sends every event committed since the last one sent (a burst in pages, without waiting
+    /// between them); how many.
+    async fn drain(&self) -> usize {
+        let mut sent = 0;
+        loop {
+            let after = self.last_id();
+            let page = match self.page(after).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!("the event stream cannot read the instance: {e}");
+                    return sent;
                 }
-                if !full {
-                    break;
-                }
+            };
+            let full = page.len() >= PAGE;
+            let now = self.engine.now();
+            for (event, fed) in page {
+                let lag = now - event.timestamp;
+                self.metrics.observe_feed(&event, lag as f64 / 1e6);
+                self.last.store(fed.id, Ordering::Release);
+                let _ = self.sender.send(fed);
+                sent += 1;
+            }
+            if !full {
+                return sent;
             }
         }
     }
