@@ -122,7 +122,7 @@ pub struct HistoryParams {
     tag = "assets",
     params(("key" = String, Path, description = "The asset key"), HistoryParams, PageParams),
     responses(
-        (status = 200, description = "Events newest first: each as the event log holds it", body = Object),
+        (status = 200, description = "Events newest first: each as the event log holds it", body = Page<super::events::EventDoc>),
         super::problem::BadInput,
         super::problem::NotFound,
     )

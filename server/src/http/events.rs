@@ -297,3 +297,21 @@ pub async fn events(
     let stream = futures::stream::unfold(client, Client::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+/// An event of the event log as the API sends it (the schema of core's `Event`): the fields
+/// every event has, then the fields of its `type`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Event)]
+pub struct EventDoc {
+    /// The event's id: its place in the log (commit order).
+    pub id: i64,
+    pub run_id: Option<String>,
+    /// When it happened, µs since the epoch.
+    pub timestamp: i64,
+    pub asset: Option<String>,
+    pub partition: Option<String>,
+    /// run_started, run_ended, step_started, step_succeeded, step_failed, step_skipped,
+    /// step_up_to_date, materialization, observation, check_evaluation, log, …
+    #[serde(rename = "type")]
+    pub kind: String,
+}

@@ -64,7 +64,7 @@ async fn record(state: AppState, report: Report) -> ApiResult<(StatusCode, Json<
     params(("key" = String, Path, description = "The asset key")),
     request_body = ReportedVersion,
     responses(
-        (status = 201, description = "Recorded: the event", body = Object),
+        (status = 201, description = "Recorded: the event", body = super::events::EventDoc),
         super::problem::BadInput,
         super::problem::NotFound,
     ))]
@@ -89,7 +89,7 @@ pub async fn observation(
     params(("key" = String, Path, description = "The asset key")),
     request_body = ReportedVersion,
     responses(
-        (status = 201, description = "Recorded: the event", body = Object),
+        (status = 201, description = "Recorded: the event", body = super::events::EventDoc),
         super::problem::BadInput,
         super::problem::NotFound,
         super::problem::Conflict,
@@ -116,7 +116,7 @@ pub async fn materialization(
     params(("key" = String, Path, description = "The asset key")),
     request_body = ReportedCheck,
     responses(
-        (status = 201, description = "Recorded: the event", body = Object),
+        (status = 201, description = "Recorded: the event", body = super::events::EventDoc),
         super::problem::BadInput,
         super::problem::NotFound,
     ))]

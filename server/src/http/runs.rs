@@ -147,7 +147,7 @@ pub struct TypeFilter {
     tag = "runs",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`"), TypeFilter, PageParams),
     responses(
-        (status = 200, description = "Events in commit order", body = Object),
+        (status = 200, description = "Events in commit order", body = Page<super::events::EventDoc>),
         super::problem::NotFound,
     )
 )]
@@ -171,7 +171,7 @@ pub async fn events(
     tag = "runs",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `latest`"), PageParams),
     responses(
-        (status = 200, description = "Log events in order", body = Object),
+        (status = 200, description = "Log events in order", body = Page<super::events::EventDoc>),
         super::problem::NotFound,
     )
 )]
