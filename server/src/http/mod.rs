@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod problem;
+pub mod reads;
 pub mod report;
 pub mod runs;
 
@@ -54,23 +55,19 @@ pub struct AppState {
     pub feed: Arc<EventFeed>,
     pub metrics: Arc<Metrics>,
     pub launcher: Arc<Launcher>,
-    /// Reads of the instance at once: the server's share of the machine, so that requests
+    /// The threads reads of the instance run on: few, and at a low priority, so that requests
     /// queue rather than starve the runs it launched (`--read-threads`).
-    pub reads: Arc<tokio::sync::Semaphore>,
+    pub reads: Arc<reads::Reads>,
 }
 
 impl AppState {
-    /// Runs a read of the instance on the blocking pool, within the server's share.
+    /// Runs a read of the instance on the server's read threads.
     pub async fn read<T, F>(&self, read: F) -> stemma::Result<T>
     where
         F: FnOnce(&Engine) -> stemma::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _permit =
-            self.reads.acquire().await.map_err(|_| {
-                stemma::Error::Internal("the server's read permits were closed".into())
-            })?;
-        self.engine.read(read).await
+        self.reads.run(read).await
     }
 }
 
@@ -159,7 +156,7 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         feed,
         metrics,
         launcher,
-        reads: Arc::new(tokio::sync::Semaphore::new(options.read_threads.max(1))),
+        reads: reads::Reads::new(&engine, options.read_threads),
     };
     spawn_observer(engine.clone(), options.daemon_interval, shutdown.clone());
     let daemon = options.daemon.then(|| {
