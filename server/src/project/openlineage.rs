@@ -1,8 +1,8 @@
 //! OpenLineage out: every materialized step of every run becomes an OpenLineage job run —
 //! START when the step starts, then COMPLETE, FAIL, or ABORT (the run ended with the step
 //! unfinished) — with the Stemma run as its parent, its inputs and output named by where their
-//! objects are stored, and the facets Stemma knows exactly: the schema, row and null counts,
-//! the check results as assertions, and the data version.
+//! objects are stored, and the facets Stemma knows exactly: the schema, row and null counts, the
+//! column lineage of SQL assets, the check results as assertions, and the data version.
 //!
 //! ```toml
 //! [openlineage]
@@ -56,6 +56,8 @@ pub const PRODUCER: &str = concat!(
     "https://github.com/stemma-data/stemma/tree/v",
     env!("CARGO_PKG_VERSION")
 );
+/// The metadata key SQL assets record their column lineage under (`stemma_sql::COLUMN_LINEAGE`).
+const COLUMN_LINEAGE: &str = "column_lineage";
 const RUN_EVENT_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 /// How long a run's end waits for its events to be delivered.
 const FLUSH_WAIT: Duration = Duration::from_secs(10);
@@ -266,6 +268,11 @@ impl OpenLineage {
                 ),
             );
         }
+        if let Some(MetadataValue::Json(recorded)) = m.metadata.get(COLUMN_LINEAGE)
+            && let Some(lineage) = self.column_lineage(recorded)
+        {
+            facets.insert("columnLineage".into(), lineage);
+        }
         if !step.checks.is_empty() {
             let assertions: Vec<Value> = step
                 .checks
@@ -295,6 +302,39 @@ impl OpenLineage {
             )});
         }
         dataset
+    }
+
+    /// The column lineage a SQL asset recorded (`[{column, transform, from: [{asset,
+    /// column}]}]`), each source column in the dataset its asset is stored as.
+    fn column_lineage(&self, recorded: &Value) -> Option<Value> {
+        let mut fields = serde_json::Map::new();
+        for column in recorded.as_array()? {
+            let name = column["column"].as_str()?;
+            let subtype = match column["transform"].as_str().unwrap_or_default() {
+                "identity" | "rename" => "IDENTITY",
+                "aggregate" => "AGGREGATION",
+                _ => "TRANSFORMATION",
+            };
+            let inputs: Vec<Value> = column["from"]
+                .as_array()?
+                .iter()
+                .filter_map(|source| {
+                    let asset = AssetKey::parse(source["asset"].as_str()?).ok()?;
+                    let dataset = self.dataset(&asset, None);
+                    Some(json!({
+                        "namespace": dataset["namespace"],
+                        "name": dataset["name"],
+                        "field": source["column"],
+                        "transformations": [{"type": "DIRECT", "subtype": subtype}],
+                    }))
+                })
+                .collect();
+            fields.insert(name.to_owned(), json!({"inputFields": inputs}));
+        }
+        Some(facet(
+            "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet",
+            json!({"fields": fields}),
+        ))
     }
 
     /// Follows one event of a run.

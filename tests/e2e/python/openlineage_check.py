@@ -7,6 +7,7 @@ import sys
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.generated import (
+    column_lineage_dataset as lineage,
     data_quality_assertions_dataset as assertions,
     data_quality_metrics_dataset as metrics,
     dataset_version_dataset as version,
@@ -42,6 +43,25 @@ def build(name, d):
     elif name == "dataQualityAssertions":
         items = [assertions.Assertion(assertion=a["assertion"], success=a["success"]) for a in d["assertions"]]
         facet = assertions.DataQualityAssertionsDatasetFacet(assertions=items, producer=producer)
+    elif name == "columnLineage":
+        fields = {
+            column: lineage.Fields(
+                inputFields=[
+                    lineage.InputField(
+                        namespace=i["namespace"],
+                        name=i["name"],
+                        field=i["field"],
+                        transformations=[
+                            lineage.Transformation(type=t["type"], subtype=t.get("subtype"))
+                            for t in i.get("transformations", [])
+                        ],
+                    )
+                    for i in value["inputFields"]
+                ]
+            )
+            for column, value in d["fields"].items()
+        }
+        facet = lineage.ColumnLineageDatasetFacet(fields=fields, producer=producer)
     elif name == "version":
         facet = version.DatasetVersionDatasetFacet(datasetVersion=d["datasetVersion"], producer=producer)
     elif name == "outputStatistics":
