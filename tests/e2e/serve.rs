@@ -274,6 +274,28 @@ fn a_run_launched_over_http_is_followed_to_its_end_on_the_event_stream() {
         let (_, history) = get(&client, &server.url("/api/v1/assets/chunks/history")).await;
         assert_eq!(history["items"].as_array().unwrap().len(), 1);
         assert_eq!(history["items"][0]["type"], "materialization");
+
+        // What a monitoring system scrapes, and the probes.
+        let (ready, _) = get(&client, &server.url("/readyz")).await;
+        assert_eq!(ready, 200);
+        let metrics = client.get(server.url("/metrics")).send().await.unwrap();
+        assert!(
+            metrics.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        let text = metrics.text().await.unwrap();
+        for line in [
+            "stemma_runs{status=\"success\"} 1",
+            "stemma_queued_runs 0",
+            "stemma_step_duration_seconds_count{status=\"succeeded\"} 2",
+            "# TYPE stemma_http_request_duration_seconds histogram",
+            "# TYPE stemma_event_feed_lag_seconds histogram",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
     });
 }
 
