@@ -69,6 +69,7 @@ const RETRIES: [Duration; 3] = [
 ];
 
 /// A step as OpenLineage sees it so far.
+#[derive(Clone)]
 struct Step {
     asset: AssetKey,
     partition: Option<PartitionKey>,
@@ -85,8 +86,20 @@ struct RunState {
     steps: HashMap<String, Step>,
 }
 
+/// What one OpenLineage event says, before its datasets are named (which reads the
+/// instance: the delivery task does it, off the run's path).
+struct Said {
+    kind: &'static str,
+    at: i64,
+    run: String,
+    selection: String,
+    step: Step,
+    /// A failed step's error.
+    error: Option<String>,
+}
+
 enum Message {
-    Event(Value),
+    Event(Box<Said>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -94,11 +107,17 @@ enum Message {
 pub struct OpenLineage {
     config: OpenLineageConfig,
     file: Option<PathBuf>,
+    namer: Arc<Namer>,
+    runs: Mutex<HashMap<String, RunState>>,
+    outbox: Mutex<Option<mpsc::UnboundedSender<Message>>>,
+}
+
+/// Names datasets by where their objects are and writes the events.
+struct Namer {
+    namespace: String,
     graph: Arc<AssetGraph>,
     instance: Arc<Instance>,
     io: Arc<IoManagers>,
-    runs: Mutex<HashMap<String, RunState>>,
-    outbox: Mutex<Option<mpsc::UnboundedSender<Message>>>,
 }
 
 impl std::fmt::Debug for OpenLineage {
@@ -114,19 +133,23 @@ impl OpenLineage {
     pub fn new(config: OpenLineageConfig, dir: &std::path::Path, engine: &stemma::Engine) -> Self {
         let (graph, instance, io) = engine.shared();
         let file = config.file.as_ref().map(|f| dir.join(f));
-        OpenLineage {
-            config,
-            file,
+        let namer = Arc::new(Namer {
+            namespace: config.namespace.clone(),
             graph,
             instance,
             io,
+        });
+        OpenLineage {
+            config,
+            file,
+            namer,
             runs: Mutex::new(HashMap::new()),
             outbox: Mutex::new(None),
         }
     }
 
     /// Queues an event for delivery (starting the delivery task on first use).
-    fn send(&self, event: Value) {
+    fn send(&self, said: Said) {
         let Ok(mut outbox) = self.outbox.lock() else {
             return;
         };
@@ -137,21 +160,33 @@ impl OpenLineage {
                 url: self.config.url.clone(),
                 api_key: self.config.api_key.clone(),
                 client: reqwest::Client::new(),
+                namer: Arc::clone(&self.namer),
             };
             tokio::spawn(delivery.run(rx));
             *outbox = Some(tx);
         }
         if let Some(tx) = outbox.as_ref() {
-            let _ = tx.send(Message::Event(event));
+            let _ = tx.send(Message::Event(Box::new(said)));
         }
     }
+}
 
-    /// The run event of `step` in `run`.
-    fn event(&self, kind: &str, at: i64, run: &str, state: &RunState, step: &Step) -> Value {
+impl Namer {
+    /// The run event `said` describes.
+    fn event(&self, said: &Said) -> Value {
+        let Said {
+            kind,
+            at,
+            run,
+            selection,
+            step,
+            error,
+        } = said;
+        let (kind, at) = (*kind, *at);
         let time = chrono::DateTime::from_timestamp_micros(at)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let ns = &self.config.namespace;
+        let ns = &self.namespace;
         let mut facets = serde_json::Map::new();
         facets.insert(
             "parent".into(),
@@ -159,7 +194,7 @@ impl OpenLineage {
                 "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet",
                 json!({
                     "run": {"runId": run},
-                    "job": {"namespace": ns, "name": format!("materialize {}", state.selection)},
+                    "job": {"namespace": ns, "name": format!("materialize {selection}")},
                 }),
             ),
         );
@@ -172,6 +207,15 @@ impl OpenLineage {
         } else {
             vec![self.output(step)]
         };
+        if let Some(error) = error {
+            facets.insert(
+                "errorMessage".into(),
+                facet(
+                    "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+                    json!({"message": error, "programmingLanguage": "Rust"}),
+                ),
+            );
+        }
         json!({
             "eventType": kind,
             "eventTime": time,
@@ -336,7 +380,9 @@ impl OpenLineage {
             json!({"fields": fields}),
         ))
     }
+}
 
+impl OpenLineage {
     /// Follows one event of a run.
     fn follow(&self, event: &Event) -> Option<()> {
         let run = event.run_id.as_ref()?.to_string();
@@ -359,8 +405,15 @@ impl OpenLineage {
             } else {
                 "FAIL"
             };
-            for step in state.steps.values() {
-                self.send(self.event(kind, event.timestamp, &run, &state, step));
+            for step in state.steps.into_values() {
+                self.send(Said {
+                    kind,
+                    at: event.timestamp,
+                    run: run.clone(),
+                    selection: state.selection.clone(),
+                    step,
+                    error: None,
+                });
             }
             return Some(());
         }
@@ -375,7 +428,14 @@ impl OpenLineage {
                     output: None,
                     checks: Vec::new(),
                 };
-                self.send(self.event("START", event.timestamp, &run, state, &step));
+                self.send(Said {
+                    kind: "START",
+                    at: event.timestamp,
+                    run: run.clone(),
+                    selection: state.selection.clone(),
+                    step: step.clone(),
+                    error: None,
+                });
                 state.steps.insert(label, step);
             }
             EventKind::Materialization(m) => {
@@ -390,7 +450,14 @@ impl OpenLineage {
             }
             EventKind::StepSucceeded { .. } => {
                 let step = state.steps.remove(&label)?;
-                self.send(self.event("COMPLETE", event.timestamp, &run, state, &step));
+                self.send(Said {
+                    kind: "COMPLETE",
+                    at: event.timestamp,
+                    run: run.clone(),
+                    selection: state.selection.clone(),
+                    step,
+                    error: None,
+                });
             }
             EventKind::StepFailed {
                 error,
@@ -398,12 +465,14 @@ impl OpenLineage {
                 ..
             } => {
                 let step = state.steps.remove(&label)?;
-                let mut failed = self.event("FAIL", event.timestamp, &run, state, &step);
-                failed["run"]["facets"]["errorMessage"] = facet(
-                    "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
-                    json!({"message": error, "programmingLanguage": "Rust"}),
-                );
-                self.send(failed);
+                self.send(Said {
+                    kind: "FAIL",
+                    at: event.timestamp,
+                    run: run.clone(),
+                    selection: state.selection.clone(),
+                    step,
+                    error: Some(error.clone()),
+                });
             }
             _ => {}
         }
@@ -480,13 +549,21 @@ struct Delivery {
     url: Option<String>,
     api_key: Option<String>,
     client: reqwest::Client,
+    namer: Arc<Namer>,
 }
 
 impl Delivery {
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Message>) {
         while let Some(message) = rx.recv().await {
             match message {
-                Message::Event(event) => self.deliver(&event).await,
+                Message::Event(said) => {
+                    // Naming datasets reads the instance: on the blocking pool.
+                    let namer = Arc::clone(&self.namer);
+                    match tokio::task::spawn_blocking(move || namer.event(&said)).await {
+                        Ok(event) => self.deliver(&event).await,
+                        Err(e) => tracing::warn!("OpenLineage: an event was lost: {e}"),
+                    }
+                }
                 Message::Flush(done) => {
                     let _ = done.send(());
                 }
