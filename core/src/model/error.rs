@@ -376,6 +376,12 @@ impl SelectionError {
         &self.input
     }
 
+    /// The column (1-based, in characters) the caret of the message points at.
+    pub fn column(&self) -> usize {
+        let start = self.span.start.min(self.input.len());
+        self.input.get(..start).map_or(0, |p| p.chars().count()) + 1
+    }
+
     /// Byte range of the offending part of the input.
     pub fn span(&self) -> Range<usize> {
         self.span.clone()
@@ -392,8 +398,7 @@ impl SelectionError {
 
 impl std::fmt::Display for SelectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let start = self.span.start.min(self.input.len());
-        let col = self.input.get(..start).map_or(0, |p| p.chars().count());
+        let col = self.column() - 1;
         let width = self
             .input
             .get(self.span.clone())

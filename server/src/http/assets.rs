@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::page::{Page, PageParams};
 use super::problem::{ApiError, ApiResult};
-use crate::views::assets::LineageGraph;
+use crate::views::assets::{Direction, LineageGraph, walk};
 use crate::views::catalog::{AssetDetail, AssetSummary};
 use crate::views::status::Judged;
 use crate::views::why::WhyStale;
@@ -262,7 +262,13 @@ pub async fn lineage(
         .read(move |engine| {
             let node = node_of(engine, &key)?;
             let graph = engine.graph();
-            let near = neighbourhood(graph, node, depth);
+            let mut near = fixedbitset::FixedBitSet::with_capacity(graph.len());
+            near.insert(node.index());
+            for direction in [Direction::Upstream, Direction::Downstream] {
+                for (_, n) in walk(graph, node, direction, Some(depth as usize)) {
+                    near.insert(n.index());
+                }
+            }
             let nodes: Vec<NodeIx> = graph
                 .topo_order()
                 .iter()
@@ -273,36 +279,6 @@ pub async fn lineage(
         })
         .await?;
     Ok(Json(graph))
-}
-
-/// `node` and what lies within `depth` edges of it upward and downward (external sources
-/// included, unlike the selection language's upward traversal).
-fn neighbourhood(graph: &stemma::AssetGraph, node: NodeIx, depth: u32) -> fixedbitset::FixedBitSet {
-    let mut near = fixedbitset::FixedBitSet::with_capacity(graph.len());
-    near.insert(node.index());
-    for upward in [true, false] {
-        let mut frontier = vec![node];
-        for _ in 0..depth {
-            let mut next = Vec::new();
-            for &n in &frontier {
-                let around: Vec<NodeIx> = if upward {
-                    graph.parents(n).collect()
-                } else {
-                    graph.children(n).collect()
-                };
-                for m in around {
-                    if !near.put(m.index()) {
-                        next.push(m);
-                    }
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
-        }
-    }
-    near
 }
 
 /// The lineage graph of a selection (all assets when none), in topological order.

@@ -31,17 +31,12 @@ pub async fn list(
     let records = state
         .read(move |e| e.instance().backfills(skip + limit + 1))
         .await?;
-    let views: Vec<(usize, BackfillView)> = records
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .map(|(i, r)| (i + 1, BackfillView::from(r)))
-        .collect();
-    let page = Page::of(views, limit, |(position, _)| *position);
-    Ok(Json(Page {
-        items: page.items.into_iter().map(|(_, v)| v).collect(),
-        next: page.next,
-    }))
+    // The store lists backfills newest first without a key to start after: the cursor is
+    // how many were listed before.
+    let mut items: Vec<BackfillView> = records.iter().skip(skip).map(BackfillView::from).collect();
+    let next = (items.len() > limit).then(|| super::page::encode(&(skip + limit)));
+    items.truncate(limit);
+    Ok(Json(Page { items, next }))
 }
 
 /// One backfill with its runs.

@@ -38,7 +38,7 @@ const QUIET_WAIT: Duration = Duration::from_millis(40);
 #[derive(Debug)]
 pub struct Fed {
     pub id: i64,
-    pub kind: String,
+    pub kind: &'static str,
     pub run_id: Option<String>,
     pub asset: Option<String>,
     /// The event as JSON, serialized once for all streams.
@@ -49,13 +49,9 @@ impl Fed {
     fn of(event: &Event) -> Option<Fed> {
         let id = event.id?;
         let json = serde_json::to_string(event).ok()?;
-        let kind = serde_json::to_value(&event.kind)
-            .ok()
-            .and_then(|v| v.get("type")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "event".to_owned());
         Some(Fed {
             id,
-            kind,
+            kind: event.kind.name(),
             run_id: event.run_id.as_ref().map(|r| r.to_string()),
             asset: event.asset.as_ref().map(|a| a.to_string()),
             json,
@@ -222,7 +218,7 @@ impl Client {
                 if self.filter.wants(&fed) {
                     let event = SseEvent::default()
                         .id(fed.id.to_string())
-                        .event(&fed.kind)
+                        .event(fed.kind)
                         .data(&fed.json);
                     return Some((Ok(event), self));
                 }

@@ -100,11 +100,10 @@ impl From<Error> for ApiError {
         match e.inner() {
             Error::Selection(s) => {
                 let span = s.span();
-                let column = s.input().get(..span.start).map_or(0, |p| p.chars().count()) + 1;
                 problem.position = Some(Position {
                     start: span.start,
                     end: span.end,
-                    column,
+                    column: s.column(),
                 });
                 problem.suggestion = s.help().map(str::to_owned);
             }

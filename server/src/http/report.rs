@@ -54,6 +54,18 @@ pub struct ReportedCheck {
     pub metadata: Metadata,
 }
 
+impl ReportedVersion {
+    /// The report of `asset` this body makes; `what` from the version (and rows).
+    fn report(self, asset: String, what: impl FnOnce(String, Option<u64>) -> Reported) -> Report {
+        Report {
+            asset,
+            partition: self.partition,
+            what: what(self.version, self.rows),
+            metadata: self.metadata,
+        }
+    }
+}
+
 async fn record(state: AppState, report: Report) -> ApiResult<(StatusCode, Json<Event>)> {
     let event = state.engine.report(report).await?;
     Ok((StatusCode::CREATED, Json(event)))
@@ -73,14 +85,7 @@ pub async fn observation(
     Path(key): Path<String>,
     Body(body): Body<ReportedVersion>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
-    let report = Report {
-        asset: key,
-        partition: body.partition,
-        what: Reported::Observation {
-            version: body.version,
-        },
-        metadata: body.metadata,
-    };
+    let report = body.report(key, |version, _| Reported::Observation { version });
     record(state, report).await
 }
 
@@ -99,15 +104,10 @@ pub async fn materialization(
     Path(key): Path<String>,
     Body(body): Body<ReportedVersion>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
-    let report = Report {
-        asset: key,
-        partition: body.partition,
-        what: Reported::Materialization {
-            version: body.version,
-            rows: body.rows,
-        },
-        metadata: body.metadata,
-    };
+    let report = body.report(key, |version, rows| Reported::Materialization {
+        version,
+        rows,
+    });
     record(state, report).await
 }
 

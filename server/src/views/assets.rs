@@ -110,3 +110,42 @@ impl LineageGraph {
         LineageGraph { assets }
     }
 }
+
+/// Which way to walk the graph from an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+}
+
+/// Every asset up- or downstream of `node` (external sources included), breadth first, with
+/// its distance; at most `depth` edges away when given.
+pub fn walk(
+    graph: &AssetGraph,
+    node: NodeIx,
+    direction: Direction,
+    depth: Option<usize>,
+) -> Vec<(usize, NodeIx)> {
+    let mut seen = std::collections::HashSet::from([node]);
+    let mut out = Vec::new();
+    let mut frontier = vec![node];
+    let mut distance = 0;
+    while !frontier.is_empty() && depth.is_none_or(|d| distance < d) {
+        distance += 1;
+        let mut next = Vec::new();
+        for n in frontier {
+            let neighbours: Vec<NodeIx> = match direction {
+                Direction::Upstream => graph.parents(n).collect(),
+                Direction::Downstream => graph.children(n).collect(),
+            };
+            for m in neighbours {
+                if seen.insert(m) {
+                    out.push((distance, m));
+                    next.push(m);
+                }
+            }
+        }
+        frontier = next;
+    }
+    out
+}

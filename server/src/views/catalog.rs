@@ -56,11 +56,7 @@ impl AssetSummary {
                     tags: spec.tags.clone(),
                     external: graph.asset(n).is_external(),
                     state: status.map_or("unknown", |s| s.state().as_str()).to_owned(),
-                    partitions: partitioned.and(status).map(|s| PartitionCounts {
-                        fresh: s.partitions.fresh,
-                        stale: s.partitions.stale,
-                        missing: s.partitions.missing,
-                    }),
+                    partitions: partitioned.and(status).map(PartitionCounts::from),
                     partition_count: partitioned.map(|p| p.len()),
                     deps: graph.parents(n).map(|p| graph.key(p).to_string()).collect(),
                     checks: graph.checks_of(n).count(),

@@ -40,6 +40,16 @@ pub struct PartitionCounts {
     pub missing: usize,
 }
 
+impl From<&stemma::state::AssetStatus> for PartitionCounts {
+    fn from(s: &stemma::state::AssetStatus) -> Self {
+        PartitionCounts {
+            fresh: s.partitions.fresh,
+            stale: s.partitions.stale,
+            missing: s.partitions.missing,
+        }
+    }
+}
+
 /// One materialization as status shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MaterializationView {
@@ -185,11 +195,7 @@ impl Facts<'_> {
             external: graph.asset(n).is_external(),
             state: status.map_or("unknown", |s| s.state().as_str()),
             causes: self.causes(n),
-            partitions: status.map(|s| PartitionCounts {
-                fresh: s.partitions.fresh,
-                stale: s.partitions.stale,
-                missing: s.partitions.missing,
-            }),
+            partitions: status.map(PartitionCounts::from),
             materializations: mats.iter().map(|m| self.materialization(m)).collect(),
             checks: checks.iter().map(check_view).collect(),
             defined_checks: graph.checks_of(n).count(),
