@@ -284,60 +284,16 @@ fn partitions(c: &mut Criterion) {
 /// Guards partition status at scale (Dagster's UI freezes above ~40,000 partitions): an
 /// hourly asset with 1,000,000 partitions, materialized but for one hour in a thousand, with
 /// some failures. `warm`: the ranges kept from the last read, one new materialization since;
-/// `cold`: rebuilt from the million rows (after a definition change).
+/// `cold`: rebuilt from the million rows (after a definition change that moves positions).
 fn partition_status(c: &mut Criterion) {
-    use stemma::event::{Event, EventKind, Materialization, Provenance};
     let mut group = c.benchmark_group("partitions");
     group.sample_size(10);
-    let hourly = stemma::TimeWindows::hourly("1910-01-01").end("2024-01-29 16:00");
-    let def: stemma::PartitionsDefinition = hourly.clone().into();
+    let def: stemma::PartitionsDefinition = stemma_benches::million_hours().into();
     assert_eq!(def.len(), 1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let instance = Instance::open(dir.path()).expect("instance");
     let asset = stemma::AssetKey::parse("hourly").expect("key");
-    let materialization = |i: usize| {
-        Event::new(
-            i as i64,
-            EventKind::Materialization(Materialization {
-                data_version: stemma::DataVersion::from_hex(&format!("{i:016x}")),
-                value_kind: stemma::value::ValueKind::Nothing,
-                io_manager: "default".into(),
-                location: None,
-                rows: None,
-                bytes: None,
-                provenance: Provenance::default(),
-                metadata: Default::default(),
-            }),
-        )
-        .asset(&asset, def.key_at(i).as_ref())
-    };
-    for chunk in (0..def.len())
-        .filter(|i| i % 1000 != 999)
-        .collect::<Vec<_>>()
-        .chunks(20_000)
-    {
-        instance
-            .append_blocking(chunk.iter().map(|&i| materialization(i)).collect())
-            .expect("appends");
-    }
-    let failures: Vec<Event> = (0..def.len())
-        .step_by(50_000)
-        .map(|i| {
-            Event::new(
-                i as i64,
-                EventKind::StepFailed {
-                    error: "boom".into(),
-                    attempt: 1,
-                    duration_ms: 1.0,
-                    retrying: false,
-                    timed_out: false,
-                    retry_in_ms: None,
-                },
-            )
-            .asset(&asset, def.key_at(i + 999).as_ref())
-        })
-        .collect();
-    instance.append_blocking(failures).expect("appends");
+    let materialization = stemma_benches::hourly_history(&instance, &asset, &def).expect("history");
     let status = instance.partition_status(&asset, &def).expect("status");
     assert_eq!(status.missing().len(), 1000 - 20);
     assert_eq!(status.failed.len(), 20);
@@ -360,17 +316,17 @@ fn partition_status(c: &mut Criterion) {
         );
     });
     let mut offset = 0;
-    let end = chrono::DateTime::parse_from_rfc3339("2024-01-29T16:00:00Z")
-        .expect("instant")
-        .to_utc();
+    let first = chrono::NaiveDate::from_ymd_opt(1910, 1, 1)
+        .expect("a date")
+        .and_time(chrono::NaiveTime::MIN);
     group.bench_function("status_1m_hourly_cold", |b| {
         b.iter(|| {
-            // Another definition each time (the same windows, another end offset): nothing
-            // kept applies.
+            // Another definition each time (the windows start an hour later): nothing kept
+            // applies. (A moved end keeps the positions, so it reads warm.)
             offset += 1;
-            let def: stemma::PartitionsDefinition = stemma::TimeWindows::hourly("1910-01-01")
-                .as_of(end)
-                .end_offset(-offset)
+            let start = (first + chrono::Duration::hours(offset)).format("%Y-%m-%d %H:%M");
+            let def: stemma::PartitionsDefinition = stemma::TimeWindows::hourly(&start.to_string())
+                .end("2024-01-29 16:00")
                 .into();
             let status = instance.partition_status(&asset, &def).expect("status");
             assert!(status.missing().len() >= 900);

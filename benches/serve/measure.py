@@ -4,6 +4,8 @@
     python measure.py sse BINARY            # commit → client latency of the event stream
     python measure.py load BINARY           # a 1,000-step run alone, then while wrk loads the
                                             # catalog and one asset's page for 30 s
+    python measure.py partitions BINARY     # GET /api/v1/assets/hourly/partitions over a
+                                            # million hourly partitions (PEER_SHAPE=hourly)
 
 BINARY is a code location built in release (`peer_location`: generated no-op assets). Each
 starts the server on a fresh instance, prints JSON lines of numbers, and stops it by its PID."""
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 
@@ -162,6 +165,52 @@ def load(binary, env):
         server.stop()
 
 
+def partitions(binary, env):
+    """The status of a million hourly partitions as ranges, on an instance whose history was
+    never folded: how long the server takes to be ready (it folds the history as it starts),
+    the first request then, warm requests, and each request right after a run committed."""
+    env = dict(env, PEER_SHAPE="hourly")
+    filled = json.loads(subprocess.run([binary, "probe", "history"], env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    started = time.perf_counter()
+    server = Server(binary, env)
+    url = server.base + "/api/v1/assets/hourly/partitions"
+    try:
+        while True:
+            try:
+                get(server.base + "/readyz")
+                break
+            except urllib.error.HTTPError:
+                time.sleep(0.01)
+        ready = (time.perf_counter() - started) * 1000
+        start = time.perf_counter()
+        body = get(url)
+        first = (time.perf_counter() - start) * 1000
+        view = json.loads(body)
+        warm = timed(url, 50)
+        after_run = []
+        for key in ["2024-01-29-15:00", "2000-01-01-00:00", "1950-06-01-12:00"] * 3:
+            subprocess.run([binary, "materialize", "--select", "hourly", "--partition", key,
+                            "--force"], env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            start = time.perf_counter()
+            get(url)
+            after_run.append((time.perf_counter() - start) * 1000)
+        print(json.dumps({
+            "partitions": view["total"],
+            "missing": view["missing"]["count"],
+            "ranges": sum(len(view[s]["ranges"]) for s in ("materialized", "failed", "missing")),
+            "response KiB": round(len(body) / 1024, 1),
+            "history written s": round(filled["metrics"]["history"], 1),
+            "start → ready (history folded) ms": round(ready, 1),
+            "first request once ready ms": round(first, 1),
+            "warm": warm,
+            "right after a run ms": [round(x, 1) for x in after_run],
+        }))
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
     what, binary = sys.argv[1], sys.argv[2]
     env = dict(os.environ, STEMMA_HOME=tempfile.mkdtemp(), NO_COLOR="1")
@@ -170,5 +219,7 @@ if __name__ == "__main__":
         catalog(binary, env)
     elif what == "sse":
         sse(binary, env)
+    elif what == "partitions":
+        partitions(binary, env)
     else:
         load(binary, env)

@@ -182,3 +182,59 @@ pub fn wide_table(megabytes: usize) -> Table {
     let schema = batches[0].schema();
     Table::new(schema, batches).expect("one schema")
 }
+
+/// The million hourly windows the partition-status measurements use: 1910-01-01 up to
+/// 2024-01-29 16:00.
+pub fn million_hours() -> stemma::TimeWindows {
+    stemma::TimeWindows::hourly("1910-01-01").end("2024-01-29 16:00")
+}
+
+/// Writes the history of `asset` over `def` into `instance`: every partition materialized but
+/// one hour in a thousand, and 20 of those missing hours failed (their last attempt). Returns
+/// how to make the materialization of position `i` again.
+pub fn hourly_history(
+    instance: &stemma::Instance,
+    asset: &stemma::AssetKey,
+    def: &PartitionsDefinition,
+) -> stemma::Result<impl Fn(usize) -> Event + use<>> {
+    let (key, windows) = (asset.clone(), def.clone());
+    let materialization = move |i: usize| {
+        Event::new(
+            i as i64,
+            EventKind::Materialization(Materialization {
+                data_version: DataVersion::from_hex(&format!("{i:016x}")),
+                value_kind: ValueKind::Nothing,
+                io_manager: "default".into(),
+                location: None,
+                rows: None,
+                bytes: None,
+                provenance: Provenance::default(),
+                metadata: Default::default(),
+            }),
+        )
+        .asset(&key, windows.key_at(i).as_ref())
+    };
+    let kept: Vec<usize> = (0..def.len()).filter(|i| i % 1000 != 999).collect();
+    for chunk in kept.chunks(20_000) {
+        instance.append_blocking(chunk.iter().map(|&i| materialization(i)).collect())?;
+    }
+    let failures: Vec<Event> = (0..def.len())
+        .step_by(50_000)
+        .map(|i| {
+            Event::new(
+                i as i64,
+                EventKind::StepFailed {
+                    error: "boom".into(),
+                    attempt: 1,
+                    duration_ms: 1.0,
+                    retrying: false,
+                    timed_out: false,
+                    retry_in_ms: None,
+                },
+            )
+            .asset(asset, def.key_at(i + 999).as_ref())
+        })
+        .collect();
+    instance.append_blocking(failures)?;
+    Ok(materialization)
+}

@@ -855,12 +855,45 @@ fn a_backfill_is_launched_and_followed_over_http() {
         )
         .await;
         assert_eq!(status, 409);
+        // The server folds the partition status as runs land, before anyone asks for it.
+        let conn = rusqlite::Connection::open(home.path().join("stemma.db")).unwrap();
+        let landed: i64 = conn
+            .query_row(
+                "SELECT MAX(event_id) FROM asset_latest WHERE asset_key = 'daily_quality'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let through: Option<i64> = conn
+                .query_row(
+                    "SELECT through_event FROM partition_status_cache
+                     WHERE asset_key = 'daily_quality'",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok();
+            if through.is_some_and(|t| t >= landed) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status folded through {through:?}, not {landed}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let (_, partitions) = get(
             &client,
             &server.url("/api/v1/assets/daily_quality/partitions"),
         )
         .await;
-        assert!(partitions.to_string().contains(&days[0]), "{partitions}");
+        let materialized = partitions["materialized"]["ranges"].to_string();
+        assert!(
+            materialized.contains(&days[0]) && materialized.contains(&days[1]),
+            "{partitions}"
+        );
+        assert_eq!(partitions["failed"]["count"], 0, "{partitions}");
     });
 }
 

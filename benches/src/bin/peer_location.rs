@@ -5,6 +5,7 @@
 //!   the first layer depending on two or three of the layer before.
 //! * `PEER_SHAPE=daily`: one no-op asset partitioned by day, `PEER_PARTITIONS` days up to
 //!   2026-01-01.
+//! * `PEER_SHAPE=hourly`: one no-op asset `hourly` with a million hourly partitions.
 //!
 //! Any command line goes to Stemma's CLI, except `probe …`, the in-process timings the
 //! harness compares with `probe.py` (one JSON line on stdout):
@@ -13,7 +14,9 @@
 //!   built graph, the median of 20 after a first, untimed resolve (Dagster's resolve returns
 //!   the set of keys);
 //! * `probe latest`: the latest materialization of every asset read from `$STEMMA_HOME`'s
-//!   instance, the first read after opening it.
+//!   instance, the first read after opening it;
+//! * `probe history`: writes the million-hour history of `hourly` (all but one hour in a
+//!   thousand materialized, some failed) into `$STEMMA_HOME`'s instance.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -51,6 +54,12 @@ fn definitions() -> Definitions {
             .unwrap_or(default)
     };
     match std::env::var("PEER_SHAPE").as_deref() {
+        Ok("hourly") => Definitions::new().asset(
+            stemma::AssetDef::builder("hourly")
+                .partitions(stemma_benches::million_hours())
+                .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                .build(),
+        ),
         Ok("daily") => {
             let days = env("PEER_PARTITIONS", 30);
             let end = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date");
@@ -103,8 +112,20 @@ fn probe(definitions: Definitions, args: &[String]) -> Result<serde_json::Value,
             let seconds = start.elapsed().as_secs_f64();
             Ok(json!({ "metrics": { "latest": seconds }, "counts": { "latest": latest.len() } }))
         }
+        Some("history") => {
+            let instance =
+                Instance::open(stemma_server::default_home()).map_err(|e| e.to_string())?;
+            let def = stemma_benches::million_hours().into();
+            let asset = stemma::AssetKey::parse("hourly").map_err(|e| e.to_string())?;
+            let start = Instant::now();
+            let _again = stemma_benches::hourly_history(&instance, &asset, &def)
+                .map_err(|e| e.to_string())?;
+            let seconds = start.elapsed().as_secs_f64();
+            Ok(json!({ "metrics": { "history": seconds } }))
+        }
         other => Err(format!(
-            "unknown probe {other:?}: expected `probe select QUERY…` or `probe latest`"
+            "unknown probe {other:?}: expected `probe select QUERY…`, `probe latest` or \
+             `probe history`"
         )),
     }
 }

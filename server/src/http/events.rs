@@ -90,6 +90,11 @@ impl EventFeed {
         Ok(feed)
     }
 
+    /// Every event broadcast from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Fed>> {
+        self.sender.subscribe()
+    }
+
     /// The id of the newest event broadcast.
     pub fn last_id(&self) -> i64 {
         self.last.load(Ordering::Acquire)
@@ -279,7 +284,7 @@ pub async fn events(
     let feed = Arc::clone(&state.feed);
     // Subscribe first: whatever is broadcast from now on reaches this stream, and what was
     // broadcast before is in the instance.
-    let receiver = feed.sender.subscribe();
+    let receiver = feed.subscribe();
     let live = feed.last_id();
     let start = from_header.or(filter.after);
     let client = Client {

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+pub mod partitions;
 pub mod problem;
 pub mod reads;
 pub mod report;
@@ -58,6 +59,9 @@ pub struct AppState {
     /// The threads reads of the instance run on: few, and at a low priority, so that requests
     /// queue rather than starve the runs it launched (`--read-threads`).
     pub reads: Arc<reads::Reads>,
+    /// Whether the partition status of every time-window asset has been folded once since
+    /// start (until then `/readyz` answers 503).
+    pub partitions_kept: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -157,8 +161,10 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         metrics,
         launcher,
         reads: reads::Reads::new(&engine, options.read_threads),
+        partitions_kept: Arc::default(),
     };
     spawn_observer(engine.clone(), options.daemon_interval, shutdown.clone());
+    partitions::spawn_keeper(&state, shutdown.clone());
     let daemon = options.daemon.then(|| {
         let daemon = stemma::daemon::Daemon::new(engine.clone());
         let stop = shutdown.clone();
@@ -237,8 +243,19 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready: the instance answers a read.
+/// Ready: the instance answers a read, and the partition status of time-window assets is
+/// folded (so no request pays for folding a history).
 async fn readyz(State(state): State<AppState>) -> Response {
+    if !state
+        .partitions_kept
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "folding the partition status of time-window assets\n",
+        )
+            .into_response();
+    }
     match state.read(|e| e.instance().last_event_id()).await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => problem::ApiError::from(e).into_response(),

@@ -488,6 +488,33 @@ async fn partition_status_as_ranges() {
     assert!(seen, "the 25th never showed as in progress");
     assert_eq!(status().state(24), PartitionState::Materialized);
 
+    // The 13th fails again after its success: failed, over an older materialization.
+    BROKEN.store(true, Ordering::SeqCst);
+    fx.run(
+        Materialize::new("daily")
+            .partition("2026-01-13")
+            .force(true),
+    )
+    .await;
+    let s = status();
+    assert_eq!(ranges(s.failed.clone()), [(12, 12)]);
+    assert_eq!(
+        ranges(s.materialized.clone()),
+        [(0, 11), (13, 19), (24, 24)]
+    );
+
+    // A later end keeps what is known (the same positions), and shows the new days missing.
+    let longer = stemma::TimeWindows::daily("2026-01-01").end("2026-02-10");
+    assert_eq!(longer.fingerprint(), days().fingerprint());
+    let s = fx
+        .engine
+        .instance()
+        .partition_status(&key, &longer.into())
+        .unwrap();
+    assert_eq!(s.total, 40);
+    assert_eq!(ranges(s.failed.clone()), [(12, 12)]);
+    assert_eq!(ranges(s.missing()), [(20, 23), (25, 39)]);
+
     // The cache agrees with a fresh fold; a wipe drops it.
     let fresh = {
         let conn = rusqlite::Connection::open(fx.engine.instance().db_path()).unwrap();

@@ -273,6 +273,15 @@ impl PartitionsDefinition {
         }
     }
 
+    /// The position the instance keeps `key`'s status at: its index, or for time windows its
+    /// position past the end too (so a definition whose end moves keeps what is known).
+    pub fn status_position(&self, key: &str) -> Option<u64> {
+        match self {
+            PartitionsDefinition::TimeWindow(t) => t.position(key),
+            _ => self.index_of(key).map(|i| i as u64),
+        }
+    }
+
     /// A short human description, e.g. `static (3): eu, us, apac`.
     pub fn describe(&self) -> String {
         match self {

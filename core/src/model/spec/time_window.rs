@@ -23,6 +23,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime,
     TimeZone, Timelike, Utc, Weekday,
@@ -74,8 +75,15 @@ pub struct TimeWindows {
     start_text: String,
     /// The first window's start, local.
     start: NaiveDateTime,
+    /// The first window's start as an instant (hourly windows count from it).
+    start_utc: DateTime<Utc>,
     end: End,
     format: Option<String>,
+    /// The key format parsed once (computed when the definition changes): placing a million
+    /// keys would otherwise parse the format a million times each way.
+    items: Arc<[Item<'static>]>,
+    /// Whether keys carry their UTC offset (`%z`, `%:z`).
+    offset_in_key: bool,
     minute_offset: u32,
     hour_offset: u32,
     week_start: Weekday,
@@ -220,12 +228,15 @@ impl TimeWindows {
             tz: Tz::UTC,
             start_text: start.to_owned(),
             start: NaiveDateTime::MIN,
+            start_utc: DateTime::<Utc>::MIN_UTC,
             // Up to now — or to the instant a replaying process acts at (`STEMMA_NOW`).
             end: End::AsOf {
                 now: crate::model::clock::replayed_now().unwrap_or_else(Utc::now),
                 offset: 0,
             },
             format: None,
+            items: Arc::from(Vec::new()),
+            offset_in_key: false,
             minute_offset: 0,
             hour_offset: 0,
             week_start: Weekday::Mon,
@@ -389,6 +400,11 @@ impl TimeWindows {
             )),
         }
         let format = self.format().to_owned();
+        match StrftimeItems::new(&format).parse_to_owned() {
+            Ok(items) => self.items = items.into(),
+            Err(e) => errors.push(format!("format {format:?}: {e}")),
+        }
+        self.offset_in_key = format.contains("%z") || format.contains("%:z");
         if let Some(bad) = ['/', '\\', ',', '*', '[', ']', '{', '}']
             .iter()
             .find(|c| format.contains(**c))
@@ -415,6 +431,7 @@ impl TimeWindows {
                 Err(e) => errors.push(e),
             }
         }
+        self.start_utc = self.to_utc(self.start);
         self.errors = errors;
         self.count = if self.errors.is_empty() {
             self.compute_count()
@@ -625,10 +642,7 @@ impl TimeWindows {
     /// The index of the window containing instant `now` (may be negative or ≥ len).
     fn floor_index_utc(&self, now: DateTime<Utc>) -> i64 {
         match self.cadence {
-            Cadence::Hourly => {
-                let start = self.to_utc(self.start);
-                (now - start).num_seconds().div_euclid(3600)
-            }
+            Cadence::Hourly => (now - self.start_utc).num_seconds().div_euclid(3600),
             _ => self.floor_index_local(now.with_timezone(&self.tz).naive_local()),
         }
     }
@@ -681,52 +695,65 @@ impl TimeWindows {
         if i >= self.count {
             return None;
         }
-        let start = self.window_start(i);
-        let text = match self.cadence {
+        let mut text = String::new();
+        self.write_key(i, &mut text).ok()?;
+        PartitionKey::new(&text).ok()
+    }
+
+    /// Writes the key of window `i` (any `i` the cadence can place, past the end too).
+    fn write_key(&self, i: usize, out: &mut impl fmt::Write) -> fmt::Result {
+        match self.cadence {
             // Hourly keys are formatted from the instant, so the offset is the right one.
             Cadence::Hourly => {
-                let utc = self.to_utc(self.start) + Duration::hours(i as i64);
-                utc.with_timezone(&self.tz)
-                    .format(self.format())
-                    .to_string()
+                let utc = self.start_utc + Duration::hours(i as i64);
+                let local = utc.with_timezone(&self.tz);
+                write!(out, "{}", local.format_with_items(self.items.iter()))
             }
-            _ => start.format(self.format()).to_string(),
-        };
-        PartitionKey::new(&text).ok()
+            _ => {
+                let start = self.window_start(i);
+                write!(out, "{}", start.format_with_items(self.items.iter()))
+            }
+        }
     }
 
     /// The position of `key`, if it is one of these windows' keys.
     pub fn index_of(&self, key: &str) -> Option<usize> {
-        let format = self.format();
-        let i = if format.contains("%z") || format.contains("%:z") {
-            let t = DateTime::parse_from_str(key, format).ok()?;
-            self.floor_index_utc(t.with_timezone(&Utc))
+        self.position(key)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < self.count)
+    }
+
+    /// The position of `key` among the windows from the start on, past the end too (a cron
+    /// cadence places only the windows its day table reaches): the instance keeps status by
+    /// these positions, so a moved end keeps what it knows.
+    pub fn position(&self, key: &str) -> Option<u64> {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, key, self.items.iter()).ok()?;
+        let i = if self.offset_in_key {
+            self.floor_index_utc(parsed.to_datetime().ok()?.with_timezone(&Utc))
         } else {
-            let t = NaiveDateTime::parse_from_str(key, format)
+            let at_offsets = |d: NaiveDate| {
+                d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
+                    .unwrap_or_default()
+            };
+            let t = parsed
+                .to_naive_datetime_with_offset(0)
                 .ok()
+                .or_else(|| parsed.to_naive_date().ok().map(at_offsets))
                 .or_else(|| {
-                    NaiveDate::parse_from_str(key, format).ok().map(|d| {
-                        d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
-                            .unwrap_or_default()
-                    })
-                })
-                .or_else(|| {
-                    // Month formats (%Y-%m) have no day: parse with one.
-                    NaiveDate::parse_from_str(
-                        &format!("{key}-{:02}", self.day_offset),
-                        &format!("{format}-%d"),
-                    )
-                    .ok()
-                    .map(|d| {
-                        d.and_hms_opt(self.hour_offset, self.minute_offset, 0)
-                            .unwrap_or_default()
-                    })
+                    // Month formats (%Y-%m) have no day.
+                    parsed.set_day(i64::from(self.day_offset)).ok()?;
+                    parsed.to_naive_date().ok().map(at_offsets)
                 })?;
             self.floor_index_local(t)
         };
         let i = usize::try_from(i).ok()?;
+        if self.cadence == Cadence::Cron && i >= self.count {
+            return None;
+        }
         // Round trip: only the canonical key of a window is accepted.
-        (self.key_at(i)?.as_str() == key).then_some(i)
+        let mut same = SameAs { rest: key };
+        (self.write_key(i, &mut same).is_ok() && same.rest.is_empty()).then_some(i as u64)
     }
 
     /// The positions of the windows overlapping `[from, to]` (keys), clamped to the range.
@@ -736,20 +763,17 @@ impl TimeWindows {
         (a <= b).then_some(a..b + 1)
     }
 
-    /// What fixes the position of every key: equal fingerprints mean a key has the same
-    /// position in both definitions (the instant an open-ended one was evaluated at does not
-    /// count; its end offset does).
+    /// What fixes the position of every key ([`TimeWindows::position`]): equal fingerprints
+    /// mean a key has the same position in both definitions. The end does not count (positions
+    /// go past it), except for a cron cadence, which places keys only up to its last window:
+    /// there the number of windows counts.
     pub fn fingerprint(&self) -> String {
-        let end = match self.end {
-            End::At(t) => format!("at {t}"),
-            End::AsOf { offset, .. } => format!("as-of{offset:+}"),
-        };
         let cadence = match self.cron_expression() {
-            Some(e) => format!("cron({e})"),
+            Some(e) => format!("cron({e}) up to {}", self.count),
             None => self.cadence.name().to_owned(),
         };
         format!(
-            "time-window v1 {cadence} {} {} {end} {:?} {} {} {} {}",
+            "time-window v2 {cadence} {} {} {:?} {} {} {} {}",
             self.tz.name(),
             self.start,
             self.format(),
@@ -785,6 +809,18 @@ impl TimeWindows {
 impl fmt::Display for TimeWindows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
+    }
+}
+
+/// Compares what is written with a text as it is written (placing a key allocates nothing).
+struct SameAs<'a> {
+    rest: &'a str,
+}
+
+impl fmt::Write for SameAs<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.rest = self.rest.strip_prefix(s).ok_or(fmt::Error)?;
+        Ok(())
     }
 }
 
@@ -826,6 +862,16 @@ mod tests {
         assert_eq!(d.clone().end_offset(1).len(), 10);
         assert_eq!(d.clone().end_offset(-2).len(), 7);
         assert_eq!(d.range("2026-01-02", "2026-01-04"), Some(1..4));
+        // Positions go past the end (status kept by position survives a moved end), never
+        // before the start, and only for canonical keys.
+        assert_eq!(d.position("2026-01-10"), Some(9));
+        assert_eq!(d.position("2027-01-01"), Some(365));
+        assert_eq!(d.position("2025-12-31"), None);
+        assert_eq!(d.position("2026-01-10 "), None);
+        let monthly = TimeWindows::monthly("2026-01-01").end("2026-03-01");
+        assert_eq!(monthly.index_of("2026-02"), Some(1));
+        assert_eq!(monthly.position("2026-07"), Some(6));
+        assert_eq!(monthly.index_of("2026-2"), None);
     }
 
     #[test]
