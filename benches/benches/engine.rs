@@ -448,8 +448,35 @@ fn planning(c: &mut Criterion) {
     group.finish();
 }
 
+/// Guards the lineage browser's server-side layout (Dagster's graph needs a selection above a
+/// few hundred nodes and refuses past 10,000): every asset of a generated graph laid out, from
+/// the asset graph to the columns the API sends. Target: 10,000 assets ≤ 300 ms.
+fn layout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("layout");
+    group.sample_size(10);
+    let cases = [
+        ("layered", 1_000),
+        ("layered", 10_000),
+        ("wide", 10_000),
+        ("deep", 10_000),
+        ("hubs", 10_000),
+        ("layered", 30_000),
+        ("layered", 100_000),
+    ];
+    for (shape, n) in cases {
+        let graph =
+            AssetGraph::new(stemma_benches::shape(shape, n).expect("a shape")).expect("valid");
+        let nodes: Vec<stemma::ids::NodeIx> = graph.nodes().collect();
+        group.bench_function(BenchmarkId::new(shape, n), |b| {
+            b.iter(|| stemma_server::views::layout::GraphLayout::assets(&graph, &nodes).draw());
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    layout,
     event_log,
     planning,
     graph_build,

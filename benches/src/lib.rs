@@ -35,6 +35,38 @@ pub fn layered(n: usize, width: usize) -> Definitions {
     }))
 }
 
+/// The graphs the lineage browser is measured on, by name: `wide` (layers of 1,000),
+/// `deep` (1,000 layers), `hubs` (layers of 100, and 20 hub assets each read by one asset in
+/// twenty), `layered` (layers of 100).
+pub fn shape(name: &str, n: usize) -> Option<Definitions> {
+    Some(match name {
+        "wide" => layered(n, 1_000),
+        "deep" => layered(n, n.div_ceil(1_000)),
+        "layered" => layered(n, 100),
+        "hubs" => {
+            let hubs = 20.min(n);
+            Definitions::new().assets((0..n).map(|i| {
+                let mut b = AssetDef::builder(&format!("a{i}"))
+                    .group(format!("g{}", i % 20))
+                    .kind(format!("k{}", i % 5));
+                if i >= hubs {
+                    // One in twenty reads a hub; the rest read the layer before, as in `layered`.
+                    if i % 20 == 0 {
+                        b = b.dep(&format!("a{}", (i / 20) % hubs));
+                    }
+                    let layer_start = (i / 100).saturating_sub(1) * 100;
+                    if layer_start + 100 <= i {
+                        b = b.dep(&format!("a{}", layer_start.max(hubs) + (i * 7) % 80));
+                    }
+                }
+                b.compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+                    .build()
+            }))
+        }
+        _ => return None,
+    })
+}
+
 /// A chain of `n` no-op assets: the worst case for per-step latency.
 pub fn chain(n: usize) -> Definitions {
     Definitions::new().assets((0..n).map(|i| {

@@ -35,6 +35,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod layout;
 pub mod project;
 pub mod testing;
 pub mod views;

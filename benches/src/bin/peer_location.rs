@@ -15,6 +15,9 @@
 //!   the set of keys);
 //! * `probe latest`: the latest materialization of every asset read from `$STEMMA_HOME`'s
 //!   instance, the first read after opening it;
+//! * `probe layout SHAPE N`: lays out every asset of a generated graph (`stemma_benches::shape`)
+//!   and reports the time, the drawing's quality (crossings, total edge length) and its
+//!   stability (the share of assets that move when one asset is added);
 //! * `probe history`: writes the million-hour history of `hourly` (all but one hour in a
 //!   thousand materialized, some failed) into `$STEMMA_HOME`'s instance.
 
@@ -112,6 +115,11 @@ fn probe(definitions: Definitions, args: &[String]) -> Result<serde_json::Value,
             let seconds = start.elapsed().as_secs_f64();
             Ok(json!({ "metrics": { "latest": seconds }, "counts": { "latest": latest.len() } }))
         }
+        Some("layout") => {
+            let shape = args.get(1).map(String::as_str).unwrap_or("layered");
+            let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+            layout_report(shape, n)
+        }
         Some("history") => {
             let instance =
                 Instance::open(stemma_server::default_home()).map_err(|e| e.to_string())?;
@@ -124,8 +132,8 @@ fn probe(definitions: Definitions, args: &[String]) -> Result<serde_json::Value,
             Ok(json!({ "metrics": { "history": seconds } }))
         }
         other => Err(format!(
-            "unknown probe {other:?}: expected `probe select QUERY…`, `probe latest` or \
-             `probe history`"
+            "unknown probe {other:?}: expected `probe select QUERY…`, `probe latest`, \
+             `probe layout SHAPE N` or `probe history`"
         )),
     }
 }
@@ -138,4 +146,84 @@ fn median(sorted: &[f64]) -> f64 {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
+}
+
+/// Time, quality and stability of the layout of a generated graph.
+fn layout_report(shape: &str, n: usize) -> Result<serde_json::Value, String> {
+    use stemma_server::layout::{Dag, layout, quality};
+    let defs = stemma_benches::shape(shape, n).ok_or(format!("unknown shape {shape:?}"))?;
+    let graph = AssetGraph::new(defs).map_err(|e| e.to_string())?;
+    let nodes: Vec<_> = graph.nodes().collect();
+    let start = Instant::now();
+    let drawn = stemma_server::views::layout::GraphLayout::assets(&graph, &nodes).draw();
+    let seconds = start.elapsed().as_secs_f64();
+    // The same graph as a Dag, to measure the drawing.
+    let dag_of = |graph: &AssetGraph| {
+        let nodes: Vec<_> = graph.nodes().collect();
+        let at: std::collections::HashMap<_, _> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i as u32))
+            .collect();
+        let mut by_key: Vec<u32> = (0..nodes.len() as u32).collect();
+        by_key.sort_by_key(|&i| {
+            let n = nodes[i as usize];
+            (graph.spec(n).group.clone(), graph.key(n).to_string())
+        });
+        let mut hint = vec![0; nodes.len()];
+        for (rank, &i) in by_key.iter().enumerate() {
+            hint[i as usize] = rank as u32;
+        }
+        let edges = nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &v)| graph.parents(v).map(move |p| (p, i as u32)))
+            .map(|(p, i)| (at[&p], i))
+            .collect();
+        let keys: Vec<String> = nodes.iter().map(|&v| graph.key(v).to_string()).collect();
+        (
+            Dag {
+                n: nodes.len(),
+                edges,
+                hint,
+            },
+            keys,
+        )
+    };
+    let (dag, keys) = dag_of(&graph);
+    let before = layout(&dag);
+    // One asset more, reading one in the middle.
+    let mut defs = stemma_benches::shape(shape, n).ok_or("a shape")?;
+    defs = defs.asset(
+        stemma::AssetDef::builder("added")
+            .group("g0")
+            .dep(&format!("a{}", n / 2))
+            .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
+            .build(),
+    );
+    let grown = AssetGraph::new(defs).map_err(|e| e.to_string())?;
+    let (grown_dag, grown_keys) = dag_of(&grown);
+    let after = layout(&grown_dag);
+    let index: std::collections::HashMap<&str, usize> = grown_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let same: Vec<Option<usize>> = keys
+        .iter()
+        .map(|k| index.get(k.as_str()).copied())
+        .collect();
+    Ok(json!({
+        "shape": shape,
+        "assets": n,
+        "edges": dag.edges.len(),
+        "seconds": seconds,
+        "layers": drawn.stats.layers,
+        "dummies": drawn.stats.dummies,
+        "direct_long_edges": drawn.stats.direct_long_edges,
+        "sweeps": drawn.stats.sweeps,
+        "crossings": drawn.stats.crossings,
+        "edge_length": quality::edge_length(&dag, &before).round(),
+        "moved_when_one_added": quality::moved_share(&before, &after, &same),
+    }))
 }

@@ -29,7 +29,10 @@ pub struct SelectParams {
 }
 
 /// The nodes a selection names (all when none is given), in key order.
-fn selected(engine: &stemma::Engine, select: Option<&str>) -> stemma::Result<Vec<NodeIx>> {
+pub(super) fn selected(
+    engine: &stemma::Engine,
+    select: Option<&str>,
+) -> stemma::Result<Vec<NodeIx>> {
     let graph = engine.graph();
     let mut nodes: Vec<NodeIx> = match select.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => {

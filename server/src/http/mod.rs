@@ -19,6 +19,7 @@ pub mod auth;
 pub mod backfills;
 pub mod events;
 pub mod extract;
+pub mod graph;
 pub mod launch;
 pub mod metrics;
 pub mod openapi;
@@ -29,6 +30,7 @@ pub mod problem;
 pub mod reads;
 pub mod report;
 pub mod runs;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +64,8 @@ pub struct AppState {
     /// Whether the partition status of every time-window asset has been folded once since
     /// start (until then `/readyz` answers 503).
     pub partitions_kept: Arc<std::sync::atomic::AtomicBool>,
+    /// Lineage layouts drawn lately, by the graph's fingerprint.
+    pub layouts: Arc<graph::LayoutCache>,
 }
 
 impl AppState {
@@ -126,6 +130,13 @@ pub fn router(state: AppState, tokens: Arc<Tokens>, loopback: bool) -> Router {
         "/metrics",
         get(metrics_text).route_layer(layer(Role::Viewer)),
     )
+    .route("/", get(ui::page))
+    .route("/assets", get(ui::page))
+    .route("/assets/{*key}", get(ui::page))
+    .route("/runs", get(ui::page))
+    .route("/runs/{id}", get(ui::page))
+    .route("/schedules", get(ui::page))
+    .route("/ui/{*path}", get(ui::asset))
     .route("/healthz", get(healthz))
     .route("/readyz", get(readyz))
     .fallback(not_found)
@@ -162,6 +173,7 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         launcher,
         reads: reads::Reads::new(&engine, options.read_threads),
         partitions_kept: Arc::default(),
+        layouts: Arc::default(),
     };
     spawn_observer(engine.clone(), options.daemon_interval, shutdown.clone());
     partitions::spawn_keeper(&state, shutdown.clone());

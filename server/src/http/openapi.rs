@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, assets, backfills, events, ops, report, runs};
+use super::{AppState, assets, backfills, events, graph, ops, report, runs};
 
 /// The document's frame: title, version, tags; the paths come from the routers.
 #[derive(OpenApi)]
@@ -41,6 +41,8 @@ pub fn viewer_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(assets::why_stale))
         .routes(routes!(assets::lineage))
         .routes(routes!(assets::graph))
+        .routes(routes!(graph::layout))
+        .routes(routes!(graph::states))
         .routes(routes!(runs::list))
         .routes(routes!(runs::one))
         .routes(routes!(runs::events))

@@ -13,8 +13,10 @@ pub mod backfills;
 pub mod catalog;
 #[cfg(feature = "sql")]
 pub mod columns;
+pub mod layout;
 pub mod partitions;
 pub mod runs;
+pub mod states;
 pub mod status;
 pub mod why;
 

@@ -34,6 +34,8 @@ pub struct StateRanges {
     /// `[first, last]` keys of each range.
     #[schema(value_type = Vec<Vec<String>>)]
     pub ranges: Vec<(String, String)>,
+    /// The same ranges as `[first, last]` positions (0 is the first partition), for drawing.
+    pub positions: Vec<[u64; 2]>,
 }
 
 impl PartitionsView {
@@ -64,6 +66,7 @@ impl StateRanges {
                 .ranges()
                 .map(|r| (key_of(*r.start()), key_of(*r.end())))
                 .collect(),
+            positions: set.ranges().map(|r| [*r.start(), *r.end()]).collect(),
         }
     }
 }
