@@ -14,7 +14,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -127,6 +127,67 @@ pub fn test_python() -> Option<PathBuf> {
     python
 }
 
+/// A running chromedriver (Debian's `chromium-driver`), on a free 127.0.0.1 port, stopped by
+/// its PID when dropped; it drives Debian's `chromium`.
+pub struct Chromedriver {
+    child: Child,
+    /// The WebDriver URL.
+    pub url: String,
+    /// The Chromium it drives.
+    pub chromium: PathBuf,
+}
+
+impl Chromedriver {
+    /// Starts chromedriver. When it or Chromium is not installed the test fails, or — with
+    /// `STEMMA_ALLOW_SKIP=1` — is skipped (`None`).
+    pub fn start() -> Option<Chromedriver> {
+        let find = |name: &str| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        };
+        let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
+            skip_or_fail(
+                "chromium and chromedriver are not installed: `bash .ci/tools` installs \
+                 Debian's chromium and chromium-driver",
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&driver)
+            .args([&format!("--port={port}"), "--allowed-ips=127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", driver.display()));
+        let started = Instant::now();
+        while http(port, "GET", "/status").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "chromedriver did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+        })
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A test's tool is missing: fails the test saying how to install it, unless skips are
 /// allowed (`STEMMA_ALLOW_SKIP=1`, and not under `CI=true`).
 #[track_caller]
@@ -148,7 +209,8 @@ fn http(port: u16, method: &str, path: &str) -> Option<String> {
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.lines().next().map(str::to_owned)
+    // The status line only: some servers (chromedriver) keep the connection open anyway.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).ok()?;
+    (!line.is_empty()).then(|| line.trim_end().to_owned())
 }

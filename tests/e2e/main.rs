@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `assets` binary against a temporary `STEMMA_HOME` — real SQLite,
 //! real Parquet files, real processes (killed for real when a test says so).
 
+mod browser;
 mod cli;
 mod code_versions;
 mod crash;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::Home;
 
 /// A running `assets serve`, stopped (by its PID) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     /// What it printed on stderr after its first line (the access log).
@@ -19,7 +19,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(home: &Home, extra: &[&str]) -> Server {
+    pub(crate) fn start(home: &Home, extra: &[&str]) -> Server {
         Server::spawn(home.command(&[]), extra)
     }
 
@@ -62,7 +62,7 @@ impl Server {
         self.log.lock().unwrap().join("\n")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
@@ -74,7 +74,7 @@ impl Drop for Server {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

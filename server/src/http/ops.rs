@@ -22,6 +22,8 @@ pub struct ScheduleView {
     pub selection: String,
     pub description: Option<String>,
     pub running: bool,
+    /// When it fires next (UTC; `timezone` says the wall clock it follows).
+    pub next_tick: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Every schedule of the code location.
@@ -39,6 +41,9 @@ pub async fn schedules(State(state): State<AppState>) -> ApiResult<Json<Vec<Sche
                         .cron()
                         .map(|c| (c.expression().to_owned(), c.tz().to_string()))
                         .unwrap_or_default();
+                    let now =
+                        chrono::DateTime::from_timestamp_micros(engine.now()).unwrap_or_default();
+                    let next_tick = s.cron().ok().and_then(|c| c.next_after(now));
                     let running = engine
                         .instance()
                         .schedule_running(s.name(), s.is_running_by_default())?;
@@ -49,6 +54,7 @@ pub async fn schedules(State(state): State<AppState>) -> ApiResult<Json<Vec<Sche
                         selection: s.selection().to_owned(),
                         description: s.description_text().map(str::to_owned),
                         running,
+                        next_tick,
                     })
                 })
                 .collect::<stemma::Result<Vec<_>>>()

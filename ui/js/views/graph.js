@@ -32,6 +32,7 @@ export async function mount(el, { params, navigate, showError }) {
     if (e instanceof ApiError && e.status === 400) {
       showError(e);
       el.querySelector("#count").textContent = "invalid selection";
+      for (const b of el.querySelectorAll(".toolbar button")) b.hidden = true;
       return;
     }
     throw e;
@@ -215,10 +216,22 @@ export async function mount(el, { params, navigate, showError }) {
       <p>${state(renderer.state[i] || "missing")}
         ${states ? `<span class="muted">· materialized ${h(ago(states.materialized_at[i]))}</span>` : ""}</p>
       <p><a href="/assets/${encodeURIComponent(key)}" data-link>Open the asset page →</a></p>
+      <p><button class="primary" id="materialize-one">Materialize ${h(key)}</button> <span id="launched-one" class="muted"></span></p>
       <h2>Upstream</h2>${list(kin(renderer.inn, "from"))}
       <h2>Downstream</h2>${list(kin(renderer.out, "to"))}
       <p><button id="neighbourhood">Show only 2+${h(key)}+2</button></p>`;
     side.querySelector("#close").onclick = () => { side.hidden = true; };
+    side.querySelector("#materialize-one").onclick = async () => {
+      const said = side.querySelector("#launched-one");
+      try {
+        const launched = await post("/runs", { selection: `key:${key}` });
+        said.innerHTML = launched.run_id
+          ? `<a href="/runs/${h(launched.run_id)}" data-link>run ${h(launched.run_id.slice(0, 8))}</a> launched`
+          : "up to date: nothing to do";
+      } catch (e) {
+        said.textContent = e.message;
+      }
+    };
     side.querySelector("#neighbourhood").onclick = () => navigate(`/?select=${encodeURIComponent(`2+key:${key}+2`)}&asset=${encodeURIComponent(key)}`);
     for (const a of side.querySelectorAll("[data-go]")) {
       a.onclick = (e) => { e.preventDefault(); const j = Number(a.dataset.go); renderer.centre(j); open(j); };

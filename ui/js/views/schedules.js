@@ -11,8 +11,9 @@ export async function mount(el) {
       <h1>Schedules</h1>
       <table class="list"><thead><tr><th>schedule</th><th>cron</th><th>zone</th><th>selects</th><th>next</th><th>state</th><th></th></tr></thead><tbody>
       ${list.map((s) => `<tr><td>${h(s.name)}<div class="muted">${h(s.description || "")}</div></td><td class="mono">${h(s.cron)}</td>
-        <td>${h(s.timezone)}</td><td class="mono">${h(s.selection)}</td><td>${h(s.next_tick ? when(s.next_tick) : "")}</td>
-        <td>${state(s.running ? "running" : "missing")} ${s.running ? "on" : "off"}</td>
+        <td>${h(s.timezone)}</td><td class="mono">${h(s.selection)}</td>
+        <td>${s.next_tick ? `${h(new Date(s.next_tick).toLocaleString(undefined, { timeZone: s.timezone || undefined }))} <span class="muted">${h(s.timezone)}</span>` : "–"}</td>
+        <td>${s.running ? `<span class="state fresh">on</span>` : `<span class="state missing">off</span>`}</td>
         <td><button data-toggle="${h(s.name)}" data-on="${s.running}">${s.running ? "Stop" : "Start"}</button>
             <button data-ticks="${h(s.name)}">Ticks</button></td></tr>`).join("") || `<tr><td colspan="7" class="muted">No schedules.</td></tr>`}
       </tbody></table>
