@@ -6,6 +6,9 @@
                                             # catalog and one asset's page for 30 s
     python measure.py partitions BINARY     # GET /api/v1/assets/hourly/partitions over a
                                             # million hourly partitions (PEER_SHAPE=hourly)
+    python measure.py browser BINARY        # the lineage browser in headless Chromium: the
+                                            # 10,000-asset graph's first paint and frames, and
+                                            # the 100,000-asset graph's group overview
 
 BINARY is a code location built in release (`peer_location`: generated no-op assets). Each
 starts the server on a fresh instance, prints JSON lines of numbers, and stops it by its PID."""
@@ -211,6 +214,109 @@ def partitions(binary, env):
         server.stop()
 
 
+class WebDriver:
+    """Just enough of the W3C WebDriver protocol to drive chromedriver from here."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.profile = tempfile.mkdtemp()
+        self.child = subprocess.Popen(["chromedriver", f"--port={self.port}", "--allowed-ips=127.0.0.1"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get(f"http://127.0.0.1:{self.port}/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--no-first-run", "--window-size=1400,900",
+                f"--user-data-dir={self.profile}"]
+        session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": {
+            "goog:chromeOptions": {"args": args}}}})
+        self.session = session["sessionId"]
+
+    def call(self, method, path, body=None):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as r:
+            return json.loads(r.read())["value"]
+
+    def goto(self, url):
+        self.call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def js(self, script):
+        return self.call("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": []})
+
+    def until(self, script, seconds=120):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = self.js(f"return ({script});")
+            if value:
+                return value
+            time.sleep(0.02)
+        raise TimeoutError(script)
+
+    def stop(self):
+        try:
+            self.call("DELETE", f"/session/{self.session}")
+        finally:
+            self.child.terminate()
+            self.child.wait(timeout=30)
+
+
+FIRST_PAINT = "performance.getEntriesByName('stemma-graph-first-paint')[0]?.startTime"
+
+FRAMES = """
+const g = window.__stemmaGraph, times = [];
+for (let k = 0; k < 120; k++) {
+  if (k % 2) g.zoomAt(g.width / 2, g.height / 2, k % 4 === 1 ? 1.15 : 1 / 1.15);
+  else { g.camera.x += 40 / g.camera.scale; g.camera.y += 15 / g.camera.scale; }
+  const t = performance.now(); g.draw(); times.push(performance.now() - t);
+}
+times.sort((a, b) => a - b);
+return {p50: times[60], p99: times[118], max: times[119]};
+"""
+
+
+def browser(binary, env):
+    """The 10,000-asset graph (every asset, no groups): server layout cold and cached, the
+    browser's first paint after navigation, and the time of a frame while panning and zooming
+    (far out, then close in); then the 100,000-asset graph's group overview."""
+    out = {}
+    driver = WebDriver()
+    try:
+        for assets in (10_000, 100_000):
+            e = dict(env, PEER_ASSETS=str(assets), STEMMA_HOME=tempfile.mkdtemp())
+            server = Server(binary, e)
+            try:
+                row = {}
+                if assets == 10_000:
+                    start = time.perf_counter()
+                    body = get(server.base + "/api/v1/layout?level=assets")
+                    row["layout cold ms"] = round((time.perf_counter() - start) * 1000, 1)
+                    row["layout KiB"] = round(len(body) / 1024)
+                    row["layout cached"] = timed(server.base + "/api/v1/layout?level=assets", 10)
+                    driver.goto(server.base + "/?level=assets")
+                else:
+                    driver.goto(server.base + "/")
+                row["first paint ms"] = round(driver.until(FIRST_PAINT), 1)
+                driver.until("document.body.dataset.graphStates === 'loaded' || document.querySelector('#count')?.textContent.includes('groups')")
+                row["count"] = driver.js("return document.querySelector('#count').textContent")
+                row["frames far ms"] = {k: round(v, 2) for k, v in driver.js(FRAMES).items()}
+                driver.js("const g = window.__stemmaGraph; g.camera.scale = 0.8; g.request(); return 1")
+                row["frames near ms"] = {k: round(v, 2) for k, v in driver.js(FRAMES).items()}
+                out[f"{assets} assets"] = row
+            finally:
+                server.stop()
+    finally:
+        driver.stop()
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     what, binary = sys.argv[1], sys.argv[2]
     env = dict(os.environ, STEMMA_HOME=tempfile.mkdtemp(), NO_COLOR="1")
@@ -221,5 +327,7 @@ if __name__ == "__main__":
         sse(binary, env)
     elif what == "partitions":
         partitions(binary, env)
+    elif what == "browser":
+        browser(binary, env)
     else:
         load(binary, env)
