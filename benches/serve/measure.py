@@ -289,12 +289,13 @@ def browser(binary, env):
     out = {}
     driver = WebDriver()
     try:
-        for assets in (10_000, 100_000):
-            e = dict(env, PEER_ASSETS=str(assets), STEMMA_HOME=tempfile.mkdtemp())
+        for shape, assets in (("layered", 10_000), ("wide", 10_000), ("deep", 10_000),
+                              ("hubs", 10_000), ("layered", 100_000)):
+            e = dict(env, PEER_ASSETS=str(assets), PEER_SHAPE=shape, STEMMA_HOME=tempfile.mkdtemp())
             server = Server(binary, e)
             try:
                 row = {}
-                if assets == 10_000:
+                if assets <= 10_000:
                     start = time.perf_counter()
                     body = get(server.base + "/api/v1/layout?level=assets")
                     row["layout cold ms"] = round((time.perf_counter() - start) * 1000, 1)
@@ -309,7 +310,7 @@ def browser(binary, env):
                 row["frames far ms"] = {k: round(v, 2) for k, v in driver.js(FRAMES).items()}
                 driver.js("const g = window.__stemmaGraph; g.camera.scale = 0.8; g.request(); return 1")
                 row["frames near ms"] = {k: round(v, 2) for k, v in driver.js(FRAMES).items()}
-                out[f"{assets} assets"] = row
+                out[f"{shape} {assets}"] = row
             finally:
                 server.stop()
     finally:

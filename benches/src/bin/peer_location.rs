@@ -6,6 +6,8 @@
 //! * `PEER_SHAPE=daily`: one no-op asset partitioned by day, `PEER_PARTITIONS` days up to
 //!   2026-01-01.
 //! * `PEER_SHAPE=hourly`: one no-op asset `hourly` with a million hourly partitions.
+//! * `PEER_SHAPE=wide|deep|hubs`: the lineage browser's other graph shapes
+//!   (`stemma_benches::shape`), `PEER_ASSETS` assets.
 //!
 //! Any command line goes to Stemma's CLI, except `probe …`, the in-process timings the
 //! harness compares with `probe.py` (one JSON line on stdout):
@@ -75,6 +77,9 @@ fn definitions() -> Definitions {
                     .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
                     .build(),
             )
+        }
+        Ok(shape @ ("wide" | "deep" | "hubs")) => {
+            stemma_benches::shape(shape, env("PEER_ASSETS", 1_000)).expect("a shape")
         }
         _ => stemma_benches::layered(env("PEER_ASSETS", 1_000), 100),
     }
