@@ -313,6 +313,28 @@ def browser(binary, env):
                 out[f"{shape} {assets}"] = row
             finally:
                 server.stop()
+        # An asset with a million hourly partitions: its page, partitions bar drawn.
+        e = dict(env, PEER_SHAPE="hourly", STEMMA_HOME=tempfile.mkdtemp())
+        subprocess.run([binary, "probe", "history"], env=e, check=True, capture_output=True)
+        server = Server(binary, e)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    get(server.base + "/readyz")
+                    break
+                except urllib.error.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            driver.goto(server.base + "/assets/hourly")
+            drawn = driver.until("performance.getEntriesByName('stemma-partitions-drawn')[0]?.startTime")
+            out["hourly 1,000,000 partitions"] = {
+                "partitions bar drawn ms": round(drawn, 1),
+                "said": driver.js("return document.querySelector('#partitions p').textContent"),
+            }
+        finally:
+            server.stop()
     finally:
         driver.stop()
     print(json.dumps(out))

@@ -143,6 +143,18 @@ fn the_browser_shows_the_demo_launches_and_follows_live() {
         );
         b.shot("graph-selected").await;
 
+        // Autocomplete offers the groups after `group:`.
+        input.clear().await.unwrap();
+        input.send_keys("group:").await.unwrap();
+        let offered = b
+            .until(
+                "suggestions",
+                "!document.querySelector('#suggest').hidden && document.querySelector('#suggest').textContent",
+            )
+            .await;
+        assert!(offered.as_str().unwrap().contains("group:rag"), "{offered}");
+        b.shot("autocomplete").await;
+
         // A bad selection shows the CLI's caret.
         input.clear().await.unwrap();
         input.send_keys("embeddings+ and (\n").await.unwrap();

@@ -503,6 +503,27 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// The `limit` most recent of an asset's latest materializations (one per partition),
+    /// newest first, through the `(asset_key, event_id)` index.
+    pub fn newest_materializations(
+        &self,
+        asset: &AssetKey,
+        limit: usize,
+    ) -> Result<Vec<LatestMaterialization>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT asset_key, partition, event_id, run_id, ts, data_version, code_version,
+                        value_kind, io_manager, location, rows, bytes
+                 FROM asset_latest WHERE asset_key = ?1 ORDER BY event_id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![asset.as_str(), limit as i64], latest_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .into_iter()
+        .map(|row| row.map_err(|e| Error::instance(&self.db, e)))
+        .collect()
+    }
+
     /// Every materialization the event log still holds and that was not wiped since (of the
     /// assets in `only`, if given), oldest first.
     pub fn materializations(

@@ -69,6 +69,14 @@ pub trait InstanceStore: VersionSource + Send + Sync + std::fmt::Debug {
         only: Option<&HashSet<AssetKey>>,
     ) -> Result<Vec<LatestMaterialization>>;
 
+    /// The `limit` most recent of an asset's latest materializations (one per partition),
+    /// newest first: a page of an asset with a million partitions, not all of them.
+    fn newest_materializations(
+        &self,
+        asset: &AssetKey,
+        limit: usize,
+    ) -> Result<Vec<LatestMaterialization>>;
+
     /// Every materialization the event log still holds and that was not wiped since (of the
     /// assets in `only`, if given), oldest first.
     fn materializations(
@@ -320,6 +328,14 @@ impl InstanceStore for SqliteStore {
         only: Option<&HashSet<AssetKey>>,
     ) -> Result<Vec<LatestMaterialization>> {
         SqliteStore::latest_materializations(self, only)
+    }
+
+    fn newest_materializations(
+        &self,
+        asset: &AssetKey,
+        limit: usize,
+    ) -> Result<Vec<LatestMaterialization>> {
+        SqliteStore::newest_materializations(self, asset, limit)
     }
 
     fn materializations(

@@ -4,7 +4,7 @@
 //! asset's partitions, so 10,000 rows answer in milliseconds; the asset's page adds why it is
 //! stale, its newest materializations, its checks and its partitions as ranges.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use stemma::model::ids::NodeIx;
@@ -83,14 +83,7 @@ impl AssetDetail {
         let graph = engine.graph();
         let judged = Judged::recorded(engine)?;
         let key: &AssetKey = graph.key(node);
-        let only: HashSet<AssetKey> = [key.clone()].into();
-        let mut status = AssetStatusRow::gather_only(engine, &[node], judged, &only)?
-            .pop()
-            .ok_or_else(|| stemma::Error::Internal(format!("no status row for {key}")))?;
-        status
-            .materializations
-            .sort_by_key(|m| std::cmp::Reverse(m.micros));
-        status.materializations.truncate(NEWEST_SHOWN);
+        let status = AssetStatusRow::gather_newest(engine, node, judged, NEWEST_SHOWN)?;
         let partitions = match graph.spec(node).partitions.as_ref() {
             Some(def) => {
                 let state = engine.instance().partition_status(key, def)?;

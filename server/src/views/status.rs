@@ -127,6 +127,14 @@ impl Judged {
     }
 }
 
+/// Which latest materializations a status read takes.
+enum Read<'a> {
+    All,
+    Only(&'a HashSet<AssetKey>),
+    /// The newest few of one asset's.
+    Newest(NodeIx, usize),
+}
+
 /// What the rows of one status read share.
 struct Facts<'e> {
     engine: &'e Engine,
@@ -140,7 +148,7 @@ impl AssetStatusRow {
         nodes: &[NodeIx],
         judged: Judged,
     ) -> Result<Vec<AssetStatusRow>> {
-        Self::gather_from(engine, nodes, judged, None)
+        Self::gather_from(engine, nodes, judged, Read::All)
     }
 
     /// [`gather`](Self::gather) for a few assets (`only` holds their keys): only their
@@ -151,18 +159,39 @@ impl AssetStatusRow {
         judged: Judged,
         only: &HashSet<AssetKey>,
     ) -> Result<Vec<AssetStatusRow>> {
-        Self::gather_from(engine, nodes, judged, Some(only))
+        Self::gather_from(engine, nodes, judged, Read::Only(only))
+    }
+
+    /// One asset's row with its `newest` latest materializations (newest first), however
+    /// many partitions it has.
+    pub fn gather_newest(
+        engine: &Engine,
+        node: NodeIx,
+        judged: Judged,
+        newest: usize,
+    ) -> Result<AssetStatusRow> {
+        let mut rows = Self::gather_from(engine, &[node], judged, Read::Newest(node, newest))?;
+        rows.pop().ok_or_else(|| {
+            stemma::Error::Internal(format!("no status row for {}", engine.graph().key(node)))
+        })
     }
 
     fn gather_from(
         engine: &Engine,
         nodes: &[NodeIx],
         judged: Judged,
-        only: Option<&HashSet<AssetKey>>,
+        read: Read<'_>,
     ) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts { engine, judged };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
-        for m in engine.instance().latest_materializations(only)? {
+        let rows = match read {
+            Read::All => engine.instance().latest_materializations(None)?,
+            Read::Only(only) => engine.instance().latest_materializations(Some(only))?,
+            Read::Newest(node, n) => engine
+                .instance()
+                .newest_materializations(engine.graph().key(node), n)?,
+        };
+        for m in rows {
             latest.entry(m.asset.to_string()).or_default().push(m);
         }
         let mut checks: HashMap<String, Vec<CheckStatus>> = HashMap::new();

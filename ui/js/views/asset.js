@@ -91,6 +91,7 @@ export async function mount(el, { match, params, navigate }) {
     const section = el.querySelector("#partitions");
     section.innerHTML = `<h2>Partitions</h2><p class="muted">${h(p.definition)}: ${Object.keys(colours).map((k) => `${state(k === "materialized" ? "fresh" : k === "in_progress" ? "running" : k)} ${p[k].count.toLocaleString()}`).join(" · ")}</p>`;
     section.append(bar);
+    performance.mark("stemma-partitions-drawn");
     const ranges = document.createElement("p");
     ranges.className = "muted";
     ranges.innerHTML = `Missing and failed ranges: ${[...p.failed.ranges, ...p.missing.ranges].slice(0, 20).map(([a, b]) =>
