@@ -8,6 +8,14 @@ import { plot } from "../plot.js";
 export async function mount(el, { match, params, navigate }) {
   const key = match[1];
   const enc = encodeURIComponent(key);
+  // The partitions (ranges, fast at any size) are drawn as soon as they arrive, before the
+  // asset's judged state (which takes longer at a million partitions).
+  el.innerHTML = `<div class="page"><p class="muted"><a href="/assets" data-link>Assets</a></p>
+    <h1>${h(key)}</h1><div id="partitions"></div><p class="muted" id="loading">loading…</p></div>`;
+  const early = el.querySelector("#partitions");
+  const partitions = get(`/assets/${enc}/partitions`)
+    .then((p) => { drawPartitions(early, p); return p; })
+    .catch(() => null);
   const [detail, history] = await Promise.all([
     get(`/assets/${enc}`),
     get(`/assets/${enc}/history`, { limit: 200 }),
@@ -19,6 +27,7 @@ export async function mount(el, { match, params, navigate }) {
       <p class="muted"><a href="/assets" data-link>Assets</a> / ${h(d.group)}</p>
       <h1>${h(d.key)} ${state(s.state)}</h1>
       <p>${h(d.description || "")}</p>
+      <div id="partitions"></div>
       <p>
         <a href="/?select=${encodeURIComponent(`2+key:${d.key}+2`)}&asset=${enc}" data-link>Lineage neighbourhood (2+${h(d.key)}+2)</a>
       </p>
@@ -54,7 +63,6 @@ export async function mount(el, { match, params, navigate }) {
         </form>
       </div>
       <div id="why"></div>
-      <div id="partitions"></div>
       <h2>Metadata over time</h2><div class="cards" id="plots"></div>
       <h2>Materializations</h2><div id="history"></div>
       <h2>Checks</h2><div id="checks"></div>
@@ -70,47 +78,14 @@ export async function mount(el, { match, params, navigate }) {
     }).catch(() => {});
   }
 
-  // Partitions: a health bar from the ranges (never one element per partition).
-  if (d.partitions) {
-    const p = await get(`/assets/${enc}/partitions`);
-    const colours = { materialized: "var(--fresh)", in_progress: "var(--running)", failed: "var(--failed)", missing: "var(--missing)" };
-    const bar = document.createElement("canvas");
-    bar.width = 1200; bar.height = 18;
-    bar.className = "health";
-    bar.style.width = "100%";
-    bar.setAttribute("role", "img");
-    bar.setAttribute("aria-label", Object.keys(colours).map((k) => `${p[k].count} ${k}`).join(", "));
-    const c = bar.getContext("2d");
-    const css = (v) => getComputedStyle(document.documentElement).getPropertyValue(v.slice(4, -1)).trim();
-    for (const [k, colour] of Object.entries(colours)) {
-      c.fillStyle = css(colour);
-      for (const [a, b] of p[k].positions) {
-        c.fillRect((a / p.total) * bar.width, 0, Math.max(1, ((b - a + 1) / p.total) * bar.width), bar.height);
-      }
-    }
-    const section = el.querySelector("#partitions");
-    section.innerHTML = `<h2>Partitions</h2><p class="muted">${h(p.definition)}: ${Object.keys(colours).map((k) => `${state(k === "materialized" ? "fresh" : k === "in_progress" ? "running" : k)} ${p[k].count.toLocaleString()}`).join(" · ")}</p>`;
-    section.append(bar);
-    performance.mark("stemma-partitions-drawn");
-    const ranges = document.createElement("p");
-    ranges.className = "muted";
-    ranges.innerHTML = `Missing and failed ranges: ${[...p.failed.ranges, ...p.missing.ranges].slice(0, 20).map(([a, b]) =>
-      `<a href="#" data-range="${h(a)}|${h(b)}">${h(a === b ? a : `${a} … ${b}`)}</a>`).join(", ") || "none"}`;
-    section.append(ranges);
-    bar.onclick = (e) => {
-      const r = bar.getBoundingClientRect();
-      const at = Math.floor(((e.clientX - r.left) / r.width) * p.total);
-      for (const k of Object.keys(colours)) {
-        const hit = p[k].positions.findIndex(([a, b]) => a <= at && at <= b);
-        if (hit >= 0) return pick(...p[k].ranges[hit]);
-      }
-    };
-    for (const a of ranges.querySelectorAll("[data-range]")) {
-      a.onclick = (e) => { e.preventDefault(); pick(...a.dataset.range.split("|")); };
-    }
-  }
+  // The partitions drawn early move into the page.
+  const drawn = await partitions;
+  if (d.partitions && drawn) el.querySelector("#partitions").replaceWith(early);
+
+  early.addEventListener("pick", (e) => pick(...e.detail));
   function pick(first, last) {
     const form = el.querySelector("#launch");
+    if (!form) return;
     form.dataset.range = JSON.stringify([first, last]);
     if (form.partition) form.partition.value = first === last ? first : `${first}…${last}`;
     form.scrollIntoView({ behavior: "smooth" });
@@ -178,4 +153,66 @@ export async function mount(el, { match, params, navigate }) {
     }
   };
   void navigate;
+}
+
+/** A health bar of an asset's partitions, drawn from the ranges (never one element per
+ * partition); clicking a range picks it in the launch form. */
+function drawPartitions(section, p) {
+  const colours = { materialized: "var(--fresh)", in_progress: "var(--running)", failed: "var(--failed)", missing: "var(--missing)" };
+  const bar = document.createElement("canvas");
+  bar.width = 1200; bar.height = 18;
+  bar.className = "health";
+  bar.style.width = "100%";
+  bar.setAttribute("role", "img");
+  bar.setAttribute("aria-label", Object.keys(colours).map((k) => `${p[k].count} ${k}`).join(", "));
+  const c = bar.getContext("2d");
+  const css = (v) => getComputedStyle(document.documentElement).getPropertyValue(v.slice(4, -1)).trim();
+  // Each pixel column stands for total / width partitions: its height is split among the
+  // states by how many of them it holds, and a column holding any failure is marked on top.
+  const W = bar.width, H = bar.height, per = p.total / W;
+  const share = {};
+  for (const k of Object.keys(colours)) {
+    const col = (share[k] = new Float64Array(W));
+    for (const [a, b] of p[k].positions) {
+      const from = a / per, to = (b + 1) / per;
+      for (let x = Math.floor(from); x < Math.min(W, Math.ceil(to)); x++) {
+        col[x] += Math.min(to, x + 1) - Math.max(from, x);
+      }
+    }
+  }
+  for (let x = 0; x < W; x++) {
+    let total = 0;
+    for (const k of Object.keys(colours)) total += share[k][x];
+    let y = H;
+    for (const [k, colour] of Object.entries(colours)) {
+      const hgt = total ? (share[k][x] / total) * H : 0;
+      if (hgt <= 0) continue;
+      c.fillStyle = css(colour);
+      c.fillRect(x, y - hgt, 1, hgt);
+      y -= hgt;
+    }
+    if (share.failed[x] > 0) {
+      c.fillStyle = css(colours.failed);
+      c.fillRect(x, 0, 1, 4);
+    }
+  }
+  section.innerHTML = `<h2>Partitions</h2><p class="muted">${h(p.definition)}: ${Object.keys(colours).map((k) => `${state(k === "materialized" ? "fresh" : k === "in_progress" ? "running" : k)} ${p[k].count.toLocaleString()}`).join(" · ")}</p>`;
+  section.append(bar);
+  performance.mark("stemma-partitions-drawn");
+  const ranges = document.createElement("p");
+  ranges.className = "muted";
+  ranges.innerHTML = `Missing and failed ranges: ${[...p.failed.ranges, ...p.missing.ranges].slice(0, 20).map(([a, b]) =>
+    `<a href="#" data-range="${h(a)}|${h(b)}">${h(a === b ? a : `${a} … ${b}`)}</a>`).join(", ") || "none"}`;
+  section.append(ranges);
+  bar.onclick = (e) => {
+    const r = bar.getBoundingClientRect();
+    const at = Math.floor(((e.clientX - r.left) / r.width) * p.total);
+    for (const k of Object.keys(colours)) {
+      const hit = p[k].positions.findIndex(([a, b]) => a <= at && at <= b);
+      if (hit >= 0) return section.dispatchEvent(new CustomEvent("pick", { detail: p[k].ranges[hit] }));
+    }
+  };
+  for (const a of ranges.querySelectorAll("[data-range]")) {
+    a.onclick = (e) => { e.preventDefault(); section.dispatchEvent(new CustomEvent("pick", { detail: a.dataset.range.split("|") })); };
+  }
 }
