@@ -80,19 +80,21 @@ impl GraphLayout {
         let keys: Vec<String> = nodes.iter().map(|&n| graph.key(n).to_string()).collect();
         let weight = vec![1; edges.len()];
         let size = vec![1; nodes.len()];
-        Unlaid::new(
-            "assets",
-            Dag {
+        Unlaid {
+            level: "assets",
+            dag: Dag {
                 n: nodes.len(),
                 edges,
                 hint,
             },
             keys,
-            group_of,
+            group: group_of,
             groups,
             size,
             weight,
-        )
+            fingerprint: String::new(),
+        }
+        .fingerprinted()
     }
 
     /// The groups of `nodes` as super-nodes, an edge between two groups standing for every
@@ -115,19 +117,21 @@ impl GraphLayout {
         }
         let (edges, weight): (Vec<(u32, u32)>, Vec<u32>) = weights.into_iter().unzip();
         let n = groups.len();
-        Unlaid::new(
-            "groups",
-            Dag {
+        Unlaid {
+            level: "groups",
+            dag: Dag {
                 n,
                 edges,
                 hint: (0..n as u32).collect(),
             },
-            groups.clone(),
-            (0..n as u32).collect(),
+            keys: groups.clone(),
+            group: (0..n as u32).collect(),
             groups,
             size,
             weight,
-        )
+            fingerprint: String::new(),
+        }
+        .fingerprinted()
     }
 }
 
@@ -144,32 +148,17 @@ pub struct Unlaid {
 }
 
 impl Unlaid {
-    fn new(
-        level: &'static str,
-        dag: Dag,
-        keys: Vec<String>,
-        group: Vec<u32>,
-        groups: Vec<String>,
-        size: Vec<u32>,
-        weight: Vec<u32>,
-    ) -> Unlaid {
-        let names: Vec<&str> = keys
+    /// Computes the fingerprint of what is set.
+    fn fingerprinted(mut self) -> Unlaid {
+        let names: Vec<&str> = self
+            .keys
             .iter()
-            .chain(&groups)
+            .chain(&self.groups)
             .map(String::as_str)
-            .chain([level])
+            .chain([self.level])
             .collect();
-        let fingerprint = layout::fingerprint(&dag, &names);
-        Unlaid {
-            level,
-            dag,
-            keys,
-            group,
-            groups,
-            size,
-            weight,
-            fingerprint,
-        }
+        self.fingerprint = layout::fingerprint(&self.dag, &names);
+        self
     }
 
     pub fn len(&self) -> usize {
