@@ -16,7 +16,7 @@ pub(crate) fn status(engine: &Engine, select: Option<&str>, printer: Printer) ->
     note_body_only_versions(graph, printer);
     let judged = Judged::now(engine)?;
     let nodes = selected_nodes(graph, select, || Ok(judged.snapshot.clone()))?;
-    let rows = AssetStatusRow::gather(engine, &nodes, judged)?;
+    let rows = AssetStatusRow::gather(engine, &nodes, &judged)?;
     if printer.json {
         printer.json_pretty(&views::json(&rows));
         return Ok(ExitCode::SUCCESS);

@@ -1,6 +1,8 @@
 //! `/api/v1/assets…` and `/api/v1/lineage`: what the catalog, an asset's page, its history,
 //! partitions, staleness and lineage show.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -16,7 +18,6 @@ use super::page::{Page, PageParams};
 use super::problem::{ApiError, ApiResult};
 use crate::views::assets::{Direction, LineageGraph, walk};
 use crate::views::catalog::{AssetDetail, AssetSummary};
-use crate::views::status::Judged;
 use crate::views::why::WhyStale;
 
 /// `?select=`: a selection in the same language as `--select`.
@@ -63,6 +64,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<AssetSummary>>> {
     let limit = page.limit()?;
     let after: Option<String> = page.after()?;
+    let judging = Arc::clone(&state.judged);
     let rows = state
         .read(move |engine| {
             let nodes = selected(engine, select.select.as_deref())?;
@@ -71,7 +73,7 @@ pub async fn list(
                 nodes.partition_point(|n| graph.key(*n).as_str() <= last.as_str())
             });
             let end = (start + limit + 1).min(nodes.len());
-            let judged = Judged::recorded(engine)?;
+            let judged = judging.get(engine)?;
             Ok(AssetSummary::gather(engine, &nodes[start..end], &judged))
         })
         .await?;
@@ -98,10 +100,12 @@ pub async fn one(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<AssetDetail>> {
+    let judging = Arc::clone(&state.judged);
     let detail = state
         .read(move |engine| {
             let node = node_of(engine, &key)?;
-            AssetDetail::gather(engine, node)
+            let judged = judging.get(engine)?;
+            AssetDetail::gather(engine, node, &judged)
         })
         .await?;
     Ok(Json(detail))

@@ -179,10 +179,12 @@ pub async fn states(
     State(state): State<AppState>,
     Params(params): Params<GraphParams>,
 ) -> ApiResult<axum::Json<GraphStates>> {
+    let judging = Arc::clone(&state.judged);
     let states = state
         .read(move |engine| {
             let nodes = nodes_of(engine, &params)?;
-            GraphStates::gather(engine, &nodes)
+            let judged = judging.get(engine)?;
+            GraphStates::gather(engine, &nodes, &judged)
         })
         .await?;
     Ok(axum::Json(states))

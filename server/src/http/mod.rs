@@ -66,6 +66,39 @@ pub struct AppState {
     pub partitions_kept: Arc<std::sync::atomic::AtomicBool>,
     /// Lineage layouts drawn lately, by the graph's fingerprint.
     pub layouts: Arc<graph::LayoutCache>,
+    /// Every asset judged, kept while no event has been committed since.
+    pub judged: Arc<JudgedCache>,
+}
+
+/// The assets judged on the recorded observations, kept until the next event is committed (or
+/// [`JUDGED_FOR`] has passed): at a million partitions judging takes about a second, and the
+/// catalog, an asset's page and the graph's states all ask for it.
+#[derive(Default)]
+pub struct JudgedCache {
+    kept: std::sync::Mutex<Option<(i64, std::time::Instant, Arc<crate::views::status::Judged>)>>,
+}
+
+/// The longest a judgement is kept, events or not (the clock moves on).
+const JUDGED_FOR: Duration = Duration::from_secs(10);
+
+impl JudgedCache {
+    /// The judgement current to the instance's newest event.
+    pub fn get(&self, engine: &Engine) -> stemma::Result<Arc<crate::views::status::Judged>> {
+        let newest = engine.instance().last_event_id()?;
+        {
+            let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((id, at, judged)) = kept.as_ref()
+                && *id == newest
+                && at.elapsed() < JUDGED_FOR
+            {
+                return Ok(Arc::clone(judged));
+            }
+        }
+        let judged = Arc::new(crate::views::status::Judged::recorded(engine)?);
+        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((newest, std::time::Instant::now(), Arc::clone(&judged)));
+        Ok(judged)
+    }
 }
 
 impl AppState {
@@ -174,6 +207,7 @@ pub async fn serve(engine: Engine, options: ServeOptions) -> stemma::Result<()> 
         reads: reads::Reads::new(&engine, options.read_threads),
         partitions_kept: Arc::default(),
         layouts: Arc::default(),
+        judged: Arc::default(),
     };
     spawn_observer(engine.clone(), options.daemon_interval, shutdown.clone());
     partitions::spawn_keeper(&state, shutdown.clone());

@@ -79,9 +79,8 @@ pub struct AssetDetail {
 }
 
 impl AssetDetail {
-    pub fn gather(engine: &Engine, node: NodeIx) -> Result<AssetDetail> {
+    pub fn gather(engine: &Engine, node: NodeIx, judged: &Judged) -> Result<AssetDetail> {
         let graph = engine.graph();
-        let judged = Judged::recorded(engine)?;
         let key: &AssetKey = graph.key(node);
         let status = AssetStatusRow::gather_newest(engine, node, judged, NEWEST_SHOWN)?;
         let partitions = match graph.spec(node).partitions.as_ref() {

@@ -30,10 +30,9 @@ pub struct GraphStates {
 }
 
 impl GraphStates {
-    /// The states of `nodes`, judged on what the instance has recorded.
-    pub fn gather(engine: &Engine, nodes: &[NodeIx]) -> Result<GraphStates> {
+    /// The states of `nodes`, as `judged` found them.
+    pub fn gather(engine: &Engine, nodes: &[NodeIx], judged: &Judged) -> Result<GraphStates> {
         let event_id = engine.instance().last_event_id()?;
-        let judged = Judged::recorded(engine)?;
         let graph = engine.graph();
         let mut failed: HashMap<String, u32> = HashMap::new();
         for c in engine.instance().latest_checks()? {

@@ -138,7 +138,7 @@ enum Read<'a> {
 /// What the rows of one status read share.
 struct Facts<'e> {
     engine: &'e Engine,
-    judged: Judged,
+    judged: &'e Judged,
 }
 
 impl AssetStatusRow {
@@ -146,7 +146,7 @@ impl AssetStatusRow {
     pub fn gather(
         engine: &Engine,
         nodes: &[NodeIx],
-        judged: Judged,
+        judged: &Judged,
     ) -> Result<Vec<AssetStatusRow>> {
         Self::gather_from(engine, nodes, judged, Read::All)
     }
@@ -156,7 +156,7 @@ impl AssetStatusRow {
     pub fn gather_only(
         engine: &Engine,
         nodes: &[NodeIx],
-        judged: Judged,
+        judged: &Judged,
         only: &HashSet<AssetKey>,
     ) -> Result<Vec<AssetStatusRow>> {
         Self::gather_from(engine, nodes, judged, Read::Only(only))
@@ -167,7 +167,7 @@ impl AssetStatusRow {
     pub fn gather_newest(
         engine: &Engine,
         node: NodeIx,
-        judged: Judged,
+        judged: &Judged,
         newest: usize,
     ) -> Result<AssetStatusRow> {
         let mut rows = Self::gather_from(engine, &[node], judged, Read::Newest(node, newest))?;
@@ -179,7 +179,7 @@ impl AssetStatusRow {
     fn gather_from(
         engine: &Engine,
         nodes: &[NodeIx],
-        judged: Judged,
+        judged: &Judged,
         read: Read<'_>,
     ) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts { engine, judged };
