@@ -233,8 +233,12 @@ pub async fn why_stale(
     Path(key): Path<String>,
     Params(param): Params<PartitionParam>,
 ) -> ApiResult<Json<WhyStale>> {
+    let judging = Arc::clone(&state.judged);
     let view = state
-        .read(move |engine| WhyStale::gather(engine, &key, param.partition.as_deref()))
+        .read(move |engine| {
+            let judged = judging.get(engine)?;
+            WhyStale::gather_judged(engine, &key, param.partition.as_deref(), &judged)
+        })
         .await?;
     Ok(Json(view))
 }

@@ -110,6 +110,16 @@ impl Judged {
         Judged::judge(engine, versions, staleness)
     }
 
+    /// The versions every asset was judged on.
+    pub fn versions(&self) -> &VersionState {
+        &self.versions
+    }
+
+    /// Every asset's staleness, per partition.
+    pub fn staleness(&self) -> &Staleness {
+        &self.staleness
+    }
+
     fn judge(engine: &Engine, versions: VersionState, staleness: Staleness) -> Result<Judged> {
         let failures = engine.instance().latest_failures()?;
         let snapshot = StatusSnapshot::from_state(

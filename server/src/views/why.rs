@@ -41,14 +41,42 @@ pub struct StalePartitions {
 const NAMED: usize = 5;
 
 impl WhyStale {
+    /// Why `key` (`partition`) is stale, observing the external sources first (the CLI).
     pub fn gather(engine: &Engine, key: &str, partition: Option<&str>) -> Result<WhyStale> {
+        let (versions, staleness) = engine.staleness()?;
+        Self::explain(engine, key, partition, &versions, &staleness)
+    }
+
+    /// Why `key` (`partition`) is stale, as `judged` found every asset (the HTTP API, which
+    /// judges on the recorded observations, once per committed event).
+    pub fn gather_judged(
+        engine: &Engine,
+        key: &str,
+        partition: Option<&str>,
+        judged: &super::status::Judged,
+    ) -> Result<WhyStale> {
+        Self::explain(
+            engine,
+            key,
+            partition,
+            judged.versions(),
+            judged.staleness(),
+        )
+    }
+
+    fn explain(
+        engine: &Engine,
+        key: &str,
+        partition: Option<&str>,
+        versions: &stemma::staleness::VersionState,
+        staleness: &Staleness,
+    ) -> Result<WhyStale> {
         let graph = engine.graph();
         let node = graph.lookup(key)?;
-        let (versions, staleness) = engine.staleness()?;
         let asset = graph.key(node).to_string();
         let (index, stale_partitions) = match (&graph.spec(node).partitions, partition) {
             (Some(def), None) => {
-                let (first, stale) = stale_partitions(def, &staleness, node);
+                let (first, stale) = stale_partitions(def, staleness, node);
                 match first {
                     Some(i) => (i, Some(stale)),
                     None => {
@@ -66,8 +94,8 @@ impl WhyStale {
         };
         let tree = explain_tree(
             graph,
-            &versions,
-            &staleness,
+            versions,
+            staleness,
             engine.instance(),
             engine.config(),
             node,
