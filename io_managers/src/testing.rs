@@ -165,6 +165,12 @@ impl Chromedriver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", driver.display()));
+        // Owned before waiting, so a driver that never answers is stopped too.
+        let started_driver = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+        };
         let started = Instant::now();
         while http(port, "GET", "/status").is_none() {
             assert!(
@@ -173,11 +179,7 @@ impl Chromedriver {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Chromedriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            chromium,
-        })
+        Some(started_driver)
     }
 }
 
