@@ -155,49 +155,21 @@ fn median(sorted: &[f64]) -> f64 {
 
 /// Time, quality and stability of the layout of a generated graph.
 fn layout_report(shape: &str, n: usize) -> Result<serde_json::Value, String> {
-    use stemma_server::layout::{Dag, layout, quality};
+    use stemma_server::layout::{layout, quality};
     let defs = stemma_benches::shape(shape, n).ok_or(format!("unknown shape {shape:?}"))?;
     let graph = AssetGraph::new(defs).map_err(|e| e.to_string())?;
-    let nodes: Vec<_> = graph.nodes().collect();
-    let start = Instant::now();
-    let drawn = stemma_server::views::layout::GraphLayout::assets(&graph, &nodes).draw();
-    let seconds = start.elapsed().as_secs_f64();
-    // The same graph as a Dag, to measure the drawing.
-    let dag_of = |graph: &AssetGraph| {
+    // Every asset as the layout sees it.
+    let unlaid = |graph: &AssetGraph| {
         let nodes: Vec<_> = graph.nodes().collect();
-        let at: std::collections::HashMap<_, _> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (n, i as u32))
-            .collect();
-        let mut by_key: Vec<u32> = (0..nodes.len() as u32).collect();
-        by_key.sort_by_key(|&i| {
-            let n = nodes[i as usize];
-            (graph.spec(n).group.clone(), graph.key(n).to_string())
-        });
-        let mut hint = vec![0; nodes.len()];
-        for (rank, &i) in by_key.iter().enumerate() {
-            hint[i as usize] = rank as u32;
-        }
-        let edges = nodes
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &v)| graph.parents(v).map(move |p| (p, i as u32)))
-            .map(|(p, i)| (at[&p], i))
-            .collect();
-        let keys: Vec<String> = nodes.iter().map(|&v| graph.key(v).to_string()).collect();
-        (
-            Dag {
-                n: nodes.len(),
-                edges,
-                hint,
-            },
-            keys,
-        )
+        stemma_server::views::layout::GraphLayout::assets(graph, &nodes)
     };
-    let (dag, keys) = dag_of(&graph);
-    let before = layout(&dag);
-    // One asset more, reading one in the middle.
+    let start = Instant::now();
+    let drawn = unlaid(&graph).draw();
+    let seconds = start.elapsed().as_secs_f64();
+    // The drawing measured, then again with one asset more.
+    let seen = unlaid(&graph);
+    let (dag, keys) = (seen.dag(), seen.keys());
+    let before = layout(dag);
     let mut defs = stemma_benches::shape(shape, n).ok_or("a shape")?;
     defs = defs.asset(
         stemma::AssetDef::builder("added")
@@ -206,9 +178,9 @@ fn layout_report(shape: &str, n: usize) -> Result<serde_json::Value, String> {
             .compute(|_, _| async { Ok::<_, std::io::Error>(()) })
             .build(),
     );
-    let grown = AssetGraph::new(defs).map_err(|e| e.to_string())?;
-    let (grown_dag, grown_keys) = dag_of(&grown);
-    let after = layout(&grown_dag);
+    let grown = unlaid(&AssetGraph::new(defs).map_err(|e| e.to_string())?);
+    let grown_keys = grown.keys();
+    let after = layout(grown.dag());
     let index: std::collections::HashMap<&str, usize> = grown_keys
         .iter()
         .enumerate()
@@ -228,7 +200,7 @@ fn layout_report(shape: &str, n: usize) -> Result<serde_json::Value, String> {
         "direct_long_edges": drawn.stats.direct_long_edges,
         "sweeps": drawn.stats.sweeps,
         "crossings": drawn.stats.crossings,
-        "edge_length": quality::edge_length(&dag, &before).round(),
+        "edge_length": quality::edge_length(dag, &before).round(),
         "moved_when_one_added": quality::moved_share(&before, &after, &same),
     }))
 }

@@ -171,31 +171,29 @@ fn build(
     through: i64,
     folded: &mut Folded,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
+    // Each query answers partition keys; their positions go into one set.
+    let place = |sql: &str, set: &mut RangeSet| -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params![asset.as_str(), through])?;
+        while let Some(row) = rows.next()? {
+            if let Some(i) = def.status_position(row.get_ref(0)?.as_str().unwrap_or_default()) {
+                set.insert(i);
+            }
+        }
+        Ok(())
+    };
+    place(
         "SELECT partition FROM asset_latest
          WHERE asset_key = ?1 AND event_id <= ?2 ORDER BY partition",
+        &mut folded.materialized,
     )?;
-    let mut rows = stmt.query(params![asset.as_str(), through])?;
-    while let Some(row) = rows.next()? {
-        let partition = row.get_ref(0)?.as_str().unwrap_or_default();
-        if let Some(i) = def.status_position(partition) {
-            folded.materialized.insert(i);
-        }
-    }
-    let mut stmt = conn.prepare_cached(
+    place(
         "SELECT f.partition FROM asset_failures f
            LEFT JOIN asset_latest l ON l.asset_key = f.asset_key AND l.partition = f.partition
          WHERE f.asset_key = ?1 AND f.event_id <= ?2
            AND (l.event_id IS NULL OR l.event_id > ?2 OR l.event_id < f.event_id)",
-    )?;
-    let mut rows = stmt.query(params![asset.as_str(), through])?;
-    while let Some(row) = rows.next()? {
-        let partition = row.get_ref(0)?.as_str().unwrap_or_default();
-        if let Some(i) = def.status_position(partition) {
-            folded.failed.insert(i);
-        }
-    }
-    Ok(())
+        &mut folded.failed,
+    )
 }
 
 fn cached(

@@ -6,7 +6,7 @@
 //! (a definition that moves positions costs its first fold here, not in a request: `/readyz`
 //! answers 503 until the first fold is done).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,11 @@ pub fn spawn_keeper(state: &AppState, shutdown: CancellationToken) {
         state.partitions_kept.store(true, Ordering::Release);
         return;
     }
+    let index: HashMap<String, usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, (key, _))| (key.to_string(), i))
+        .collect();
     let state = state.clone();
     let mut events = state.feed.subscribe();
     tokio::spawn(async move {
@@ -76,7 +81,7 @@ pub fn spawn_keeper(state: &AppState, shutdown: CancellationToken) {
                         Ok(fed) => {
                             if matches!(fed.kind, "materialization" | "step_failed")
                                 && let Some(asset) = &fed.asset
-                                && let Some(i) = kept.iter().position(|(k, _)| k.as_str() == asset)
+                                && let Some(&i) = index.get(asset)
                             {
                                 due.insert(i);
                             }

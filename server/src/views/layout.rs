@@ -161,6 +161,16 @@ impl Unlaid {
         self
     }
 
+    /// The graph as the layout sees it (for measuring a drawing of it).
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    /// Node `i`'s key (or group name).
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
     pub fn len(&self) -> usize {
         self.dag.n
     }
