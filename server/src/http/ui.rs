@@ -73,10 +73,3 @@ fn content_type(path: &str) -> &'static str {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// The embedded files and their sizes (the test that they are what is served reads this).
-pub fn embedded() -> Vec<(String, usize)> {
-    Files::iter()
-        .filter_map(|name| Some((name.to_string(), Files::get(&name)?.data.len())))
-        .collect()
-}

@@ -171,14 +171,6 @@ impl Unlaid {
         &self.keys
     }
 
-    pub fn len(&self) -> usize {
-        self.dag.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.dag.n == 0
-    }
-
     /// Lays the graph out.
     pub fn draw(self) -> GraphLayout {
         let drawn = layout::layout(&self.dag);

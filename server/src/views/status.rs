@@ -1,13 +1,13 @@
 //! Each asset's state, why, its latest materializations and checks (`assets status --json`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use stemma::ids::NodeIx;
 use stemma::instance::{CheckStatus, LatestMaterialization};
 use stemma::staleness::{Staleness, VersionState, brief, cause, explain};
 use stemma::status::StatusSnapshot;
-use stemma::{AssetKey, Engine, Result};
+use stemma::{Engine, Result};
 
 /// One asset's status row.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -138,9 +138,8 @@ impl Judged {
 }
 
 /// Which latest materializations a status read takes.
-enum Read<'a> {
+enum Read {
     All,
-    Only(&'a HashSet<AssetKey>),
     /// The newest few of one asset's.
     Newest(NodeIx, usize),
 }
@@ -161,17 +160,6 @@ impl AssetStatusRow {
         Self::gather_from(engine, nodes, judged, Read::All)
     }
 
-    /// [`gather`](Self::gather) for a few assets (`only` holds their keys): only their
-    /// materializations are read.
-    pub fn gather_only(
-        engine: &Engine,
-        nodes: &[NodeIx],
-        judged: &Judged,
-        only: &HashSet<AssetKey>,
-    ) -> Result<Vec<AssetStatusRow>> {
-        Self::gather_from(engine, nodes, judged, Read::Only(only))
-    }
-
     /// One asset's row with its `newest` latest materializations (newest first), however
     /// many partitions it has.
     pub fn gather_newest(
@@ -190,13 +178,12 @@ impl AssetStatusRow {
         engine: &Engine,
         nodes: &[NodeIx],
         judged: &Judged,
-        read: Read<'_>,
+        read: Read,
     ) -> Result<Vec<AssetStatusRow>> {
         let facts = Facts { engine, judged };
         let mut latest: HashMap<String, Vec<LatestMaterialization>> = HashMap::new();
         let rows = match read {
             Read::All => engine.instance().latest_materializations(None)?,
-            Read::Only(only) => engine.instance().latest_materializations(Some(only))?,
             Read::Newest(node, n) => engine
                 .instance()
                 .newest_materializations(engine.graph().key(node), n)?,
