@@ -72,9 +72,13 @@ export async function mount(el, { match, params, navigate }) {
   // Why stale: the tree of causes down to its roots.
   if (s.state === "stale" || s.state === "partial") {
     get(`/assets/${enc}/why-stale`, { partition: params.get("partition") || undefined }).then((why) => {
-      const node = (n) => `<li>${h(n.asset || "")}${n.partition ? ` [${h(n.partition)}]` : ""} — ${h(n.cause || n.reason || "")}${n.children && n.children.length ? `<ul>${n.children.map(node).join("")}</ul>` : ""}</li>`;
+      const node = (n) => `<li><a href="/assets/${encodeURIComponent(n.asset)}" data-link>${h(n.asset)}</a>${n.partition ? ` [${h(n.partition)}]` : ""}
+        ${state(n.state)}${n.repeated ? ` <span class="muted">(above)</span>` : ""}
+        ${n.causes.length ? `<span class="muted">— ${h(n.causes.map(cause).join("; "))}</span>` : ""}
+        ${n.upstream.length ? `<ul>${n.upstream.map(node).join("")}</ul>` : ""}
+        ${n.more ? `<div class="muted">and ${n.more} more</div>` : ""}</li>`;
       el.querySelector("#why").innerHTML = `<h2>Why stale</h2><div class="card tree">${why.tree ? `<ul>${node(why.tree)}</ul>` : ""}
-        <p>root causes: ${h((why.root_causes || []).map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join("; ") || "–")}</p></div>`;
+        <p><strong>Root causes:</strong> ${why.root_causes.map((r) => `${h(r.asset)}${r.partition ? ` [${h(r.partition)}]` : ""}: ${h(r.causes.map(cause).join("; "))}`).join(" · ") || "–"}</p></div>`;
     }).catch(() => {});
   }
 
@@ -215,4 +219,13 @@ function drawPartitions(section, p) {
   for (const a of ranges.querySelectorAll("[data-range]")) {
     a.onclick = (e) => { e.preventDefault(); section.dispatchEvent(new CustomEvent("pick", { detail: a.dataset.range.split("|") })); };
   }
+}
+
+/** One cause of staleness in words: its kind, then its details (versions shortened). */
+function cause(c) {
+  const short = (v) => (typeof v === "string" && /^[0-9a-f]{20,}$/.test(v) ? v.slice(0, 12) : v);
+  const details = Object.entries(c)
+    .filter(([k, v]) => k !== "cause" && v !== null && v !== undefined)
+    .map(([k, v]) => `${k} ${short(typeof v === "object" ? JSON.stringify(v) : v)}`);
+  return `${String(c.cause || "changed").replace(/_/g, " ")}${details.length ? ` (${details.join(", ")})` : ""}`;
 }
